@@ -1,0 +1,1 @@
+"""vcf_pipeline: VCF folders -> parsed variants -> embeddings -> LanceDB + Kuzu, orchestrated by Dagster."""

@@ -1,0 +1,135 @@
+"""Per-file ingest: parse -> embed -> LanceDB and Kuzu. Each asset is one partition's step."""
+
+import time
+
+import dagster as dg
+import pyarrow.parquet as pq
+
+from vcf_pipeline.defs.checks import EMBEDDINGS_SANE, KUZU_COUNTS, LANCEDB_COUNTS, UNIQUE_IDS, check_result
+from vcf_pipeline.defs.metadata import column_schema, preview
+from vcf_pipeline.defs.partitions import vcf_files
+from vcf_pipeline.defs.resources import EmbeddingModel, PipelineSettings
+from vcf_pipeline.lib import consistency
+from vcf_pipeline.lib.embed import embed_variant_file
+from vcf_pipeline.lib.lancedb_store import VARIANTS, variants_schema
+from vcf_pipeline.lib.vcf import VcfFormatError
+from vcf_pipeline.lib.warehouse import parse_into, variant_batches_with_embeddings
+
+
+@dg.asset(partitions_def=vcf_files, kinds={"pysam", "parquet"}, group_name="ingest", check_specs=[UNIQUE_IDS])
+def parsed_variants(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    """Variants (one row per ALT allele) and per-sample calls of one VCF file, as Parquet."""
+    path = settings.sources().path_for(context.partition_key)
+    files = settings.files(context.partition_key)
+    try:
+        result = parse_into(path, files, settings.batch_records)
+    except VcfFormatError as exc:
+        # A malformed file fails its own partition; the stores are untouched.
+        raise dg.Failure(description=str(exc), metadata={"file": exc.path, "reason": exc.reason, "where": exc.where or ""}) from exc
+    stats = result.stats
+    head = pq.ParquetFile(files.variants).read_row_group(0) if stats.variants else None
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stats.variants,
+            "dagster/column_schema": column_schema(pq.read_schema(files.variants)),
+            "file": dg.MetadataValue.path(str(path)),
+            "sha256": result.sha256,
+            "format": stats.file_format,
+            "records": stats.records,
+            "samples": len(stats.samples),
+            "calls": stats.calls,
+            "reference_blocks_skipped": stats.reference_blocks,
+            "star_alleles_skipped": stats.star_alleles,
+            "duplicate_variants_skipped": stats.duplicate_variants,
+            "annotations": ", ".join(stats.annotation_kinds) or "none",
+            "parse_seconds": round(result.seconds, 3),
+            "records_per_second": round(stats.records / result.seconds, 1) if result.seconds else 0.0,
+            **({"preview": preview(head, ["variant_id", "variant_type", "gene_symbol", "consequence", "clinical_significance"])} if head else {}),
+        },
+        check_results=[check_result(UNIQUE_IDS, consistency.unique_variant_ids(files))],
+    )
+
+
+@dg.asset(partitions_def=vcf_files, deps=[parsed_variants], kinds={"sentence-transformers", "parquet"}, group_name="ingest", check_specs=[EMBEDDINGS_SANE])
+def variant_embeddings(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, embedding_model: EmbeddingModel
+) -> dg.MaterializeResult:
+    """A text per variant and its embedding; texts already embedded with this model are reused."""
+    files = settings.files(context.partition_key)
+    embedder = embedding_model.embedder()
+    store = settings.variant_store()
+    started = time.perf_counter()
+    stats = embed_variant_file(files.variants, files.embeddings, embedder, lambda hashes: store.cached_embeddings(hashes, embedder.model_id))
+    seconds = time.perf_counter() - started
+    head = pq.ParquetFile(files.embeddings).read_row_group(0, columns=["variant_id", "description"]) if stats.variants else None
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stats.variants,
+            "dagster/column_schema": column_schema(pq.read_schema(files.embeddings)),
+            "model": embedder.model_id,
+            "dimension": embedder.dimension,
+            "distinct_texts": stats.distinct_texts,
+            "embedded_new": stats.embedded,
+            "reused_cached": stats.cached,
+            "encode_seconds": round(stats.seconds_encoding, 3),
+            "texts_per_second": round(stats.embedded / stats.seconds_encoding, 1) if stats.seconds_encoding else 0.0,
+            "step_seconds": round(seconds, 3),
+            **({"preview": preview(head, ["variant_id", "description"], width=120)} if head else {}),
+        },
+        check_results=[check_result(EMBEDDINGS_SANE, consistency.embeddings_sane(files, embedder.dimension))],
+    )
+
+
+@dg.asset(partitions_def=vcf_files, deps=[variant_embeddings], kinds={"lancedb"}, group_name="ingest", pool="lancedb", check_specs=[LANCEDB_COUNTS])
+def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    """Upserts the file's variants into `variants` and replaces its rows in `calls`."""
+    files = settings.files(context.partition_key)
+    store = settings.variant_store()
+    dimension = pq.read_schema(files.embeddings).field("embedding").type.list_size
+    started = time.perf_counter()
+    upserted = store.upsert_variants(variant_batches_with_embeddings(files), dimension)
+    calls = store.replace_calls(context.partition_key, pq.ParquetFile(files.calls).iter_batches(batch_size=50_000))
+    seconds = time.perf_counter() - started
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": upserted,
+            "dagster/column_schema": column_schema(variants_schema(dimension)),
+            "calls_written": calls,
+            "variants_table_rows": store.count(VARIANTS),
+            "variants_table_version": store.version(VARIANTS),
+            "uri": store.uri,
+            "write_seconds": round(seconds, 3),
+        },
+        check_results=[check_result(LANCEDB_COUNTS, consistency.lancedb_holds_partition(files, store))],
+    )
+
+
+@dg.asset(partitions_def=vcf_files, deps=[parsed_variants], kinds={"kuzu"}, group_name="ingest", pool="kuzu", check_specs=[KUZU_COUNTS])
+def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    """Replaces the file's node and edges in the graph and upserts its variants, genes, conditions, samples."""
+    files = settings.files(context.partition_key)
+    graph = settings.graph_store()
+    source = files.source_info()
+    started = time.perf_counter()
+    stats = graph.load_partition(
+        context.partition_key, source["path"], source["sha256"], pq.ParquetFile(files.variants), pq.ParquetFile(files.calls)
+    )
+    seconds = time.perf_counter() - started
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stats.variants_new + stats.variants_updated,
+            "variants_new": stats.variants_new,
+            "variants_updated": stats.variants_updated,
+            "genes_new": stats.genes_new,
+            "conditions_new": stats.conditions_new,
+            "samples_new": stats.samples_new,
+            "carries_edges": stats.carries,
+            "database": dg.MetadataValue.path(str(graph.path)),
+            "load_seconds": round(seconds, 3),
+        },
+        check_results=[check_result(KUZU_COUNTS, consistency.graph_holds_partition(files, graph))],
+    )
+
+
+ingest_assets = [parsed_variants, variant_embeddings, lancedb_variants, kuzu_graph]
+ingest_job = dg.define_asset_job("ingest_vcf", selection=ingest_assets, partitions_def=vcf_files)

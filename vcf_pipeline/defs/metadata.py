@@ -1,0 +1,19 @@
+"""Materialisation metadata in Dagster's terms: row counts, column schemas, previews."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pyarrow as pa
+
+
+def column_schema(schema: pa.Schema) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
+
+
+def preview(table: pa.Table, columns: list[str], rows: int = 5, width: int = 60) -> dg.MarkdownMetadataValue:
+    """A short Markdown table of the first rows."""
+    head = table.select(columns).slice(0, rows).to_pylist()
+    cell = lambda v: ("" if v is None else str(v)).replace("|", "\\|")[:width]  # noqa: E731
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row[c]) for c in columns) + " |" for row in head]
+    return dg.MetadataValue.md("\n".join(lines))

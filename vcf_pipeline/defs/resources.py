@@ -1,0 +1,66 @@
+"""Configuration shared by the assets: where the stores live and which model embeds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from vcf_pipeline.instance import resolve_home
+from vcf_pipeline.lib.embed import DEFAULT_BATCH_SIZE, DEFAULT_MODEL, Embedder
+from vcf_pipeline.lib.kuzu_store import GraphStore
+from vcf_pipeline.lib.lancedb_store import VariantStore
+from vcf_pipeline.lib.sources import Sources
+from vcf_pipeline.lib.warehouse import PartitionFiles
+
+
+class PipelineSettings(dg.ConfigurableResource):
+    """The pipeline home (`VCF_PIPELINE_HOME`) and the stores under it."""
+
+    home: str = ""  # empty: $VCF_PIPELINE_HOME when the step runs, else ./data
+    lancedb_uri: str = ""  # default <home>/lancedb; may be s3://...
+    batch_records: int = 50_000
+
+    @property
+    def home_path(self) -> Path:
+        return resolve_home(self.home or None)
+
+    def sources(self) -> Sources:
+        return Sources.load(self.home_path)
+
+    def files(self, partition_key: str) -> PartitionFiles:
+        return PartitionFiles(self.home_path / "warehouse", partition_key)
+
+    def variant_store(self) -> VariantStore:
+        return VariantStore(self.lancedb_uri or self.home_path / "lancedb")
+
+    def graph_store(self) -> GraphStore:
+        return GraphStore(self.home_path / "kuzu" / "graph.kuzu")
+
+
+class EmbeddingModel(dg.ConfigurableResource):
+    """The sentence-transformers model (name or path), device and batch size."""
+
+    model: str = DEFAULT_MODEL
+    device: str = "cpu"
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+    def embedder(self) -> Embedder:
+        return Embedder(model=self.model, device=self.device, batch_size=self.batch_size)
+
+
+def _env_or(name: str, default):
+    """EnvVar when the variable is set (so the UI shows where a value came from), else the default."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def default_resources() -> dict:
+    return {
+        "settings": PipelineSettings(lancedb_uri=_env_or("VCF_PIPELINE_LANCEDB_URI", "")),
+        "embedding_model": EmbeddingModel(
+            model=_env_or("VCF_PIPELINE_MODEL", DEFAULT_MODEL),
+            device=_env_or("VCF_PIPELINE_DEVICE", "cpu"),
+            batch_size=dg.EnvVar.int("VCF_PIPELINE_BATCH_SIZE") if os.environ.get("VCF_PIPELINE_BATCH_SIZE") else DEFAULT_BATCH_SIZE,
+        ),
+    }

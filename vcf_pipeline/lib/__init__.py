@@ -1,0 +1,1 @@
+"""Plain Python building blocks of the pipeline; nothing here imports dagster."""

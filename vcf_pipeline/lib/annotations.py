@@ -1,0 +1,255 @@
+"""Variant annotations read generically from a VCF header: VEP CSQ, SnpEff ANN and ClinVar INFO.
+
+`AnnotationReader(header)` looks at the header once; `annotate(record, alt_index)` then returns the
+annotation columns of one ALT allele, choosing one transcript: MANE/canonical first, else the most
+severe consequence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+import pysam
+
+ANNOTATION_COLUMNS = (
+    "rsid",
+    "gene_symbol",
+    "gene_id",
+    "consequence",
+    "impact",
+    "hgvs_c",
+    "hgvs_p",
+    "clinical_significance",
+    "clinvar_review_status",
+    "conditions",
+    "allele_frequency",
+)
+
+# Sequence Ontology consequences, most severe first (Ensembl's order, with SnpEff's extra terms slotted in).
+_CONSEQUENCE_ORDER = """
+chromosome_number_variation exon_loss_variant transcript_ablation bidirectional_gene_fusion gene_fusion
+splice_acceptor_variant splice_donor_variant stop_gained frameshift_variant stop_lost start_lost
+rare_amino_acid_variant transcript_amplification feature_elongation feature_truncation
+disruptive_inframe_insertion disruptive_inframe_deletion conservative_inframe_insertion
+conservative_inframe_deletion inframe_insertion inframe_deletion missense_variant
+protein_protein_contact structural_interaction_variant protein_altering_variant
+splice_donor_5th_base_variant splice_region_variant splice_donor_region_variant
+splice_polypyrimidine_tract_variant incomplete_terminal_codon_variant initiator_codon_variant
+start_retained_variant stop_retained_variant synonymous_variant coding_sequence_variant
+mature_miRNA_variant 5_prime_UTR_premature_start_codon_gain_variant 5_prime_UTR_variant
+3_prime_UTR_variant non_coding_transcript_exon_variant exon_variant intron_variant
+NMD_transcript_variant non_coding_transcript_variant non_coding_exon_variant coding_transcript_variant
+upstream_gene_variant downstream_gene_variant TFBS_ablation TFBS_amplification TF_binding_site_variant
+regulatory_region_ablation regulatory_region_amplification regulatory_region_variant
+intragenic_variant conserved_intergenic_variant intergenic_region intergenic_variant sequence_variant
+""".split()
+_CONSEQUENCE_RANK = {term: rank for rank, term in enumerate(_CONSEQUENCE_ORDER)}
+_IMPACT_RANK = {"HIGH": 0, "MODERATE": 1, "LOW": 2, "MODIFIER": 3}
+_UNRANKED = len(_CONSEQUENCE_ORDER)
+
+# Canonical name -> subfield names used by VEP (CSQ) and SnpEff (ANN).
+_SUBFIELDS = {
+    "allele": ("Allele",),
+    "allele_num": ("ALLELE_NUM",),
+    "gene_symbol": ("SYMBOL", "Gene_Name"),
+    "gene_id": ("Gene", "Gene_ID"),
+    "consequence": ("Consequence", "Annotation"),
+    "impact": ("IMPACT", "Annotation_Impact"),
+    "hgvs_c": ("HGVSc", "HGVS.c"),
+    "hgvs_p": ("HGVSp", "HGVS.p"),
+    "mane": ("MANE_SELECT", "MANE"),
+    "canonical": ("CANONICAL",),
+    "existing": ("Existing_variation",),
+    "clin_sig": ("CLIN_SIG",),
+    "af": ("gnomADe_AF", "gnomAD_AF", "gnomADg_AF", "AF", "MAX_AF"),
+}
+_CLINVAR_PLACEHOLDERS = {"not provided", "not specified", ""}
+
+
+def consequence_rank(consequence: str | None) -> int:
+    """Severity rank of a (possibly '&'-joined) consequence; lower is more severe."""
+    if not consequence:
+        return _UNRANKED + 1
+    return min(_CONSEQUENCE_RANK.get(term, _UNRANKED) for term in re.split(r"[&,]", consequence))
+
+
+def _clinvar_text(values) -> str | None:
+    """ClinVar INFO values use '_' for spaces; pysam splits Number=. values on ','."""
+    if values is None:
+        return None
+    text = ",".join(values) if isinstance(values, tuple) else str(values)
+    text = text.replace("_", " ").replace(", ", ",").replace(",", ", ").strip()
+    return text or None
+
+
+@dataclass(frozen=True)
+class _TranscriptField:
+    """One INFO field holding '|'-separated transcript annotations (VEP CSQ or SnpEff ANN)."""
+
+    info_id: str
+    index: dict[str, int]  # canonical name -> position in the '|'-separated entry
+
+    def entries_for(self, record: pysam.VariantRecord, alt_index: int) -> list[dict[str, str]]:
+        raw = record.info.get(self.info_id)
+        if raw is None:
+            return []
+        if isinstance(raw, str):
+            raw = raw.split(",")
+        entries = []
+        for entry in raw:
+            parts = entry.split("|")
+            entries.append(
+                {name: unquote(parts[i].strip()) for name, i in self.index.items() if i < len(parts) and parts[i].strip()}
+            )
+        return self._for_allele(entries, record, alt_index)
+
+    def _for_allele(self, entries, record, alt_index):
+        if "allele_num" in self.index:
+            chosen = [e for e in entries if e.get("allele_num") == str(alt_index + 1)]
+            if chosen:
+                return chosen
+        if "allele" in self.index:
+            names = {record.alts[alt_index], _vep_allele(record.ref, record.alts, alt_index)}
+            chosen = [e for e in entries if e.get("allele") in names]
+            if chosen:
+                return chosen
+        # Without allele information every entry is about the one ALT there is.
+        return entries if len(record.alts) == 1 or not ("allele" in self.index or "allele_num" in self.index) else []
+
+
+def _vep_allele(ref: str, alts: tuple[str, ...], alt_index: int) -> str:
+    """VEP's allele string: the shared first base is trimmed from indels, an empty allele becomes '-'."""
+    alt = alts[alt_index]
+    alleles = (ref, *alts)
+    if all(a and not a.startswith("<") and a[0] == ref[0] for a in alleles) and any(len(a) != len(ref) for a in alleles):
+        return alt[1:] or "-"
+    return alt
+
+
+def _parse_subfield_names(description: str) -> list[str] | None:
+    """Subfield names from a CSQ-style ('Format: a|b|c') or ANN-style ("'a | b | c'") description."""
+    if "Format:" in description:
+        spec = description.split("Format:", 1)[1]
+    elif "'" in description and "|" in description:
+        spec = description.split("'")[1]
+    else:
+        return None
+    names = [n.strip().strip("\"' ") for n in spec.split("|")]
+    return names if len(names) > 1 else None
+
+
+class AnnotationReader:
+    """Reads the annotation columns of ALT alleles, as far as the file's header declares them."""
+
+    def __init__(self, header: pysam.VariantHeader):
+        info = header.info
+        self.transcript_fields: list[_TranscriptField] = []
+        # VEP first: it carries MANE/canonical flags and population frequencies.
+        for info_id in sorted(info.keys(), key=lambda k: (k != "CSQ", k != "ANN", k)):
+            meta = info[info_id]
+            if meta.type != "String":
+                continue
+            names = _parse_subfield_names(meta.description or "")
+            if not names or not ({"Consequence", "Annotation"} & set(names)):
+                continue
+            index = {}
+            for canonical, aliases in _SUBFIELDS.items():
+                for alias in aliases:
+                    if alias in names:
+                        index[canonical] = names.index(alias)
+                        break
+            self.transcript_fields.append(_TranscriptField(info_id, index))
+        # Number=G INFO fields make pysam fail on decode; only fields we can decode are read.
+        self._info = {k for k in info.keys() if info[k].number != "G"}
+        self._af_per_allele = "AF" in self._info and info["AF"].number == "A"
+        self.kinds = sorted(
+            {"VEP CSQ" if "Format:" in (info[f.info_id].description or "") else "SnpEff ANN" for f in self.transcript_fields}
+            | ({"ClinVar"} if "CLNSIG" in self._info else set())
+        )
+
+    def _get(self, record: pysam.VariantRecord, key: str):
+        return record.info.get(key) if key in self._info else None
+
+    def annotate(self, record: pysam.VariantRecord, alt_index: int) -> dict:
+        """Annotation columns (see ANNOTATION_COLUMNS) for ALT number `alt_index` (0-based)."""
+        out = dict.fromkeys(ANNOTATION_COLUMNS)
+        chosen = [
+            best for best in (_choose_transcript(f.entries_for(record, alt_index)) for f in self.transcript_fields) if best
+        ]
+        for name in ("gene_symbol", "gene_id", "consequence", "impact", "hgvs_c", "hgvs_p"):
+            out[name] = next((t[name] for t in chosen if t.get(name)), None)
+        self._add_clinvar(record, out)
+        if out["clinical_significance"] is None:
+            sig = next((t["clin_sig"] for t in chosen if t.get("clin_sig")), None)
+            out["clinical_significance"] = sig.replace("_", " ").replace("&", ", ") if sig else None
+        out["rsid"] = _rsid(record, chosen, self._get(record, "RS"))
+        out["allele_frequency"] = self._allele_frequency(record, alt_index, chosen)
+        return out
+
+    def _add_clinvar(self, record, out):
+        out["clinical_significance"] = _clinvar_text(self._get(record, "CLNSIG"))
+        out["clinvar_review_status"] = _clinvar_text(self._get(record, "CLNREVSTAT"))
+        names = _clinvar_text(self._get(record, "CLNDN"))
+        if names:
+            conditions = [c.strip() for c in names.split("|")]
+            out["conditions"] = [c for c in conditions if c.lower() not in _CLINVAR_PLACEHOLDERS] or None
+        geneinfo = self._get(record, "GENEINFO")
+        if geneinfo and not out["gene_symbol"]:
+            symbol, _, gene_id = str(geneinfo).split("|")[0].partition(":")
+            out["gene_symbol"], out["gene_id"] = symbol or None, out["gene_id"] or gene_id or None
+        mc = self._get(record, "MC")
+        if mc and not out["consequence"]:
+            terms = [item.partition("|")[2] for item in (mc if isinstance(mc, tuple) else (mc,))]
+            out["consequence"] = min(filter(None, terms), key=consequence_rank, default=None)
+
+    def _allele_frequency(self, record, alt_index, chosen) -> float | None:
+        af = self._get(record, "AF")
+        if af is not None:
+            value = af[alt_index] if self._af_per_allele and alt_index < len(af) else af
+            if isinstance(value, tuple):
+                value = value[0] if value else None
+            if value is not None:
+                return float(value)
+        for t in chosen:
+            if t.get("af"):
+                try:
+                    return float(t["af"].split("&")[0])
+                except ValueError:
+                    pass
+        for key in ("AF_EXAC", "AF_TGP", "AF_ESP"):
+            value = self._get(record, key)
+            if value is not None:
+                return float(value)
+        return None
+
+
+def _choose_transcript(entries: list[dict[str, str]]) -> dict[str, str] | None:
+    """MANE Select, then canonical, then the most severe impact and consequence."""
+    if not entries:
+        return None
+    return min(
+        entries,
+        key=lambda e: (
+            "mane" not in e,
+            e.get("canonical") != "YES",
+            _IMPACT_RANK.get(e.get("impact", ""), 4),
+            consequence_rank(e.get("consequence")),
+            "gene_symbol" not in e,
+        ),
+    )
+
+
+def _rsid(record, chosen, clinvar_rs) -> str | None:
+    for token in (record.id or "").split(";"):
+        if token.startswith("rs"):
+            return token
+    for t in chosen:
+        for token in t.get("existing", "").split("&"):
+            if token.startswith("rs"):
+                return token
+    if clinvar_rs:
+        rs = clinvar_rs[0] if isinstance(clinvar_rs, tuple) else clinvar_rs
+        return f"rs{rs}"
+    return None

@@ -1,0 +1,69 @@
+"""The short text embedded for each variant, built from its annotations rather than its coordinates.
+
+Coordinates would dominate the vector and are filterable columns anyway. Example:
+`BRCA1 p.Arg1699Gln: missense_variant (MODERATE); ClinVar Pathogenic (criteria provided, single
+submitter) for Hereditary breast ovarian cancer; AF 1.2e-05; rs41293459`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+
+# Bump when the template changes: texts (and so their hashes) change, and variants are re-embedded.
+TEMPLATE_VERSION = 1
+_MAX_ALLELE_IN_TEXT = 12
+
+
+def _short_hgvs(value: str | None) -> str | None:
+    """`ENST0001.2:c.76A>T` -> `c.76A>T`; protein changes drop nothing else."""
+    if not value:
+        return None
+    return value.rsplit(":", 1)[-1]
+
+
+def _alleles(ref: str, alt: str, variant_type: str) -> str:
+    if variant_type in ("SV", "BND"):
+        return alt if len(alt) <= 40 else alt[:40] + "..."
+    if len(ref) <= _MAX_ALLELE_IN_TEXT and len(alt) <= _MAX_ALLELE_IN_TEXT:
+        return f"{ref}>{alt}"
+    return f"{len(ref)} bp > {len(alt)} bp"
+
+
+def describe_variant(v: Mapping) -> str:
+    """The text for one variant row (a mapping with the `variants` columns)."""
+    gene = v.get("gene_symbol")
+    change = _short_hgvs(v.get("hgvs_p")) or _short_hgvs(v.get("hgvs_c"))
+    head = " ".join(filter(None, (gene, change)))
+    effect = v.get("consequence")
+    if effect:
+        effect = effect.replace("&", ", ")
+        if v.get("impact"):
+            effect = f"{effect} ({v['impact']})"
+    typed = f"{v.get('variant_type') or 'variant'} {_alleles(v.get('ref') or '', v.get('alt') or '', v.get('variant_type') or '')}"
+    parts = [f"{head}: {effect}" if head and effect else head or effect or typed]
+    if head or effect:
+        parts.append(typed)
+    significance = v.get("clinical_significance")
+    if significance:
+        clinvar = f"ClinVar {significance}"
+        if v.get("clinvar_review_status"):
+            clinvar += f" ({v['clinvar_review_status']})"
+        conditions = v.get("conditions") or []
+        if conditions:
+            clinvar += " for " + ", ".join(conditions[:3])
+        parts.append(clinvar)
+    if v.get("allele_frequency") is not None:
+        parts.append(f"AF {v['allele_frequency']:.2g}")
+    if v.get("rsid"):
+        parts.append(v["rsid"])
+    return "; ".join(parts)
+
+
+def text_hash(text: str) -> str:
+    """Stable key of a text: the cache of embeddings is keyed by (text_hash, model)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def describe_variants(rows: Iterable[Mapping]) -> list[str]:
+    return [describe_variant(row) for row in rows]

@@ -1,0 +1,209 @@
+"""The Kuzu graph: samples, files, variants, genes and conditions, loaded with COPY FROM Parquet.
+
+Kuzu allows one read-write process per database and blocks all others while it is open, so the
+writer opens the database only for one partition's load, in one transaction, and closes it at once.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import kuzu
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+SCHEMA = [
+    "CREATE NODE TABLE IF NOT EXISTS Sample(name STRING PRIMARY KEY)",
+    "CREATE NODE TABLE IF NOT EXISTS VcfFile(partition_key STRING PRIMARY KEY, path STRING, sha256 STRING, ingested_at TIMESTAMP)",
+    "CREATE NODE TABLE IF NOT EXISTS Variant(variant_id STRING PRIMARY KEY, chrom STRING, pos INT64, ref STRING, alt STRING, variant_type STRING, clinical_significance STRING)",
+    "CREATE NODE TABLE IF NOT EXISTS Gene(symbol STRING PRIMARY KEY)",
+    "CREATE NODE TABLE IF NOT EXISTS Condition(name STRING PRIMARY KEY)",
+    "CREATE REL TABLE IF NOT EXISTS CARRIES(FROM Sample TO Variant, gt STRING, zygosity STRING, dp INT32, gq INT32, partition_key STRING)",
+    "CREATE REL TABLE IF NOT EXISTS CONTAINS(FROM VcfFile TO Variant)",
+    "CREATE REL TABLE IF NOT EXISTS CALLED_IN(FROM Sample TO VcfFile)",
+    "CREATE REL TABLE IF NOT EXISTS IN_GENE(FROM Variant TO Gene, consequence STRING, impact STRING)",
+    "CREATE REL TABLE IF NOT EXISTS ASSOCIATED_WITH(FROM Variant TO Condition, significance STRING)",
+]
+VARIANT_NODE_COLUMNS = ["variant_id", "chrom", "pos", "ref", "alt", "variant_type", "clinical_significance"]
+_READ_ONLY_WAIT_S = 30.0
+
+
+class GraphBusyError(RuntimeError):
+    """The graph stayed locked by a writer for longer than the caller was willing to wait."""
+
+
+@dataclass
+class GraphLoadStats:
+    variants_new: int = 0
+    variants_updated: int = 0
+    genes_new: int = 0
+    conditions_new: int = 0
+    samples_new: int = 0
+    carries: int = 0
+
+
+class GraphStore:
+    """The Kuzu database file at `path` (e.g. `<home>/kuzu/graph.kuzu`)."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    @contextmanager
+    def _connect(self, read_only: bool, wait_s: float = _READ_ONLY_WAIT_S) -> Iterator[kuzu.Connection]:
+        if read_only and not self.path.exists():
+            raise FileNotFoundError(f"no graph at {self.path}: nothing has been ingested yet")
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                db = kuzu.Database(str(self.path), read_only=read_only)
+                break
+            except RuntimeError as exc:
+                # Another process holds the database (a pipeline run writing): wait, bounded.
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise GraphBusyError(f"{self.path} is locked by another process ({exc})") from exc
+                time.sleep(0.5)
+        try:
+            yield kuzu.Connection(db)
+        finally:
+            db.close()
+
+    def query(self, cypher: str, parameters: dict | None = None, wait_s: float = _READ_ONLY_WAIT_S) -> pa.Table:
+        """Run a read-only query with bound parameters; waits (bounded) while a writer holds the graph."""
+        with self._connect(read_only=True, wait_s=wait_s) as conn:
+            return conn.execute(cypher, parameters or {}).get_as_arrow()
+
+    def count(self, pattern: str, parameters: dict | None = None) -> int:
+        """`MATCH <pattern> RETURN count(*)`, e.g. count('(v:Variant)')."""
+        return int(self.query(f"MATCH {pattern} RETURN count(*) AS n", parameters).column("n")[0].as_py())
+
+    def load_partition(
+        self,
+        partition_key: str,
+        source_path: str,
+        sha256: str,
+        variants: pq.ParquetFile,
+        calls: pq.ParquetFile,
+        batch_rows: int = 50_000,
+    ) -> GraphLoadStats:
+        """Replace the partition's file node and edges and upsert its variants, genes, conditions and
+        samples, all in one transaction: a failure leaves the graph as it was."""
+        stats = GraphLoadStats()
+        with self._connect(read_only=False) as conn, tempfile.TemporaryDirectory(dir=self.path.parent) as tmp:
+            for statement in SCHEMA:
+                conn.execute(statement)
+            staging = _Staging(Path(tmp), conn)
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                self._replace_file_node(conn, partition_key, source_path, sha256)
+                for batch in variants.iter_batches(batch_size=batch_rows):
+                    self._load_variants(conn, staging, partition_key, pa.Table.from_batches([batch]), stats)
+                samples = set()
+                for batch in calls.iter_batches(batch_size=batch_rows, columns=["sample"]):
+                    samples.update(batch.column(0).to_pylist())
+                stats.samples_new = staging.copy_new_nodes("Sample", "name", sorted(samples))
+                staging.copy_rows("CALLED_IN", {"from": sorted(samples), "to": [partition_key] * len(samples)})
+                for batch in calls.iter_batches(batch_size=batch_rows):
+                    t = pa.Table.from_batches([batch])
+                    stats.carries += staging.copy_rows(
+                        "CARRIES",
+                        {
+                            "from": t["sample"], "to": t["variant_id"], "gt": t["gt"], "zygosity": t["zygosity"],
+                            "dp": t["dp"], "gq": t["gq"], "partition_key": pa.array([partition_key] * t.num_rows, pa.string()),
+                        },
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return stats
+
+    @staticmethod
+    def _replace_file_node(conn, partition_key: str, source_path: str, sha256: str) -> None:
+        key = {"pk": partition_key}
+        conn.execute("MATCH (:VcfFile {partition_key: $pk})-[r:CONTAINS]->() DELETE r", key)
+        conn.execute("MATCH (:Sample)-[r:CALLED_IN]->(:VcfFile {partition_key: $pk}) DELETE r", key)
+        conn.execute("MATCH (:Sample)-[r:CARRIES]->(:Variant) WHERE r.partition_key = $pk DELETE r", key)
+        conn.execute(
+            "MERGE (f:VcfFile {partition_key: $pk}) SET f.path = $path, f.sha256 = $sha, f.ingested_at = $at",
+            {**key, "path": source_path, "sha": sha256, "at": datetime.now(timezone.utc).replace(tzinfo=None)},
+        )
+
+    @staticmethod
+    def _load_variants(conn, staging: "_Staging", partition_key: str, t: pa.Table, stats: GraphLoadStats) -> None:
+        ids = t["variant_id"].to_pylist()
+        existing = set(
+            conn.execute("UNWIND $ids AS id MATCH (v:Variant {variant_id: id}) RETURN v.variant_id", {"ids": ids})
+            .get_as_arrow()
+            .column(0)
+            .to_pylist()
+        )
+        is_new = pa.array([i not in existing for i in ids])
+        stats.variants_new += staging.copy_table("Variant", t.select(VARIANT_NODE_COLUMNS).filter(is_new))
+        if existing:
+            known = t.filter(pc.invert(is_new))
+            rows = known.select(VARIANT_NODE_COLUMNS).to_pylist()
+            conn.execute(
+                "UNWIND $rows AS r MATCH (v:Variant {variant_id: r.variant_id}) "
+                "SET v.variant_type = r.variant_type, v.clinical_significance = r.clinical_significance",
+                {"rows": rows},
+            )
+            # Annotation edges belong to the variant; the newest file's annotation replaces them.
+            for rel in ("IN_GENE", "ASSOCIATED_WITH"):
+                conn.execute(f"UNWIND $ids AS id MATCH (v:Variant {{variant_id: id}})-[r:{rel}]->() DELETE r", {"ids": known["variant_id"].to_pylist()})
+            stats.variants_updated += known.num_rows
+        staging.copy_rows("CONTAINS", {"from": [partition_key] * t.num_rows, "to": t["variant_id"]})
+
+        with_gene = t.filter(pc.is_valid(t["gene_symbol"]))
+        stats.genes_new += staging.copy_new_nodes("Gene", "symbol", sorted(set(with_gene["gene_symbol"].to_pylist())))
+        staging.copy_rows(
+            "IN_GENE",
+            {"from": with_gene["variant_id"], "to": with_gene["gene_symbol"], "consequence": with_gene["consequence"], "impact": with_gene["impact"]},
+        )
+        pairs = [
+            (vid, condition, sig)
+            for vid, conditions, sig in zip(ids, t["conditions"].to_pylist(), t["clinical_significance"].to_pylist())
+            for condition in dict.fromkeys(conditions or [])
+        ]
+        stats.conditions_new += staging.copy_new_nodes("Condition", "name", sorted({p[1] for p in pairs}))
+        staging.copy_rows(
+            "ASSOCIATED_WITH",
+            {"from": [p[0] for p in pairs], "to": [p[1] for p in pairs], "significance": pa.array([p[2] for p in pairs], pa.string())},
+        )
+
+
+class _Staging:
+    """Writes Arrow data to Parquet files and COPYs them into Kuzu tables."""
+
+    def __init__(self, folder: Path, conn: kuzu.Connection):
+        self.folder, self.conn, self.n = folder, conn, 0
+
+    def copy_table(self, table: str, data: pa.Table) -> int:
+        if data.num_rows == 0:
+            return 0
+        self.n += 1
+        path = self.folder / f"{self.n:06d}-{table}.parquet"
+        pq.write_table(data, path)
+        self.conn.execute(f"COPY {table} FROM '{path.as_posix()}'")
+        return data.num_rows
+
+    def copy_rows(self, table: str, columns: dict) -> int:
+        data = pa.table({k: v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, pa.string()) for k, v in columns.items()})
+        return self.copy_table(table, data)
+
+    def copy_new_nodes(self, table: str, key: str, values: list[str]) -> int:
+        """COPY the nodes among `values` that the table does not hold yet."""
+        if not values:
+            return 0
+        found = self.conn.execute(
+            f"UNWIND $v AS k MATCH (n:{table} {{{key}: k}}) RETURN n.{key}", {"v": values}
+        ).get_as_arrow().column(0).to_pylist()
+        new = sorted(set(values) - set(found))
+        return self.copy_rows(table, {key: new})

@@ -1,0 +1,159 @@
+"""The LanceDB store: table `variants` (one row per distinct variant, with its embedding) and table
+`calls` (per partition, sample and variant; owned by the partition and replaced as a whole)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+
+from vcf_pipeline.lib.vcf import CALL_SCHEMA, VARIANT_SCHEMA
+
+VARIANTS = "variants"
+CALLS = "calls"
+_LOOKUP_CHUNK = 2_000
+_COMMIT_RETRIES = 5
+
+
+def variants_schema(dimension: int) -> pa.Schema:
+    """`variants`: the parsed columns plus the text embedded, its hash, the vector and the model."""
+    return VARIANT_SCHEMA.append(pa.field("description", pa.string())).append(
+        pa.field("text_hash", pa.string())
+    ).append(pa.field("embedding", pa.list_(pa.float32(), dimension))).append(pa.field("embedding_model", pa.string()))
+
+
+CALLS_SCHEMA = pa.schema([pa.field("partition_key", pa.string()), *CALL_SCHEMA])
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal (values here are our own keys and hashes, never user filter text)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _retry_conflicts(action):
+    """Run a write, retrying commit conflicts with backoff (another writer committed first)."""
+    for attempt in range(_COMMIT_RETRIES):
+        try:
+            return action()
+        except Exception as exc:  # lance raises plain RuntimeError/OSError for conflicts
+            if "conflict" not in str(exc).lower() or attempt == _COMMIT_RETRIES - 1:
+                raise
+            time.sleep(0.2 * 2**attempt)
+
+
+class VariantStore:
+    """The LanceDB database at `uri` (a folder, or `s3://...`)."""
+
+    def __init__(self, uri: Path | str):
+        self.uri = str(uri)
+        if "://" not in self.uri:
+            Path(self.uri).mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.db = lancedb.connect(self.uri)
+
+    def _table(self, name: str):
+        return self.db.open_table(name) if name in self.table_names() else None
+
+    def table_names(self) -> list[str]:
+        return list(self.db.list_tables().tables)
+
+    def _ensure_table(self, name: str, schema: pa.Schema):
+        return self.db.create_table(name, schema=schema, exist_ok=True)
+
+    def _ensure_btree(self, table, column: str) -> None:
+        if not any(column in idx.columns for idx in table.list_indices()):
+            table.create_scalar_index(column, index_type="BTREE")
+
+    def count(self, name: str, where: str | None = None) -> int:
+        table = self._table(name)
+        return 0 if table is None else table.count_rows(where)
+
+    def version(self, name: str) -> int | None:
+        table = self._table(name)
+        return None if table is None else table.version
+
+    def cached_embeddings(self, text_hashes: Iterable[str], model: str) -> dict[str, np.ndarray]:
+        """Stored vectors of the given text hashes for `model`: texts that need no embedding."""
+        table = self._table(VARIANTS)
+        wanted = sorted(set(text_hashes))
+        found: dict[str, np.ndarray] = {}
+        if table is None or not wanted:
+            return found
+        for start in range(0, len(wanted), _LOOKUP_CHUNK):
+            chunk = wanted[start : start + _LOOKUP_CHUNK]
+            where = f"embedding_model = {sql_string(model)} AND text_hash IN ({', '.join(map(sql_string, chunk))})"
+            rows = table.search().where(where).select(["text_hash", "embedding"]).limit(None).to_arrow()
+            width = rows.schema.field("embedding").type.list_size
+            vectors = rows.column("embedding").combine_chunks().flatten().to_numpy().reshape(rows.num_rows, width)
+            found.update(zip(rows.column("text_hash").to_pylist(), vectors))
+        return found
+
+    def upsert_variants(self, batches: Iterable[pa.RecordBatch], dimension: int) -> int:
+        """Insert or update variants by `variant_id`; returns the rows written."""
+        schema = variants_schema(dimension)
+        table = self._ensure_table(VARIANTS, schema)
+        written = 0
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            data = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
+            _retry_conflicts(
+                lambda: table.merge_insert("variant_id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+            )
+            written += batch.num_rows
+        if written:
+            self._ensure_btree(table, "variant_id")
+            self._ensure_btree(table, "text_hash")
+        return written
+
+    def replace_calls(self, partition_key: str, batches: Iterator[pa.RecordBatch]) -> int:
+        """Make the partition's calls exactly `batches`, in one commit; returns the rows written."""
+        table = self._ensure_table(CALLS, CALLS_SCHEMA)
+        owned = f"partition_key = {sql_string(partition_key)}"
+        counted = [0]
+
+        def with_key():
+            for batch in batches:
+                counted[0] += batch.num_rows
+                keys = pa.array([partition_key] * batch.num_rows, pa.string())
+                yield pa.RecordBatch.from_arrays([keys, *batch.columns], schema=CALLS_SCHEMA)
+
+        # Materialised to a table only when small; a reader streams big partitions into one commit.
+        reader = pa.RecordBatchReader.from_batches(CALLS_SCHEMA, with_key())
+        _retry_conflicts(
+            lambda: table.merge_insert(["partition_key", "sample", "variant_id"])
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .when_not_matched_by_source_delete(owned)
+            .execute(reader)
+        )
+        if counted[0]:
+            self._ensure_btree(table, "partition_key")
+        return counted[0]
+
+    def search(self, vector, limit: int = 10, where: str | None = None, columns: list[str] | None = None) -> pa.Table:
+        """Nearest variants to `vector` (cosine distance), optionally filtered."""
+        table = self._table(VARIANTS)
+        if table is None:
+            return pa.table({})
+        query = table.search(np.asarray(vector, dtype=np.float32), vector_column_name="embedding").distance_type("cosine")
+        if where:
+            query = query.where(where, prefilter=True)
+        if columns:
+            query = query.select([*columns, "_distance"])
+        return query.limit(limit).to_arrow()
+
+    def read(self, name: str, columns: list[str] | None = None, where: str | None = None) -> pa.Table:
+        """Rows of a table (for checks and tests; prefer filters on large tables)."""
+        table = self._table(name)
+        if table is None:
+            return pa.table({})
+        query = table.search().limit(None)
+        if where:
+            query = query.where(where)
+        if columns:
+            query = query.select(columns)
+        return query.to_arrow()

@@ -1,0 +1,322 @@
+"""Stream a VCF/BCF file with pysam into Arrow record batches: one row per ALT allele, plus calls.
+
+Multi-allelic records are split (a sample carries ALT i when its GT holds i); gVCF reference blocks
+(ALT only `<NON_REF>`, `<*>` or `.`) are counted, not returned; symbolic SVs and breakends are kept.
+Plain-gzip `.vcf.gz` files (which htslib cannot read through pysam) are decompressed to a temporary
+file first. Any problem with the file raises `VcfFormatError` naming the file, the record and why.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+import tempfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pysam
+
+from vcf_pipeline.lib.annotations import ANNOTATION_COLUMNS, AnnotationReader
+
+DEFAULT_BATCH_RECORDS = 50_000
+MAX_ALLELE_IN_ID = 32
+REFERENCE_ALLELES = frozenset({"<NON_REF>", "<*>", "."})
+STAR_ALLELE = "*"
+
+VARIANT_SCHEMA = pa.schema(
+    [
+        ("variant_id", pa.string()),
+        ("chrom", pa.string()),
+        ("pos", pa.int64()),
+        ("end", pa.int64()),
+        ("ref", pa.string()),
+        ("alt", pa.string()),
+        ("variant_type", pa.string()),
+        ("rsid", pa.string()),
+        ("gene_symbol", pa.string()),
+        ("gene_id", pa.string()),
+        ("consequence", pa.string()),
+        ("impact", pa.string()),
+        ("hgvs_c", pa.string()),
+        ("hgvs_p", pa.string()),
+        ("clinical_significance", pa.string()),
+        ("clinvar_review_status", pa.string()),
+        ("conditions", pa.list_(pa.string())),
+        ("allele_frequency", pa.float64()),
+        ("qual", pa.float64()),
+        ("filter", pa.string()),
+    ]
+)
+CALL_SCHEMA = pa.schema(
+    [
+        ("sample", pa.string()),
+        ("variant_id", pa.string()),
+        ("gt", pa.string()),
+        ("zygosity", pa.string()),
+        ("dp", pa.int32()),
+        ("gq", pa.int32()),
+        ("ad", pa.list_(pa.int32())),
+    ]
+)
+
+
+class VcfFormatError(ValueError):
+    """A VCF/BCF file that cannot be read, with the file, the place and the reason in words."""
+
+    def __init__(self, path: Path | str, reason: str, where: str | None = None):
+        self.path, self.reason, self.where = str(path), reason, where
+        super().__init__(f"{self.path}: {where + ': ' if where else ''}{reason}")
+
+
+@dataclass
+class ParseStats:
+    """What parsing one file found."""
+
+    records: int = 0
+    variants: int = 0
+    reference_blocks: int = 0
+    star_alleles: int = 0
+    duplicate_variants: int = 0
+    calls: int = 0
+    samples: list[str] = field(default_factory=list)
+    annotation_kinds: list[str] = field(default_factory=list)
+    file_format: str = ""
+
+
+@dataclass
+class ParsedBatch:
+    variants: pa.RecordBatch
+    calls: pa.RecordBatch
+
+
+def allele_id_part(allele: str) -> str:
+    """The allele as written in a variant id: itself, or its length and a digest when long."""
+    if len(allele) <= MAX_ALLELE_IN_ID:
+        return allele
+    return f"{len(allele)}bp_{hashlib.blake2b(allele.encode(), digest_size=6).hexdigest()}"
+
+
+def make_variant_id(chrom: str, pos: int, ref: str, alt: str) -> str:
+    """`{chrom}-{pos}-{ref}-{alt}`, with alleles over 32 bp replaced by a short digest."""
+    return f"{chrom}-{pos}-{allele_id_part(ref)}-{allele_id_part(alt)}"
+
+
+def classify_variant(ref: str, alt: str) -> str:
+    """SNV, MNV, INS, DEL, INDEL, SV (symbolic allele) or BND (breakend)."""
+    if "[" in alt or "]" in alt or (len(alt) > 1 and (alt.startswith(".") or alt.endswith("."))):
+        return "BND"
+    if alt.startswith("<"):
+        return "SV"
+    if len(ref) == len(alt):
+        return "SNV" if len(ref) == 1 else "MNV"
+    if len(ref) < len(alt) and alt.startswith(ref):
+        return "INS"
+    if len(ref) > len(alt) and ref.startswith(alt):
+        return "DEL"
+    return "INDEL"
+
+
+def _is_plain_gzip(path: Path) -> bool:
+    """gzip but not BGZF: BGZF blocks carry an extra field with the 'BC' subfield."""
+    with open(path, "rb") as fh:
+        head = fh.read(18)
+    if head[:2] != b"\x1f\x8b":
+        return False
+    has_extra = len(head) >= 4 and head[3] & 0x04
+    return not (has_extra and head[12:14] == b"BC")
+
+
+@contextmanager
+def _readable_copy(path: Path, tmp_dir: Path | None) -> Iterator[Path]:
+    """The path pysam should open: the file itself, or a decompressed copy of a plain-gzip file."""
+    if not _is_plain_gzip(path):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="vcf-gunzip-") as tmp:
+        plain = Path(tmp) / path.name.removesuffix(".gz")
+        try:
+            with gzip.open(path, "rb") as src, open(plain, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise VcfFormatError(path, f"gzip stream is truncated or corrupt ({exc})") from exc
+        yield plain
+
+
+def _explain_open_failure(path: Path, exc: Exception) -> str:
+    """Words for why htslib refused a file, from a look at its first bytes."""
+    if path.stat().st_size == 0:
+        return "file is empty (0 bytes): not a VCF/BCF file"
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if head[:2] == b"\x1f\x8b":
+        return f"compressed file could not be read as VCF/BCF ({exc})"
+    text = head.decode("utf-8", "replace")
+    lines = text.splitlines()
+    if not lines[0].startswith("##fileformat=VCF"):
+        return f"first line is not '##fileformat=VCFv4.x' (found {lines[0][:60]!r}); not a valid VCF header"
+    chrom_line = next((ln for ln in lines if ln.startswith("#CHROM")), None)
+    if chrom_line is None and len(head) < (1 << 16):
+        return "header has no '#CHROM' column line"
+    if chrom_line is not None:
+        return (
+            "the '#CHROM' header line is malformed (columns must be separated by single tabs, "
+            f"with FORMAT before any sample names): {chrom_line[:80]!r}"
+        )
+    return f"invalid VCF header ({exc})"
+
+
+class VcfReader:
+    """One VCF/BCF file, read in batches. Use as a context manager; iterate `batches()`."""
+
+    def __init__(self, path: Path | str, batch_records: int = DEFAULT_BATCH_RECORDS, tmp_dir: Path | None = None):
+        self.path = Path(path)
+        self.batch_records = batch_records
+        self.tmp_dir = tmp_dir
+        self.stats = ParseStats()
+        self._stack = None
+
+    def __enter__(self) -> "VcfReader":
+        if not self.path.is_file():
+            raise VcfFormatError(self.path, "file does not exist")
+        self._copy = _readable_copy(self.path, self.tmp_dir)
+        readable = self._copy.__enter__()
+        try:
+            self._vcf = pysam.VariantFile(str(readable))
+        except (ValueError, OSError) as exc:
+            self._copy.__exit__(None, None, None)
+            raise VcfFormatError(self.path, _explain_open_failure(readable, exc)) from exc
+        header = self._vcf.header
+        self.samples = list(header.samples)
+        self.annotations = AnnotationReader(header)
+        self.stats.samples = self.samples
+        self.stats.annotation_kinds = self.annotations.kinds
+        self.stats.file_format = f"{self._vcf.format} {self._vcf.compression}"
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._vcf.close()
+        self._copy.__exit__(*exc_info)
+
+    def batches(self) -> Iterator[ParsedBatch]:
+        """Batches of at most `batch_records` records' variants and calls."""
+        seen: set[str] = set()
+        variants = {name: [] for name in VARIANT_SCHEMA.names}
+        calls = {name: [] for name in CALL_SCHEMA.names}
+        records_in_batch = 0
+        last = ""
+        iterator = iter(self._vcf)
+        while True:
+            try:
+                record = next(iterator)
+            except StopIteration:
+                break
+            except (ValueError, OSError) as exc:
+                raise VcfFormatError(
+                    self.path, f"unreadable record ({exc})", f"record {self.stats.records + 1}" + (f" (after {last})" if last else "")
+                ) from exc
+            self.stats.records += 1
+            last = f"{record.chrom}:{record.pos}"
+            try:
+                self._add_record(record, seen, variants, calls)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise VcfFormatError(self.path, f"cannot decode record ({exc})", f"record {self.stats.records} at {last}") from exc
+            records_in_batch += 1
+            if records_in_batch >= self.batch_records:
+                yield self._flush(variants, calls)
+                records_in_batch = 0
+        if records_in_batch or self.stats.records == 0:
+            yield self._flush(variants, calls)
+
+    def _flush(self, variants: dict, calls: dict) -> ParsedBatch:
+        batch = ParsedBatch(
+            pa.RecordBatch.from_pydict(variants, schema=VARIANT_SCHEMA),
+            pa.RecordBatch.from_pydict(calls, schema=CALL_SCHEMA),
+        )
+        for column in (*variants.values(), *calls.values()):
+            column.clear()
+        return batch
+
+    def _add_record(self, record: pysam.VariantRecord, seen: set[str], variants: dict, calls: dict) -> None:
+        alts = record.alts or ()
+        kept = [i for i, alt in enumerate(alts) if alt not in REFERENCE_ALLELES and alt != STAR_ALLELE]
+        self.stats.star_alleles += sum(alt == STAR_ALLELE for alt in alts)
+        if not kept:
+            self.stats.reference_blocks += 1
+            return
+        chrom, pos, ref = record.chrom, record.pos, record.ref
+        qual = record.qual
+        filters = ";".join(record.filter.keys()) or None
+        new_alleles = []
+        for i in kept:
+            alt = alts[i]
+            variant_id = make_variant_id(chrom, pos, ref, alt)
+            if variant_id in seen:
+                self.stats.duplicate_variants += 1
+                continue
+            seen.add(variant_id)
+            new_alleles.append((i, variant_id))
+            annotation = self.annotations.annotate(record, i)
+            variants["variant_id"].append(variant_id)
+            variants["chrom"].append(chrom)
+            variants["pos"].append(pos)
+            variants["end"].append(record.stop)
+            variants["ref"].append(ref)
+            variants["alt"].append(alt)
+            variants["variant_type"].append(classify_variant(ref, alt))
+            for name in ANNOTATION_COLUMNS:
+                variants[name].append(annotation[name])
+            variants["qual"].append(qual)
+            variants["filter"].append(filters)
+            self.stats.variants += 1
+        if self.samples and new_alleles:
+            self._add_calls(record, new_alleles, calls)
+
+    def _add_calls(self, record: pysam.VariantRecord, alleles: list[tuple[int, str]], calls: dict) -> None:
+        keys = set(record.format.keys())
+        for name, sample in zip(self.samples, record.samples.values()):
+            gt = sample["GT"] if "GT" in keys else None
+            if not gt:
+                continue
+            called = [a for a in gt if a is not None]
+            for alt_index, variant_id in alleles:
+                allele = alt_index + 1
+                if allele not in called:
+                    continue
+                if len(called) == 1:
+                    zygosity = "hemizygous"
+                elif all(a == allele for a in called):
+                    zygosity = "homozygous"
+                else:
+                    zygosity = "heterozygous"
+                calls["sample"].append(name)
+                calls["variant_id"].append(variant_id)
+                calls["gt"].append(("|" if sample.phased else "/").join("." if a is None else str(a) for a in gt))
+                calls["zygosity"].append(zygosity)
+                calls["dp"].append(_first_int(sample["DP"]) if "DP" in keys else None)
+                calls["gq"].append(_first_int(sample["GQ"]) if "GQ" in keys else None)
+                calls["ad"].append(_allele_depths(sample["AD"], allele) if "AD" in keys else None)
+                self.stats.calls += 1
+
+
+def _first_int(value) -> int | None:
+    if isinstance(value, tuple):
+        value = value[0] if value else None
+    return None if value is None else int(round(value))
+
+
+def _allele_depths(ad, allele: int) -> list[int | None] | None:
+    """[ref depth, depth of this ALT], as `bcftools norm -m-` writes AD for a split allele."""
+    if not isinstance(ad, tuple) or len(ad) <= allele:
+        return None
+    return [ad[0], ad[allele]]
+
+
+def read_batches(path: Path | str, batch_records: int = DEFAULT_BATCH_RECORDS) -> Iterator[ParsedBatch]:
+    """Convenience: the batches of one file (stats are not returned; use VcfReader for them)."""
+    with VcfReader(path, batch_records) as reader:
+        yield from reader.batches()

@@ -1,0 +1,82 @@
+"""Fixtures: the shared public VCFs (read in place), and homes ingested once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pysam
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_VCF = Path(os.environ.get("VCF_PIPELINE_SHARED_VCF", REPO.parent / "shared" / "data" / "vcf"))
+SAMPLES = REPO / "data" / "samples"
+
+# Files in ../shared/data/vcf that pysam cannot read (see its SOURCES.md), with words our error must use.
+MALFORMED = {
+    "cyvcf2__tests__empty.vcf": "empty",
+    "htsjdk__variant__corrupt_file_that_starts_with_#.vcf": "##fileformat",
+    "snpeff__examples__test.ann.vcf": "##fileformat",
+    "pysam__tabix_data__issue85.vcf": "#CHROM",
+    "htsjdk__variant__dbsnp_135.b37.1000.vcf": "#CHROM",
+    "phase_mnv_rs__fixtures__truncated.vcf.gz": "truncated",
+    "vcfpy__vcfs_from_the_wild__issue-16.vcf": "invalid number of columns",
+    "htslib__test__noroundtrip.vcf": "record 1",
+    "hts-specs__4.3-failed__failed_body_format_000.vcf": "record 2",
+}
+
+
+def shared_vcf_files() -> list[Path]:
+    if not SHARED_VCF.is_dir():
+        pytest.fail(f"the shared VCF corpus is missing: expected {SHARED_VCF} (../shared beside the repo)")
+    return sorted(p for p in SHARED_VCF.iterdir() if p.name.endswith((".vcf", ".vcf.gz", ".bcf")))
+
+
+def readable_shared_files() -> list[Path]:
+    return [p for p in shared_vcf_files() if p.name not in MALFORMED]
+
+
+def expected_from_pysam(path: Path) -> tuple[set[tuple], set[tuple]]:
+    """Independent oracle: distinct (chrom, pos, ref, alt) after splitting ALTs and dropping reference
+    blocks, and the (sample, chrom, pos, ref, alt) of every genotype holding that ALT."""
+    variants, calls = set(), set()
+    opened = str(path)
+    if path.name == "snpeff__vcf__long.vcf.gz":  # plain gzip: pysam reads the decompressed text
+        import gzip
+        import tempfile
+
+        tmp = tempfile.NamedTemporaryFile(suffix=".vcf", delete=False)
+        tmp.write(gzip.open(path).read())
+        tmp.close()
+        opened = tmp.name
+    with pysam.VariantFile(opened) as vcf:
+        for rec in vcf:
+            for i, alt in enumerate(rec.alts or ()):
+                if alt in ("<NON_REF>", "<*>", ".", "*"):
+                    continue
+                key = (rec.chrom, rec.pos, rec.ref, alt)
+                variants.add(key)
+                for name, sample in rec.samples.items():
+                    if "GT" in rec.format and sample["GT"] and (i + 1) in sample["GT"]:
+                        calls.add((name, *key))
+    return variants, calls
+
+
+@pytest.fixture(scope="session")
+def shared_home(tmp_path_factory):
+    """A home into which the whole shared corpus was ingested through Dagster, with the summaries."""
+    from vcf_pipeline.headless import ingest_paths
+
+    home = tmp_path_factory.mktemp("shared_home")
+    summaries = ingest_paths(home, [SHARED_VCF])
+    return home, {s.path.name: s for s in summaries}
+
+
+@pytest.fixture(scope="session")
+def samples_home(tmp_path_factory):
+    """A home holding the bundled sample data, ingested one file at a time."""
+    from vcf_pipeline.headless import ingest_paths
+
+    home = tmp_path_factory.mktemp("samples_home")
+    summaries = [ingest_paths(home, [SAMPLES / name])[0] for name in ("clinvar_sites.vcf", "family_trio.vcf", "tumor_normal_panel.vcf.gz")]
+    return home, {s.path.name: s for s in summaries}

@@ -1,0 +1,125 @@
+"""Ingest through Dagster into real LanceDB and Kuzu stores, with the real embedding model."""
+
+import pyarrow.compute as pc
+import pytest
+
+from vcf_pipeline.headless import ingest_paths
+from vcf_pipeline.lib.embed import Embedder
+from vcf_pipeline.lib.kuzu_store import GraphStore
+from vcf_pipeline.lib.lancedb_store import CALLS, VARIANTS, VariantStore
+from vcf_pipeline.lib.vcf import make_variant_id
+from vcf_pipeline_tests.conftest import MALFORMED, SAMPLES, SHARED_VCF, expected_from_pysam, readable_shared_files
+
+
+def stores(home):
+    return VariantStore(home / "lancedb"), GraphStore(home / "kuzu" / "graph.kuzu")
+
+
+def test_every_readable_file_ingests_and_every_malformed_one_fails_alone(shared_home):
+    _, summaries = shared_home
+    for path in readable_shared_files():
+        assert summaries[path.name].ok, summaries[path.name].error
+    for name, phrase in MALFORMED.items():
+        summary = summaries[name]
+        assert not summary.ok and name in summary.error and phrase in summary.error
+
+
+def test_variants_and_calls_are_exactly_those_of_the_files(shared_home):
+    home, _ = shared_home
+    lance, _ = stores(home)
+    expected_variants, expected_calls = set(), 0
+    for path in readable_shared_files():
+        variants, calls = expected_from_pysam(path)
+        expected_variants |= variants
+        expected_calls += len(calls)
+    stored = lance.read(VARIANTS, columns=["variant_id", "chrom", "pos", "ref", "alt"])
+    assert stored.num_rows == len(expected_variants)
+    assert set(zip(*(stored[c].to_pylist() for c in ("chrom", "pos", "ref", "alt")))) == expected_variants
+    assert stored["variant_id"].to_pylist().__len__() == pc.count_distinct(stored["variant_id"]).as_py()
+    assert lance.count(CALLS) == expected_calls
+
+
+def test_graph_counts_equal_lancedb(shared_home):
+    home, _ = shared_home
+    lance, graph = stores(home)
+    samples = pc.count_distinct(lance.read(CALLS, columns=["sample"])["sample"]).as_py()
+    assert graph.count("(v:Variant)") == lance.count(VARIANTS)
+    assert graph.count("(s:Sample)") == samples
+    assert graph.count("()-[r:CARRIES]->()") == lance.count(CALLS)
+    assert graph.count("(f:VcfFile)") == len(readable_shared_files())
+
+
+def test_annotations_land_in_the_store(shared_home):
+    home, _ = shared_home
+    lance, graph = stores(home)
+    clinvar_ids, _ = expected_from_pysam(SHARED_VCF / "ensembl-vep__clinvar-testset__input.vcf.gz")
+    clinvar = lance.read(VARIANTS, columns=["variant_id", "clinical_significance"], where="clinical_significance IS NOT NULL")
+    assert {make_variant_id(*k) for k in clinvar_ids} <= set(clinvar["variant_id"].to_pylist())
+    for name in ("bcftools__test__split-vep.vcf", "snpeff__old__EML4-ALK_fusion.vcf"):
+        ids = [make_variant_id(*k) for k in expected_from_pysam(SHARED_VCF / name)[0]]
+        rows = lance.read(VARIANTS, columns=["gene_symbol", "consequence"], where="variant_id IN ({})".format(", ".join(f"'{i}'" for i in ids)))
+        annotated = sum(bool(r["gene_symbol"] and r["consequence"]) for r in rows.to_pylist())
+        assert annotated / len(ids) > 0.9, name
+    genes = graph.query("MATCH (v:Variant)-[:IN_GENE]->(g:Gene {symbol: $g}) RETURN count(*) AS n", {"g": "SAMD11"})
+    assert genes["n"][0].as_py() > 0
+
+
+def test_malformed_file_leaves_stores_untouched(shared_home):
+    home, _ = shared_home
+    lance, graph = stores(home)
+    before = (lance.version(VARIANTS), lance.version(CALLS), graph.count("(v:Variant)"), graph.count("()-[r]->()"))
+    [summary] = ingest_paths(home, [SHARED_VCF / "hts-specs__4.3-failed__failed_body_format_000.vcf"])
+    assert not summary.ok and "record 2" in summary.error
+    assert (lance.version(VARIANTS), lance.version(CALLS), graph.count("(v:Variant)"), graph.count("()-[r]->()")) == before
+
+
+def test_reingesting_a_file_changes_no_count_and_embeds_nothing(samples_home):
+    home, _ = samples_home
+    lance, graph = stores(home)
+    before = (lance.count(VARIANTS), lance.count(CALLS), graph.count("(v:Variant)"), graph.count("()-[r]->()"))
+    [again] = ingest_paths(home, [SAMPLES / "family_trio.vcf"])
+    assert again.ok and again.figures["embedded_new"] == 0 and again.figures["reused_cached"] > 0
+    assert (lance.count(VARIANTS), lance.count(CALLS), graph.count("(v:Variant)"), graph.count("()-[r]->()")) == before
+
+
+def test_a_second_file_embeds_only_its_new_variants(samples_home):
+    _, summaries = samples_home
+    first, second = summaries["clinvar_sites.vcf"], summaries["family_trio.vcf"]
+    first_ids = {make_variant_id(*k) for k in expected_from_pysam(SAMPLES / "clinvar_sites.vcf")[0]}
+    second_ids = {make_variant_id(*k) for k in expected_from_pysam(SAMPLES / "family_trio.vcf")[0]}
+    shared = len(first_ids & second_ids)
+    assert first.figures["embedded_new"] == len(first_ids)
+    assert shared > 0
+    assert second.figures["reused_cached"] == shared
+    assert second.figures["embedded_new"] == len(second_ids) - shared
+
+
+def test_asset_checks_pass_and_partitions_are_registered(samples_home):
+    import dagster as dg
+
+    home, summaries = samples_home
+    with dg.DagsterInstance.from_config(str(home / "dagster_home")) as instance:
+        assert set(instance.get_dynamic_partitions("vcf_files")) == {s.partition_key for s in summaries.values()}
+        for summary in summaries.values():
+            records = instance.get_records_for_run(summary.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+            assert len(records) == 4
+            assert all(r.event_log_entry.dagster_event.event_specific_data.passed for r in records)
+
+
+@pytest.mark.parametrize("gene", ["TP53", "CFTR", "LDLR"])
+def test_search_by_gene_text_returns_that_genes_variants_first(samples_home, gene):
+    home, _ = samples_home
+    lance, _ = stores(home)
+    carriers = lance.count(VARIANTS, f"gene_symbol = '{gene}'")
+    assert carriers >= 3
+    [vector] = Embedder().encode([f"{gene} gene"])
+    hits = lance.search(vector, limit=carriers, columns=["variant_id", "gene_symbol"])
+    assert hits["gene_symbol"].to_pylist() == [gene] * carriers
+
+
+def test_search_on_real_clinvar_data_finds_the_gene(shared_home):
+    home, _ = shared_home
+    lance, _ = stores(home)
+    [vector] = Embedder().encode(["SAMD11 missense variant"])
+    hits = lance.search(vector, limit=3, columns=["gene_symbol"])
+    assert hits["gene_symbol"].to_pylist() == ["SAMD11"] * 3
