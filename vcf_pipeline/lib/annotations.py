@@ -115,8 +115,8 @@ class _TranscriptField:
             chosen = [e for e in entries if e.get("allele") in names]
             if chosen:
                 return chosen
-        # Without allele information every entry is about the one ALT there is.
-        return entries if len(record.alts) == 1 or not ("allele" in self.index or "allele_num" in self.index) else []
+        # Entries that name no allele we know: they can only be about a record's single ALT.
+        return entries if len(record.alts) == 1 else []
 
 
 def _vep_allele(ref: str, alts: tuple[str, ...], alt_index: int) -> str:

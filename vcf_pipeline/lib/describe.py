@@ -8,7 +8,7 @@ submitter) for Hereditary breast ovarian cancer; AF 1.2e-05; rs41293459`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 # Bump when the template changes: texts (and so their hashes) change, and variants are re-embedded.
 TEMPLATE_VERSION = 1
@@ -64,6 +64,3 @@ def text_hash(text: str) -> str:
     """Stable key of a text: the cache of embeddings is keyed by (text_hash, model)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
-
-def describe_variants(rows: Iterable[Mapping]) -> list[str]:
-    return [describe_variant(row) for row in rows]

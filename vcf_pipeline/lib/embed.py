@@ -7,10 +7,15 @@ sentence-transformers model can be named by local path (or by hub name where a h
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vcf_pipeline.lib.describe import describe_variant, text_hash
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_BATCH_SIZE = 64
@@ -79,9 +84,7 @@ class EmbedStats:
     seconds_encoding: float = 0.0
 
 
-def embeddings_schema(dimension: int) -> "pa.Schema":
-    import pyarrow as pa
-
+def embeddings_schema(dimension: int) -> pa.Schema:
     return pa.schema(
         [
             ("variant_id", pa.string()),
@@ -96,13 +99,6 @@ def embeddings_schema(dimension: int) -> "pa.Schema":
 def embed_variant_file(variants_path, out_path, embedder: Embedder, lookup, batch_rows: int = 50_000) -> EmbedStats:
     """Describe every variant of a parsed Parquet file and write its embedding, encoding only texts
     that `lookup(text_hashes) -> {hash: vector}` does not already know (nor an earlier batch)."""
-    import time
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from vcf_pipeline.lib.describe import describe_variant, text_hash
-
     stats = EmbedStats()
     dimension = embedder.dimension
     schema = embeddings_schema(dimension)

@@ -121,7 +121,7 @@ class VariantStore:
                 keys = pa.array([partition_key] * batch.num_rows, pa.string())
                 yield pa.RecordBatch.from_arrays([keys, *batch.columns], schema=CALLS_SCHEMA)
 
-        # Materialised to a table only when small; a reader streams big partitions into one commit.
+        # A reader streams any number of batches into a single commit: readers never see a half-replaced partition.
         reader = pa.RecordBatchReader.from_batches(CALLS_SCHEMA, with_key())
         _retry_conflicts(
             lambda: table.merge_insert(["partition_key", "sample", "variant_id"])

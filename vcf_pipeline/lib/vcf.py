@@ -315,8 +315,3 @@ def _allele_depths(ad, allele: int) -> list[int | None] | None:
         return None
     return [ad[0], ad[allele]]
 
-
-def read_batches(path: Path | str, batch_records: int = DEFAULT_BATCH_RECORDS) -> Iterator[ParsedBatch]:
-    """Convenience: the batches of one file (stats are not returned; use VcfReader for them)."""
-    with VcfReader(path, batch_records) as reader:
-        yield from reader.batches()
