@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import shutil
@@ -112,7 +113,7 @@ def main() -> int:
         "parse_ours_vs_bcftools": ours / bcf["records_per_s"] if bcf else None,
         "embed_ours_texts_vs_bare_encode": (results["embed_ours"]["texts_encoded"] / results["embed_ours"]["seconds"]) / results["embed_bare_encode"]["texts_per_s"],
     }
-    results["machine"] = {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": __import__("os").cpu_count()}
+    results["machine"] = {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count()}
 
     rows = [
         ("parse: ours (pysam -> Arrow, split, annotations)", f"{ours:,.0f} records/s"),

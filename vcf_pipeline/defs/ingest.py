@@ -88,7 +88,7 @@ def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettin
     dimension = pq.read_schema(files.embeddings).field("embedding").type.list_size
     started = time.perf_counter()
     upserted = store.upsert_variants(variant_batches_with_embeddings(files), dimension)
-    calls = store.replace_calls(context.partition_key, pq.ParquetFile(files.calls).iter_batches(batch_size=50_000))
+    calls = store.replace_calls(context.partition_key, lambda: pq.ParquetFile(files.calls).iter_batches(batch_size=50_000))
     seconds = time.perf_counter() - started
     return dg.MaterializeResult(
         metadata={

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import lancedb
@@ -109,26 +109,29 @@ class VariantStore:
             self._ensure_btree(table, "text_hash")
         return written
 
-    def replace_calls(self, partition_key: str, batches: Iterator[pa.RecordBatch]) -> int:
-        """Make the partition's calls exactly `batches`, in one commit; returns the rows written."""
+    def replace_calls(self, partition_key: str, batches: Callable[[], Iterator[pa.RecordBatch]]) -> int:
+        """Make the partition's calls exactly those of `batches()`, in one commit; returns the rows written.
+
+        `batches` is a factory: a retried commit must read the calls afresh, since a half-read stream
+        would make the merge delete the calls it did not see."""
         table = self._ensure_table(CALLS, CALLS_SCHEMA)
         owned = f"partition_key = {sql_string(partition_key)}"
         counted = [0]
 
         def with_key():
-            for batch in batches:
+            counted[0] = 0
+            for batch in batches():
                 counted[0] += batch.num_rows
                 keys = pa.array([partition_key] * batch.num_rows, pa.string())
                 yield pa.RecordBatch.from_arrays([keys, *batch.columns], schema=CALLS_SCHEMA)
 
         # A reader streams any number of batches into a single commit: readers never see a half-replaced partition.
-        reader = pa.RecordBatchReader.from_batches(CALLS_SCHEMA, with_key())
         _retry_conflicts(
             lambda: table.merge_insert(["partition_key", "sample", "variant_id"])
             .when_matched_update_all()
             .when_not_matched_insert_all()
             .when_not_matched_by_source_delete(owned)
-            .execute(reader)
+            .execute(pa.RecordBatchReader.from_batches(CALLS_SCHEMA, with_key()))
         )
         if counted[0]:
             self._ensure_btree(table, "partition_key")
