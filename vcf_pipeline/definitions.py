@@ -1,8 +1,23 @@
-"""Everything Dagster loads: assets (with their checks), jobs and resources."""
+"""Everything Dagster loads: assets (with their checks), jobs, the folder sensor and resources."""
+
+import warnings
 
 import dagster as dg
 
 from vcf_pipeline.defs.ingest import ingest_assets, ingest_job
 from vcf_pipeline.defs.resources import default_resources
+from vcf_pipeline.defs.retract import retract_vcf_files
+from vcf_pipeline.defs.sensors import vcf_folder_sensor
 
-defs = dg.Definitions(assets=ingest_assets, jobs=[ingest_job], resources=default_resources())
+# Dagster itself passes the beta `owners` parameter when it binds resources to a sensor's jobs.
+warnings.filterwarnings("ignore", message="Parameter `owners` of initializer `SensorDefinition", category=dg.BetaWarning)
+
+defs = dg.Definitions(
+    assets=ingest_assets,
+    jobs=[ingest_job, retract_vcf_files],
+    sensors=[vcf_folder_sensor],
+    resources=default_resources(),
+    # One process per run: on 2 cores, runs in parallel (max_concurrent_runs) keep the cores busy,
+    # and a subprocess per step would re-import torch and reload the model for every step.
+    executor=dg.in_process_executor,
+)

@@ -1,8 +1,16 @@
 """The `vcf-pipeline` command as a user runs it, and the project's own sample files."""
 
+import shutil
 import subprocess
 import sys
 
+import dagster as dg
+import pytest
+
+from vcf_pipeline.backfills import SelectionError, select_partitions
+from vcf_pipeline.cli import main
+from vcf_pipeline.headless import ingest_paths
+from vcf_pipeline.lib.sources import Sources
 from vcf_pipeline.lib.synthetic import write_samples
 from vcf_pipeline_tests.conftest import SAMPLES, SHARED_VCF
 
@@ -27,3 +35,22 @@ def test_ingest_command_summarises_each_file_and_fails_when_one_fails(tmp_path):
 def test_bundled_samples_are_what_the_generator_writes(tmp_path):
     for written in write_samples(tmp_path):
         assert written.read_bytes() == (SAMPLES / written.name).read_bytes(), written.name
+
+
+def test_backfill_selects_registers_and_refuses_what_does_not_exist(tmp_path):
+    (tmp_path / "incoming").mkdir()
+    done = tmp_path / "incoming" / "done.vcf"
+    shutil.copyfile(SHARED_VCF / "gatk__SelectVariants__gvcfExample.g.vcf", done)
+    assert ingest_paths(tmp_path, [done])[0].ok
+    shutil.copyfile(SHARED_VCF / "bcftools__test__many-alts.vcf", tmp_path / "incoming" / "new.vcf")
+
+    with dg.DagsterInstance.get() as instance:  # ingest_paths pointed DAGSTER_HOME at the home
+        sources = Sources.load(tmp_path)
+        missing = select_partitions(instance, sources, everything=True, missing=True)
+        assert missing.keys == ["incoming/new.vcf"] and missing.registered_now == ["incoming/new.vcf"]
+        assert set(instance.get_dynamic_partitions("vcf_files")) == {"incoming/done.vcf", "incoming/new.vcf"}
+        assert select_partitions(instance, sources, source="incoming").keys == ["incoming/done.vcf", "incoming/new.vcf"]
+        with pytest.raises(SelectionError, match="incoming/gone.vcf"):
+            select_partitions(instance, sources, keys=["incoming/gone.vcf"])
+    assert main(["backfill", "--home", str(tmp_path), "--partitions", "incoming/gone.vcf"]) == 2
+    assert main(["backfill", "--home", str(tmp_path), "--source", "nowhere"]) == 2

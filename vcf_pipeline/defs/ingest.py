@@ -16,7 +16,21 @@ from vcf_pipeline.lib.vcf import VcfFormatError
 from vcf_pipeline.lib.warehouse import parse_into, variant_batches_with_embeddings
 
 
-@dg.asset(partitions_def=vcf_files, kinds={"pysam", "parquet"}, group_name="ingest", check_specs=[UNIQUE_IDS])
+# One partition per file. Without a backfill policy, backfills also launch one run per partition.
+PER_FILE = dict(partitions_def=vcf_files, group_name="ingest")
+
+
+def _refuse_if_retracted(context: dg.AssetExecutionContext) -> None:
+    """A write step holds its store's pool; if the file was deleted meanwhile (its partition is gone
+    and a retraction run is on its way), writing would bring its rows back after the retraction."""
+    if not context.instance.has_dynamic_partition(vcf_files.name, context.partition_key):
+        raise dg.Failure(
+            description=f"partition {context.partition_key!r} was deleted (its file is gone) before this step ran; nothing written",
+            allow_retries=False,
+        )
+
+
+@dg.asset(**PER_FILE, kinds={"pysam", "parquet"}, check_specs=[UNIQUE_IDS])
 def parsed_variants(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     """Variants (one row per ALT allele) and per-sample calls of one VCF file, as Parquet."""
     path = settings.sources().path_for(context.partition_key)
@@ -50,7 +64,7 @@ def parsed_variants(context: dg.AssetExecutionContext, settings: PipelineSetting
     )
 
 
-@dg.asset(partitions_def=vcf_files, deps=[parsed_variants], kinds={"sentence-transformers", "parquet"}, group_name="ingest", check_specs=[EMBEDDINGS_SANE])
+@dg.asset(**PER_FILE, deps=[parsed_variants], kinds={"sentence-transformers", "parquet"}, check_specs=[EMBEDDINGS_SANE])
 def variant_embeddings(
     context: dg.AssetExecutionContext, settings: PipelineSettings, embedding_model: EmbeddingModel
 ) -> dg.MaterializeResult:
@@ -80,21 +94,28 @@ def variant_embeddings(
     )
 
 
-@dg.asset(partitions_def=vcf_files, deps=[variant_embeddings], kinds={"lancedb"}, group_name="ingest", pool="lancedb", check_specs=[LANCEDB_COUNTS])
+@dg.asset(**PER_FILE, deps=[variant_embeddings], kinds={"lancedb"}, pool="lancedb", check_specs=[LANCEDB_COUNTS])
 def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
-    """Upserts the file's variants into `variants` and replaces its rows in `calls`."""
+    """Upserts the file's variants into `variants`, replaces its rows in `file_variants` and `calls`,
+    and removes the variants it no longer holds that no other file holds."""
+    _refuse_if_retracted(context)
     files = settings.files(context.partition_key)
     store = settings.variant_store()
     dimension = pq.read_schema(files.embeddings).field("embedding").type.list_size
     started = time.perf_counter()
     upserted = store.upsert_variants(variant_batches_with_embeddings(files), dimension)
-    calls = store.replace_calls(context.partition_key, lambda: pq.ParquetFile(files.calls).iter_batches(batch_size=50_000))
+    calls, removed = store.replace_partition(
+        context.partition_key,
+        lambda: (b.column(0) for b in pq.ParquetFile(files.variants).iter_batches(batch_size=50_000, columns=["variant_id"])),
+        lambda: pq.ParquetFile(files.calls).iter_batches(batch_size=50_000),
+    )
     seconds = time.perf_counter() - started
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": upserted,
             "dagster/column_schema": column_schema(variants_schema(dimension)),
             "calls_written": calls,
+            "variants_removed": removed,
             "variants_table_rows": store.count(VARIANTS),
             "variants_table_version": store.version(VARIANTS),
             "uri": store.uri,
@@ -104,9 +125,10 @@ def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettin
     )
 
 
-@dg.asset(partitions_def=vcf_files, deps=[parsed_variants], kinds={"kuzu"}, group_name="ingest", pool="kuzu", check_specs=[KUZU_COUNTS])
+@dg.asset(**PER_FILE, deps=[parsed_variants], kinds={"kuzu"}, pool="kuzu", check_specs=[KUZU_COUNTS])
 def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     """Replaces the file's node and edges in the graph and upserts its variants, genes, conditions, samples."""
+    _refuse_if_retracted(context)
     files = settings.files(context.partition_key)
     graph = settings.graph_store()
     source = files.source_info()
@@ -120,6 +142,7 @@ def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) ->
             "dagster/row_count": stats.variants_new + stats.variants_updated,
             "variants_new": stats.variants_new,
             "variants_updated": stats.variants_updated,
+            "variants_removed": stats.variants_removed,
             "genes_new": stats.genes_new,
             "conditions_new": stats.conditions_new,
             "samples_new": stats.samples_new,
@@ -132,4 +155,4 @@ def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) ->
 
 
 ingest_assets = [parsed_variants, variant_embeddings, lancedb_variants, kuzu_graph]
-ingest_job = dg.define_asset_job("ingest_vcf", selection=ingest_assets, partitions_def=vcf_files)
+ingest_job = dg.define_asset_job("ingest_vcf", selection=ingest_assets)

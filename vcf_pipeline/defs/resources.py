@@ -50,17 +50,36 @@ class EmbeddingModel(dg.ConfigurableResource):
         return Embedder(model=self.model, device=self.device, batch_size=self.batch_size)
 
 
+class FolderWatch(dg.ConfigurableResource):
+    """How the folder sensor looks at the sources: how long a file must be still before it counts
+    (half-copied files are never ingested), and how much one tick may take on."""
+
+    settle_seconds: float = 10.0
+    max_files_per_tick: int = 500
+    max_hash_seconds_per_tick: float = 20.0  # well under the 60 s sensor timeout
+
+
 def _env_or(name: str, default):
     """EnvVar when the variable is set (so the UI shows where a value came from), else the default."""
     return dg.EnvVar(name) if os.environ.get(name) else default
 
 
+def _env_number(name: str, default, kind=float):
+    if not os.environ.get(name):
+        return default
+    return dg.EnvVar.int(name) if kind is int else kind(os.environ[name])
+
+
 def default_resources() -> dict:
     return {
+        "folder_watch": FolderWatch(
+            settle_seconds=_env_number("VCF_PIPELINE_SETTLE_SECONDS", 10.0),
+            max_files_per_tick=_env_number("VCF_PIPELINE_MAX_FILES_PER_TICK", 500, int),
+        ),
         "settings": PipelineSettings(lancedb_uri=_env_or("VCF_PIPELINE_LANCEDB_URI", "")),
         "embedding_model": EmbeddingModel(
             model=_env_or("VCF_PIPELINE_MODEL", DEFAULT_MODEL),
             device=_env_or("VCF_PIPELINE_DEVICE", "cpu"),
-            batch_size=dg.EnvVar.int("VCF_PIPELINE_BATCH_SIZE") if os.environ.get("VCF_PIPELINE_BATCH_SIZE") else DEFAULT_BATCH_SIZE,
+            batch_size=_env_number("VCF_PIPELINE_BATCH_SIZE", DEFAULT_BATCH_SIZE, int),
         ),
     }

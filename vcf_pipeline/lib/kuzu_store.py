@@ -6,6 +6,7 @@ writer opens the database only for one partition's load, in one transaction, and
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -33,6 +34,13 @@ SCHEMA = [
 ]
 VARIANT_NODE_COLUMNS = ["variant_id", "chrom", "pos", "ref", "alt", "variant_type", "clinical_significance"]
 _READ_ONLY_WAIT_S = 30.0
+_STAGING_PREFIX = "staging-"
+# Nodes that only exist through edges: once nothing points at them they go, as if never ingested.
+_ORPHAN_SWEEPS = [
+    "MATCH (g:Gene) WHERE NOT EXISTS { MATCH (:Variant)-[:IN_GENE]->(g) } DELETE g",
+    "MATCH (c:Condition) WHERE NOT EXISTS { MATCH (:Variant)-[:ASSOCIATED_WITH]->(c) } DELETE c",
+    "MATCH (s:Sample) WHERE NOT EXISTS { MATCH (s)-[:CALLED_IN]->(:VcfFile) } DETACH DELETE s",
+]
 
 
 class GraphBusyError(RuntimeError):
@@ -43,6 +51,7 @@ class GraphBusyError(RuntimeError):
 class GraphLoadStats:
     variants_new: int = 0
     variants_updated: int = 0
+    variants_removed: int = 0
     genes_new: int = 0
     conditions_new: int = 0
     samples_new: int = 0
@@ -96,12 +105,10 @@ class GraphStore:
         """Replace the partition's file node and edges and upsert its variants, genes, conditions and
         samples, all in one transaction: a failure leaves the graph as it was."""
         stats = GraphLoadStats()
-        with self._connect(read_only=False) as conn, tempfile.TemporaryDirectory(dir=self.path.parent) as tmp:
-            for statement in SCHEMA:
-                conn.execute(statement)
-            staging = _Staging(Path(tmp), conn)
+        with self._write() as (conn, staging):
             conn.execute("BEGIN TRANSACTION")
             try:
+                old_ids = self._variant_ids_of(conn, partition_key)
                 self._replace_file_node(conn, partition_key, source_path, sha256)
                 for batch in variants.iter_batches(batch_size=batch_rows):
                     self._load_variants(conn, staging, partition_key, pa.Table.from_batches([batch]), stats)
@@ -119,18 +126,75 @@ class GraphStore:
                             "dp": t["dp"], "gq": t["gq"], "partition_key": pa.array([partition_key] * t.num_rows, pa.string()),
                         },
                     )
+                stats.variants_removed = self._remove_orphans(conn, old_ids)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         return stats
 
+    def retract_partition(self, partition_key: str) -> int:
+        """Remove the partition's file node and edges, and every node only it held, in one transaction:
+        the graph is left as if the file had never been loaded. Returns the variants removed."""
+        if not self.path.exists():
+            return 0
+        with self._write() as (conn, _):
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                old_ids = self._variant_ids_of(conn, partition_key)
+                self._drop_file_edges(conn, partition_key)
+                conn.execute("MATCH (f:VcfFile {partition_key: $pk}) DELETE f", {"pk": partition_key})
+                removed = self._remove_orphans(conn, old_ids)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return removed
+
+    @contextmanager
+    def _write(self) -> Iterator[tuple[kuzu.Connection, "_Staging"]]:
+        """A read-write connection with the schema in place, and a staging folder for COPY files."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Writers are serialised by the `kuzu` pool, so any staging folder left now is from a killed run.
+        for stale in self.path.parent.glob(_STAGING_PREFIX + "*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        with self._connect(read_only=False) as conn, tempfile.TemporaryDirectory(prefix=_STAGING_PREFIX, dir=self.path.parent) as tmp:
+            for statement in SCHEMA:
+                conn.execute(statement)
+            yield conn, _Staging(Path(tmp), conn)
+
     @staticmethod
-    def _replace_file_node(conn, partition_key: str, source_path: str, sha256: str) -> None:
+    def _variant_ids_of(conn, partition_key: str) -> list[str]:
+        result = conn.execute("MATCH (:VcfFile {partition_key: $pk})-[:CONTAINS]->(v:Variant) RETURN v.variant_id", {"pk": partition_key})
+        return result.get_as_arrow().column(0).to_pylist()
+
+    @staticmethod
+    def _drop_file_edges(conn, partition_key: str) -> None:
         key = {"pk": partition_key}
         conn.execute("MATCH (:VcfFile {partition_key: $pk})-[r:CONTAINS]->() DELETE r", key)
         conn.execute("MATCH (:Sample)-[r:CALLED_IN]->(:VcfFile {partition_key: $pk}) DELETE r", key)
         conn.execute("MATCH (:Sample)-[r:CARRIES]->(:Variant) WHERE r.partition_key = $pk DELETE r", key)
+
+    @staticmethod
+    def _remove_orphans(conn, candidate_ids: list[str], chunk: int = 50_000) -> int:
+        """Delete the candidates no file contains any more, then genes, conditions and samples left
+        without edges."""
+        removed = 0
+        for start in range(0, len(candidate_ids), chunk):
+            result = conn.execute(
+                "UNWIND $ids AS id MATCH (v:Variant {variant_id: id}) "
+                "WHERE NOT EXISTS { MATCH (:VcfFile)-[:CONTAINS]->(v) } DETACH DELETE v RETURN count(*)",
+                {"ids": candidate_ids[start : start + chunk]},
+            )
+            removed += int(result.get_as_arrow().column(0)[0].as_py())
+        for statement in _ORPHAN_SWEEPS:
+            conn.execute(statement)
+        return removed
+
+    @staticmethod
+    def _replace_file_node(conn, partition_key: str, source_path: str, sha256: str) -> None:
+        GraphStore._drop_file_edges(conn, partition_key)
+        key = {"pk": partition_key}
         conn.execute(
             "MERGE (f:VcfFile {partition_key: $pk}) SET f.path = $path, f.sha256 = $sha, f.ingested_at = $at",
             {**key, "path": source_path, "sha": sha256, "at": datetime.now(timezone.utc).replace(tzinfo=None)},

@@ -1,5 +1,6 @@
-"""The LanceDB store: table `variants` (one row per distinct variant, with its embedding) and table
-`calls` (per partition, sample and variant; owned by the partition and replaced as a whole)."""
+"""The LanceDB store: table `variants` (one row per distinct variant, with its embedding), and two
+tables owned by partitions and replaced as a whole per partition: `file_variants` (which file holds
+which variant; it decides when a variant is no longer held by any file) and `calls` (per sample)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from vcf_pipeline.lib.vcf import CALL_SCHEMA, VARIANT_SCHEMA
 
 VARIANTS = "variants"
 CALLS = "calls"
+FILE_VARIANTS = "file_variants"
 _LOOKUP_CHUNK = 2_000
 _COMMIT_RETRIES = 5
 
@@ -27,6 +29,11 @@ def variants_schema(dimension: int) -> pa.Schema:
 
 
 CALLS_SCHEMA = pa.schema([pa.field("partition_key", pa.string()), *CALL_SCHEMA])
+FILE_VARIANTS_SCHEMA = pa.schema([pa.field("partition_key", pa.string()), pa.field("variant_id", pa.string())])
+
+
+def _in_list(column: str, values: list[str]) -> str:
+    return f"{column} IN ({', '.join(map(sql_string, values))})"
 
 
 def sql_string(value: str) -> str:
@@ -84,7 +91,7 @@ class VariantStore:
             return found
         for start in range(0, len(wanted), _LOOKUP_CHUNK):
             chunk = wanted[start : start + _LOOKUP_CHUNK]
-            where = f"embedding_model = {sql_string(model)} AND text_hash IN ({', '.join(map(sql_string, chunk))})"
+            where = f"embedding_model = {sql_string(model)} AND {_in_list('text_hash', chunk)}"
             rows = table.search().where(where).select(["text_hash", "embedding"]).limit(None).to_arrow()
             width = rows.schema.field("embedding").type.list_size
             vectors = rows.column("embedding").combine_chunks().flatten().to_numpy().reshape(rows.num_rows, width)
@@ -109,29 +116,87 @@ class VariantStore:
             self._ensure_btree(table, "text_hash")
         return written
 
-    def replace_calls(self, partition_key: str, batches: Callable[[], Iterator[pa.RecordBatch]]) -> int:
-        """Make the partition's calls exactly those of `batches()`, in one commit; returns the rows written.
+    def replace_partition(
+        self,
+        partition_key: str,
+        variant_ids: Callable[[], Iterator[pa.Array]],
+        calls: Callable[[], Iterator[pa.RecordBatch]],
+    ) -> tuple[int, int]:
+        """Make the partition hold exactly `variant_ids()` and `calls()`, and remove the variants it
+        held before that no file holds any more. Returns (calls written, variants removed).
 
-        `batches` is a factory: a retried commit must read the calls afresh, since a half-read stream
-        would make the merge delete the calls it did not see."""
-        table = self._ensure_table(CALLS, CALLS_SCHEMA)
-        owned = f"partition_key = {sql_string(partition_key)}"
-        counted = [0]
+        Run after `upsert_variants`, under the single-writer pool: orphans are removed before the
+        ownership rows change, so a run that dies half-way is finished by its re-run."""
+        new_ids: set[str] = set()
+        for ids in variant_ids():
+            new_ids.update(ids.to_pylist())
+        removed = self._remove_orphans(partition_key, keep=new_ids)
 
-        def with_key():
-            counted[0] = 0
-            for batch in batches():
-                counted[0] += batch.num_rows
+        def ownership():
+            for ids in variant_ids():
+                yield pa.RecordBatch.from_arrays([pa.array([partition_key] * len(ids), pa.string()), ids], schema=FILE_VARIANTS_SCHEMA)
+
+        self._replace_rows(FILE_VARIANTS, FILE_VARIANTS_SCHEMA, partition_key, ["partition_key", "variant_id"], ownership)
+
+        def calls_with_key():
+            for batch in calls():
                 keys = pa.array([partition_key] * batch.num_rows, pa.string())
                 yield pa.RecordBatch.from_arrays([keys, *batch.columns], schema=CALLS_SCHEMA)
 
+        written = self._replace_rows(CALLS, CALLS_SCHEMA, partition_key, ["partition_key", "sample", "variant_id"], calls_with_key)
+        return written, removed
+
+    def retract_partition(self, partition_key: str) -> int:
+        """Remove the partition's calls and ownership rows and the variants only it held, as if it
+        had never been ingested. Returns the variants removed."""
+        removed = self._remove_orphans(partition_key, keep=set())
+        owned = f"partition_key = {sql_string(partition_key)}"
+        for name in (FILE_VARIANTS, CALLS):
+            table = self._table(name)
+            if table is not None:
+                _retry_conflicts(lambda: table.delete(owned))
+        return removed
+
+    def _remove_orphans(self, partition_key: str, keep: set[str]) -> int:
+        """Delete the variants the partition holds now, except `keep`, that no other partition holds."""
+        ownership, variants = self._table(FILE_VARIANTS), self._table(VARIANTS)
+        if ownership is None or variants is None:
+            return 0
+        held = self.read(FILE_VARIANTS, ["variant_id"], f"partition_key = {sql_string(partition_key)}")
+        candidates = sorted(set(held.column("variant_id").to_pylist()) - keep) if held.num_rows else []
+        removed = 0
+        for start in range(0, len(candidates), _LOOKUP_CHUNK):
+            chunk = candidates[start : start + _LOOKUP_CHUNK]
+            elsewhere = self.read(
+                FILE_VARIANTS, ["variant_id"], f"partition_key != {sql_string(partition_key)} AND {_in_list('variant_id', chunk)}"
+            )
+            orphans = sorted(set(chunk) - set(elsewhere.column("variant_id").to_pylist() if elsewhere.num_rows else []))
+            if orphans:
+                _retry_conflicts(lambda: variants.delete(_in_list("variant_id", orphans)))
+                removed += len(orphans)
+        return removed
+
+    def _replace_rows(self, name: str, schema: pa.Schema, partition_key: str, on: list[str], batches) -> int:
+        """Make the partition's rows of table `name` exactly those of `batches()`, in one commit.
+
+        `batches` is a factory: a retried commit must read the rows afresh, since a half-read stream
+        would make the merge delete the rows it did not see."""
+        table = self._ensure_table(name, schema)
+        counted = [0]
+
+        def counting():
+            counted[0] = 0
+            for batch in batches():
+                counted[0] += batch.num_rows
+                yield batch
+
         # A reader streams any number of batches into a single commit: readers never see a half-replaced partition.
         _retry_conflicts(
-            lambda: table.merge_insert(["partition_key", "sample", "variant_id"])
+            lambda: table.merge_insert(on)
             .when_matched_update_all()
             .when_not_matched_insert_all()
-            .when_not_matched_by_source_delete(owned)
-            .execute(pa.RecordBatchReader.from_batches(CALLS_SCHEMA, with_key()))
+            .when_not_matched_by_source_delete(f"partition_key = {sql_string(partition_key)}")
+            .execute(pa.RecordBatchReader.from_batches(schema, counting()))
         )
         if counted[0]:
             self._ensure_btree(table, "partition_key")

@@ -1,8 +1,10 @@
 """Named source folders, and the mapping between files in them and partition keys.
 
-The default source `incoming` is `<home>/incoming`. More come from `VCF_PIPELINE_SOURCES`
-(`name=path,name=path`) and from `<home>/sources.json`, where `vcf-pipeline ingest` records the
-folders it was pointed at so that later runs (and the UI) can find the files again.
+Watched sources (the folder sensor keeps the stores in step with them): `incoming` is
+`<home>/incoming`; more come from `<home>/sources.yaml` (`sources: {name: path}`) and from
+`VCF_PIPELINE_SOURCES` (`name=path,name=path`), which wins. Registered sources are only looked up:
+`vcf-pipeline ingest` records the other folders it was pointed at in `<home>/sources.json`, so that
+later runs (and backfills) can find those files again.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from vcf_pipeline.lib.partition_keys import decode_key, encode_key
 
@@ -35,21 +39,24 @@ class Sources:
 
     home: Path
     folders: dict[str, Path]
+    watched: tuple[str, ...] = (DEFAULT_SOURCE,)
 
     @classmethod
     def load(cls, home: Path | str, env: str | None = None) -> "Sources":
         home = Path(home).resolve()
-        folders: dict[str, Path] = {DEFAULT_SOURCE: home / "incoming"}
+        folders: dict[str, Path] = {}
         registry = home / "sources.json"
         if registry.exists():
             folders.update({k: Path(v) for k, v in json.loads(registry.read_text()).items()})
+        watched = {DEFAULT_SOURCE: home / "incoming", **_from_yaml(home / "sources.yaml", home)}
         env = os.environ.get("VCF_PIPELINE_SOURCES", "") if env is None else env
         for item in filter(None, (part.strip() for part in env.split(","))):
             name, sep, path = item.partition("=")
-            if not sep:
+            if not sep or not name.strip():
                 raise ValueError(f"VCF_PIPELINE_SOURCES entry {item!r} is not name=path")
-            folders[name.strip()] = Path(path.strip()).expanduser().resolve()
-        return cls(home=home, folders=folders)
+            watched[name.strip()] = _folder(path.strip(), home)
+        folders.update(watched)
+        return cls(home=home, folders=folders, watched=tuple(watched))
 
     def register(self, folder: Path) -> str:
         """Name of the source for `folder`, recording a new one in `<home>/sources.json` if needed."""
@@ -84,6 +91,21 @@ class Sources:
         if source not in self.folders:
             raise UnknownSourceError(f"partition {key!r} names unknown source {source!r}")
         return self.folders[source] / relative
+
+
+def _folder(path: str, home: Path) -> Path:
+    folder = Path(path).expanduser()
+    return (folder if folder.is_absolute() else home / folder).resolve()
+
+
+def _from_yaml(path: Path, home: Path) -> dict[str, Path]:
+    if not path.exists():
+        return {}
+    config = yaml.safe_load(path.read_text()) or {}
+    entries = config.get("sources", {}) if isinstance(config, dict) else None
+    if not isinstance(entries, dict) or not all(isinstance(v, str) for v in entries.values()):
+        raise ValueError(f"{path}: expected `sources:` mapping names to folder paths")
+    return {str(name): _folder(folder, home) for name, folder in entries.items()}
 
 
 def find_vcf_files(paths: list[Path]) -> list[Path]:

@@ -1,0 +1,54 @@
+"""Retraction: when a watched file is deleted, its rows leave LanceDB and Kuzu (and the variants,
+genes, conditions and samples only it held), as if the file had never been ingested."""
+
+import shutil
+
+import dagster as dg
+
+from vcf_pipeline.defs.partitions import vcf_files
+from vcf_pipeline.defs.resources import PipelineSettings
+
+
+class RetractConfig(dg.Config):
+    partition_keys: list[str]
+
+
+def _still_deleted(context: dg.OpExecutionContext, keys: list[str]) -> list[str]:
+    """Keys whose partition is still gone. A file put back meanwhile has a new ingest run, which
+    replaces its rows itself; retracting it now could remove what that run writes."""
+    kept = [k for k in keys if not context.instance.has_dynamic_partition(vcf_files.name, k)]
+    for key in sorted(set(keys) - set(kept)):
+        context.log.info(f"{key}: registered again since its deletion; left to its new ingest run")
+    return kept
+
+
+def _retract_each(context: dg.OpExecutionContext, keys: list[str], retract, store: str) -> None:
+    for key in _still_deleted(context, keys):
+        removed = retract(key)
+        context.log.info(f"{key}: its rows left {store}, with {removed} variants no other file holds")
+
+
+@dg.op(pool="lancedb", out=dg.Out(dg.Nothing), tags={"kind": "lancedb"})
+def retract_from_lancedb(context: dg.OpExecutionContext, config: RetractConfig, settings: PipelineSettings) -> None:
+    _retract_each(context, config.partition_keys, settings.variant_store().retract_partition, "LanceDB")
+
+
+@dg.op(pool="kuzu", out=dg.Out(dg.Nothing), tags={"kind": "kuzu"})
+def retract_from_kuzu(context: dg.OpExecutionContext, config: RetractConfig, settings: PipelineSettings) -> None:
+    _retract_each(context, config.partition_keys, settings.graph_store().retract_partition, "Kuzu")
+
+
+@dg.op(ins={"lancedb_done": dg.In(dg.Nothing), "kuzu_done": dg.In(dg.Nothing)})
+def remove_warehouse_files(context: dg.OpExecutionContext, config: RetractConfig, settings: PipelineSettings) -> None:
+    for key in _still_deleted(context, config.partition_keys):
+        shutil.rmtree(settings.files(key).folder, ignore_errors=True)
+
+
+@dg.job(description="Removes deleted files' rows from LanceDB and Kuzu; launched by the folder sensor.")
+def retract_vcf_files():
+    remove_warehouse_files(lancedb_done=retract_from_lancedb(), kuzu_done=retract_from_kuzu())
+
+
+def retraction_run_config(partition_keys: list[str]) -> dg.RunConfig:
+    config = RetractConfig(partition_keys=list(partition_keys))
+    return dg.RunConfig(ops={op.name: config for op in (retract_from_lancedb, retract_from_kuzu, remove_warehouse_files)})

@@ -1,0 +1,55 @@
+"""The Kuzu store on its own: a changed or retracted partition leaves no trace of what it held."""
+
+import pyarrow.parquet as pq
+
+from vcf_pipeline.lib.kuzu_store import GraphStore
+from vcf_pipeline.lib.warehouse import PartitionFiles, parse_into
+from vcf_pipeline_tests.conftest import SHARED_VCF
+
+CLINVAR = SHARED_VCF / "ensembl-vep__clinvar-testset__input.vcf.gz"  # genes and conditions
+CALLS = SHARED_VCF / "htslib__test__vcf44_1.vcf"  # samples and calls
+SV = SHARED_VCF / "gatk__SVAnnotate__integration.vcf.gz"
+
+QUERIES = {
+    "variants": "MATCH (v:Variant) RETURN v.variant_id AS k",
+    "genes": "MATCH (g:Gene) RETURN g.symbol AS k",
+    "conditions": "MATCH (c:Condition) RETURN c.name AS k",
+    "samples": "MATCH (s:Sample) RETURN s.name AS k",
+    "files": "MATCH (f:VcfFile) RETURN f.partition_key AS k",
+    "carries": "MATCH (s:Sample)-[r:CARRIES]->(v:Variant) RETURN s.name + '>' + v.variant_id AS k",
+    "in_gene": "MATCH (v:Variant)-[r:IN_GENE]->(g:Gene) RETURN v.variant_id + '>' + g.symbol AS k",
+    "associated": "MATCH (v:Variant)-[r:ASSOCIATED_WITH]->(c:Condition) RETURN v.variant_id + '>' + c.name AS k",
+}
+
+
+def snapshot(graph: GraphStore) -> dict[str, set]:
+    return {name: set(graph.query(q).column("k").to_pylist()) for name, q in QUERIES.items()}
+
+
+def load(graph: GraphStore, tmp_path, key: str, path):
+    files = PartitionFiles(tmp_path / "warehouse", key)
+    parse_into(path, files)
+    return graph.load_partition(key, str(path), "sha", pq.ParquetFile(files.variants), pq.ParquetFile(files.calls))
+
+
+def test_retracting_a_partition_leaves_the_graph_as_if_it_never_came(tmp_path):
+    graph = GraphStore(tmp_path / "kuzu" / "graph.kuzu")
+    load(graph, tmp_path, "src/sv.vcf.gz", SV)
+    before = snapshot(graph)
+    load(graph, tmp_path, "src/clinvar.vcf.gz", CLINVAR)
+    load(graph, tmp_path, "src/calls.vcf", CALLS)
+    assert graph.retract_partition("src/clinvar.vcf.gz") == 50
+    assert graph.retract_partition("src/calls.vcf") == 28
+    assert snapshot(graph) == before
+    assert graph.retract_partition("src/calls.vcf") == 0  # idempotent
+
+
+def test_a_changed_partition_drops_what_only_its_old_content_held(tmp_path):
+    graph = GraphStore(tmp_path / "kuzu" / "graph.kuzu")
+    load(graph, tmp_path, "src/a.vcf", CLINVAR)
+    stats = load(graph, tmp_path, "src/a.vcf", CALLS)  # the file now holds other content
+    assert stats.variants_removed == 50
+    fresh = GraphStore(tmp_path / "fresh" / "graph.kuzu")
+    load(fresh, tmp_path, "src/a.vcf", CALLS)
+    assert snapshot(graph) == snapshot(fresh)
+    assert not list((tmp_path / "kuzu").glob("staging-*"))
