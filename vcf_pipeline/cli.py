@@ -59,6 +59,97 @@ def _backfill(args: argparse.Namespace) -> int:
         return 0 if outcome.succeeded else 1
 
 
+def _human(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _s3_server(args: argparse.Namespace) -> int:
+    import os
+    import signal
+
+    from vcf_pipeline.lib.s3_server import SeaweedServer
+
+    home = resolve_home(args.home)
+    access, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not access or not secret:
+        print("vcf-pipeline s3-server: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the server refuses anonymous access)", file=sys.stderr)
+        return 2
+    server = SeaweedServer(home / "s3", access, secret, s3_port=args.port).start()
+    print(f"S3 (SeaweedFS) on {server.endpoint}, data in {home / 's3'}, pid {server.process.pid}", flush=True)
+    stop = lambda *_: (server.stop(), sys.exit(0))  # noqa: E731
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    code = server.process.wait()
+    print(f"SeaweedFS exited with {code}", file=sys.stderr)
+    return 1
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from vcf_pipeline.headless import back_up
+
+    summary = back_up(resolve_home(args.home))
+    if not summary.ok:
+        print(f"backup FAILED: {summary.error}", file=sys.stderr)
+        return 1
+    print(f"snapshot {summary.snapshot_id}")
+    for store, m in summary.stores.items():
+        print(f"  {store:<8} uploaded {_human(m['bytes_uploaded'])} ({m['files_uploaded']} files), reused {_human(m['bytes_reused'])}")
+    return 0
+
+
+def _snapshot_bucket():
+    from vcf_pipeline.defs.backup import backup_target_from_env, s3_from_env
+
+    target = backup_target_from_env(resolve=True)
+    if not isinstance(target.bucket, str):
+        raise SystemExit("vcf-pipeline: set VCF_PIPELINE_S3_BUCKET (and VCF_PIPELINE_S3_ENDPOINT for a non-AWS store)")
+    return target.snapshots(s3_from_env(resolve=True))
+
+
+def _snapshots(args: argparse.Namespace) -> int:
+    import json
+
+    bucket = _snapshot_bucket()
+    rows = []
+    for snapshot_id, stores in sorted(bucket.manifests().items(), reverse=True):
+        rows.append({
+            "snapshot": snapshot_id,
+            "complete": all(s in stores for s in ("lancedb", "kuzu")),
+            "created_at": min(m.created_at for m in stores.values()),
+            "bytes": sum(m.size for m in stores.values()),
+            "variants": stores["lancedb"].tables.get("variants", {}).get("rows") if "lancedb" in stores else None,
+            "graph_variants": stores["kuzu"].tables.get("Variant") if "kuzu" in stores else None,
+        })
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"{'snapshot':<26} {'created (UTC)':<26} {'size':>10} {'variants':>9} {'graph':>9}  state")
+    for r in rows:
+        print(f"{r['snapshot']:<26} {r['created_at']:<26} {_human(r['bytes']):>10} {r['variants'] or 0:>9} {r['graph_variants'] or 0:>9}  {'complete' if r['complete'] else 'INCOMPLETE'}")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from vcf_pipeline.lib.consistency import verify_restored_counts
+    from vcf_pipeline.lib.s3_sync import RestoreRefused, SnapshotError, restore_snapshot
+
+    home = resolve_home(args.home)
+    try:
+        restored = restore_snapshot(_snapshot_bucket(), home, args.snapshot, args.force, verify_restored_counts)
+    except RestoreRefused as exc:
+        print(f"vcf-pipeline restore: {exc}", file=sys.stderr)
+        return 2
+    except SnapshotError as exc:
+        print(f"vcf-pipeline restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored snapshot {restored} into {home / 'lancedb'} and {home / 'kuzu'} (checksums and row counts verified)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vcf-pipeline", description="VCF folders -> LanceDB + Kuzu variant store.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -82,6 +173,25 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--wait", action="store_true", help="wait for the backfill's runs and report them; exit 1 if any failed")
     backfill.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits (default 3600)")
     backfill.set_defaults(run=_backfill)
+
+    s3 = commands.add_parser("s3-server", help="run a local S3 server (SeaweedFS) on 127.0.0.1 with data under <home>/s3")
+    s3.add_argument("--home", help="pipeline home (default: $VCF_PIPELINE_HOME or ./data)")
+    s3.add_argument("--port", type=int, default=8333, help="S3 port (default 8333; 0 picks a free one)")
+    s3.set_defaults(run=_s3_server)
+
+    backup = commands.add_parser("backup", help="snapshot both stores to S3 now (the backup job, run headless)")
+    backup.add_argument("--home", help="pipeline home (default: $VCF_PIPELINE_HOME or ./data)")
+    backup.set_defaults(run=_backup)
+
+    snapshots = commands.add_parser("snapshots", help="list the snapshots in the bucket")
+    snapshots.add_argument("--json", action="store_true", help="JSON instead of a table")
+    snapshots.set_defaults(run=_snapshots)
+
+    restore = commands.add_parser("restore", help="rebuild <home>/lancedb and <home>/kuzu from a snapshot, verified")
+    restore.add_argument("--home", help="pipeline home (default: $VCF_PIPELINE_HOME or ./data)")
+    restore.add_argument("--snapshot", metavar="ID", help="snapshot to restore (default: the newest complete one)")
+    restore.add_argument("--force", action="store_true", help="replace existing stores (they are moved aside, not deleted)")
+    restore.set_defaults(run=_restore)
     return parser
 
 

@@ -4,6 +4,15 @@ import warnings
 
 import dagster as dg
 
+from vcf_pipeline.defs.backup import (
+    backup_after_changes,
+    backup_assets,
+    backup_checks,
+    backup_job,
+    backup_schedule,
+    backup_target_from_env,
+    s3_from_env,
+)
 from vcf_pipeline.defs.ingest import ingest_assets, ingest_job
 from vcf_pipeline.defs.resources import default_resources
 from vcf_pipeline.defs.retract import retract_vcf_files
@@ -13,10 +22,12 @@ from vcf_pipeline.defs.sensors import vcf_folder_sensor
 warnings.filterwarnings("ignore", message="Parameter `owners` of initializer `SensorDefinition", category=dg.BetaWarning)
 
 defs = dg.Definitions(
-    assets=ingest_assets,
-    jobs=[ingest_job, retract_vcf_files],
-    sensors=[vcf_folder_sensor],
-    resources=default_resources(),
+    assets=[*ingest_assets, *backup_assets],
+    asset_checks=backup_checks,
+    jobs=[ingest_job, retract_vcf_files, backup_job],
+    schedules=[backup_schedule],
+    sensors=[vcf_folder_sensor, backup_after_changes],
+    resources={**default_resources(), "s3": s3_from_env(), "backup_target": backup_target_from_env()},
     # One process per run: on 2 cores, runs in parallel (max_concurrent_runs) keep the cores busy,
     # and a subprocess per step would re-import torch and reload the model for every step.
     executor=dg.in_process_executor,

@@ -74,3 +74,34 @@ def ingest_paths(home: Path, paths: list[Path]) -> list[FileSummary]:
             figures["variants"] = figures.get("dagster/row_count", 0)
             summaries.append(FileSummary(key, path, result.success, "" if result.success else _failure(result), result.run_id, figures))
     return summaries
+
+
+@dataclass
+class BackupSummary:
+    ok: bool
+    error: str = ""
+    stores: dict = field(default_factory=dict)  # store -> backup asset metadata
+    checks: dict = field(default_factory=dict)  # check name -> passed
+
+    @property
+    def snapshot_id(self) -> str:
+        return next((m["snapshot_id"] for m in self.stores.values()), "")
+
+
+def back_up(home: Path) -> BackupSummary:
+    """Materialise both backup assets (and their checks) on the home's instance: one snapshot."""
+    prepare_home(home)
+    from vcf_pipeline.defs.backup import BACKUP_TAG, backup_assets, backup_checks, backup_target_from_env, s3_from_env
+    from vcf_pipeline.defs.resources import default_resources
+
+    # Resources built now, from this process's environment (the S3 endpoint, bucket and keys).
+    resources = {**default_resources(), "s3": s3_from_env(), "backup_target": backup_target_from_env()}
+    with dg.DagsterInstance.get() as instance:
+        result = dg.materialize(
+            [*backup_assets, *backup_checks], instance=instance, resources=resources,
+            raise_on_error=False, run_config=QUIET, tags={BACKUP_TAG: "snapshot"},
+        )
+    if not result.success:
+        return BackupSummary(False, _failure(result))
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    return BackupSummary(True, stores={s: _metadata(result, f"{s}_backup") for s in ("lancedb", "kuzu")}, checks=checks)

@@ -1,8 +1,10 @@
-"""Checks that the stores hold what a partition's parse produced (used by the asset checks)."""
+"""Checks that the stores hold what they should: a partition's parse (the asset checks), or a
+snapshot's manifest (a restore)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
@@ -10,6 +12,7 @@ import pyarrow.parquet as pq
 
 from vcf_pipeline.lib.kuzu_store import GraphStore
 from vcf_pipeline.lib.lancedb_store import CALLS, VARIANTS, VariantStore, sql_string
+from vcf_pipeline.lib.s3_sync import SnapshotError, StoreManifest
 from vcf_pipeline.lib.warehouse import PartitionFiles
 
 
@@ -69,3 +72,15 @@ def graph_holds_partition(files: PartitionFiles, graph: GraphStore) -> CheckOutc
         f"CONTAINS {contains}/{parsed}; CARRIES {carries}/{parsed_calls}",
         {"contains": contains, "variants_parsed": parsed, "carries": carries, "calls_parsed": parsed_calls},
     )
+
+
+def verify_restored_counts(store: str, folder: Path, manifest: StoreManifest) -> None:
+    """Raise unless the store downloaded into `folder` holds the row counts its manifest recorded."""
+    if store == "lancedb":
+        found = {t: v["rows"] for t, v in VariantStore(folder).table_stats().items()}
+        expected = {t: v["rows"] for t, v in manifest.tables.items()}
+    else:
+        graph = GraphStore(folder / "graph.kuzu")
+        found, expected = (graph.counts() if graph.path.exists() else {}), manifest.tables
+    if found != expected:
+        raise SnapshotError(f"snapshot {manifest.snapshot_id}: {store} row counts {found} differ from the manifest's {expected}")

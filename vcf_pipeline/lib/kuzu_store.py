@@ -93,6 +93,22 @@ class GraphStore:
         """`MATCH <pattern> RETURN count(*)`, e.g. count('(v:Variant)')."""
         return int(self.query(f"MATCH {pattern} RETURN count(*) AS n", parameters).column("n")[0].as_py())
 
+    def counts(self) -> dict[str, int]:
+        """Rows of every node and relationship table (backups record them, restores compare them)."""
+        with self._connect(read_only=True) as conn:
+            tables = conn.execute("CALL show_tables() RETURN name, type").get_as_arrow().to_pylist()
+            counts = {}
+            for t in sorted(tables, key=lambda t: t["name"]):
+                pattern = f"(:{t['name']})" if t["type"] == "NODE" else f"()-[:{t['name']}]->()"
+                counts[t["name"]] = int(conn.execute(f"MATCH {pattern} RETURN count(*)").get_as_arrow().column(0)[0].as_py())
+        return counts
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file, so the file alone is a consistent copy."""
+        if self.path.exists():
+            with self._connect(read_only=False) as conn:
+                conn.execute("CHECKPOINT")
+
     def load_partition(
         self,
         partition_key: str,

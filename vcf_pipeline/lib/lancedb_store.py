@@ -82,6 +82,14 @@ class VariantStore:
         table = self._table(name)
         return None if table is None else table.version
 
+    def table_stats(self) -> dict[str, dict[str, int]]:
+        """Version and row count of every table: what a backup records and a restore checks."""
+        stats = {}
+        for name in self.table_names():
+            table = self.db.open_table(name)
+            stats[name] = {"version": table.version, "rows": table.count_rows()}
+        return stats
+
     def cached_embeddings(self, text_hashes: Iterable[str], model: str) -> dict[str, np.ndarray]:
         """Stored vectors of the given text hashes for `model`: texts that need no embedding."""
         table = self._table(VARIANTS)

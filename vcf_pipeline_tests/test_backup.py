@@ -1,0 +1,161 @@
+"""Backups to, and restores from, a real S3 server (SeaweedFS) started by the tests on free ports."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+
+import pytest
+
+from vcf_pipeline.cli import main
+from vcf_pipeline.headless import back_up, ingest_paths
+from vcf_pipeline.lib.embed import Embedder
+from vcf_pipeline.lib.kuzu_store import GraphStore
+from vcf_pipeline.lib.lancedb_store import VariantStore
+from vcf_pipeline.lib.s3_server import SeaweedServer
+from vcf_pipeline.lib.s3_sync import SnapshotBucket, scan_folder
+from vcf_pipeline_tests.conftest import SHARED_VCF
+
+FIRST = [SHARED_VCF / "ensembl-vep__clinvar-testset__input.vcf.gz", SHARED_VCF / "htslib__test__vcf44_1.vcf"]
+LATER = SHARED_VCF / "gatk__SVAnnotate__integration.vcf.gz"
+BUCKET = "vcf-backups"
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """A SeaweedFS server with random credentials, and the environment pointing the pipeline at it."""
+    access, secret = "test" + secrets.token_hex(4), secrets.token_hex(16)
+    server = SeaweedServer(tmp_path_factory.mktemp("s3"), access, secret, s3_port=0).start()
+    env = pytest.MonkeyPatch()
+    env.setenv("AWS_ACCESS_KEY_ID", access)
+    env.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    env.setenv("VCF_PIPELINE_S3_ENDPOINT", server.endpoint)
+    env.setenv("VCF_PIPELINE_S3_BUCKET", BUCKET)
+    env.setenv("VCF_PIPELINE_S3_PREFIX", "lab")
+    try:
+        yield server
+    finally:
+        server.stop()
+        env.undo()
+
+
+@pytest.fixture(scope="module")
+def home(s3, tmp_path_factory):
+    home = tmp_path_factory.mktemp("backup_home")
+    assert all(s.ok for s in ingest_paths(home, FIRST))
+    return home
+
+
+def bucket(server: SeaweedServer) -> SnapshotBucket:
+    import boto3
+
+    client = boto3.client(
+        "s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key, region_name="us-east-1",
+    )
+    return SnapshotBucket(client, BUCKET, "lab")
+
+
+def state(home):
+    """Row counts of both stores and the top search hit for a gene query."""
+    lance, graph = VariantStore(home / "lancedb"), GraphStore(home / "kuzu" / "graph.kuzu")
+    vector = Embedder().encode(["SAMD11 missense variant"])[0]
+    top = lance.search(vector, limit=3, columns=["variant_id"])["variant_id"].to_pylist()
+    return {t: v["rows"] for t, v in lance.table_stats().items()}, graph.counts(), top
+
+
+def test_backup_delete_restore_gives_the_same_stores_and_search_result(s3, home):
+    before = state(home)
+    lancedb_files = scan_folder(home / "lancedb")
+    summary = back_up(home)
+    assert summary.ok, summary.error
+    assert scan_folder(home / "lancedb") == lancedb_files  # a backup only reads the store
+    assert summary.checks == {"lancedb_backup_objects_present": True, "kuzu_backup_objects_present": True}
+    assert summary.stores["lancedb"]["bytes_uploaded"] > 0 and summary.stores["kuzu"]["bytes_uploaded"] > 0
+    shutil.rmtree(home / "lancedb")
+    shutil.rmtree(home / "kuzu")
+    assert main(["restore", "--home", str(home)]) == 0
+    assert state(home) == before
+    assert main(["restore", "--home", str(home)]) == 2  # the stores exist now: refused without --force
+
+
+def test_backups_upload_only_what_the_bucket_lacks(s3, home):
+    unchanged = back_up(home)
+    assert unchanged.ok, unchanged.error
+    assert {s: m["bytes_uploaded"] for s, m in unchanged.stores.items()} == {"lancedb": 0, "kuzu": 0}
+    assert unchanged.stores["lancedb"]["bytes_reused"] > 0
+
+    previous = bucket(s3).manifests()[unchanged.snapshot_id]
+    assert all(s.ok for s in ingest_paths(home, [LATER]))
+    grown = back_up(home)
+    assert grown.ok, grown.error
+    current = bucket(s3).manifests()[grown.snapshot_id]
+    for store in ("lancedb", "kuzu"):
+        known = {f.sha256 for f in previous[store].files}
+        new_bytes = sum({f.sha256: f.size for f in current[store].files if f.sha256 not in known}.values())
+        assert grown.stores[store]["bytes_uploaded"] == new_bytes > 0
+        assert grown.stores[store]["bytes_reused"] == current[store].size - new_bytes
+    assert grown.stores["lancedb"]["bytes_uploaded"] < current["lancedb"].size  # incremental, not a full copy
+
+
+def test_a_server_stopped_mid_backup_leaves_no_complete_snapshot_and_the_next_backup_works(s3, home):
+    snapshots = bucket(s3)
+    root = home / "lancedb"
+    files = scan_folder(root)
+    # Make every file new to the bucket, under another prefix, so the upload has many steps to break.
+    fresh = SnapshotBucket(snapshots.client, BUCKET, "interrupted")
+    with pytest.raises(Exception, match="(?i)connect|endpoint"):
+        fresh.back_up("20000101T000000Z-stopped", "lancedb", files, root, {}, on_uploaded=lambda record: s3.stop())
+    s3.start()
+    assert fresh.manifests() == {}  # blobs were sent, but no manifest: the attempt never looks complete
+    assert fresh.stored_blobs()
+
+    s3.stop()
+    down = back_up(home)  # through Dagster: retried with backoff, then the run fails clearly
+    assert not down.ok and "127.0.0.1" in down.error, down.error
+    s3.start()
+    before = set(snapshots.manifests())
+    after = back_up(home)
+    assert after.ok, after.error
+    assert set(snapshots.manifests()) - before == {after.snapshot_id}
+
+
+def test_a_restore_of_an_altered_object_is_refused_naming_it(s3, home, tmp_path, capsys):
+    snapshots = bucket(s3)
+    latest = snapshots.complete_snapshots()
+    snapshot_id = list(latest)[-1]
+    victim = max(latest[snapshot_id]["lancedb"].files, key=lambda f: f.size)
+    key = snapshots.blob_key(victim.sha256)
+    original = snapshots.client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    snapshots.client.put_object(Bucket=BUCKET, Key=key, Body=original[:-1] + bytes([original[-1] ^ 1]))
+    try:
+        assert main(["restore", "--home", str(tmp_path), "--snapshot", snapshot_id]) == 1
+        err = capsys.readouterr().err
+        assert f"lancedb/{victim.path} failed its checksum" in err and key in err
+        assert not (tmp_path / "lancedb").exists() and not (tmp_path / "kuzu").exists()  # nothing half-restored
+    finally:
+        snapshots.client.put_object(Bucket=BUCKET, Key=key, Body=original)
+
+    # What the `*_backup_objects_present` checks compute: a missing object is named.
+    manifest = latest[snapshot_id]["kuzu"]
+    [graph_file] = manifest.files
+    graph_key = snapshots.blob_key(graph_file.sha256)
+    body = snapshots.client.get_object(Bucket=BUCKET, Key=graph_key)["Body"].read()
+    snapshots.client.delete_object(Bucket=BUCKET, Key=graph_key)
+    try:
+        assert snapshots.missing_objects(manifest) == ["kuzu/graph.kuzu"]
+    finally:
+        snapshots.client.put_object(Bucket=BUCKET, Key=graph_key, Body=body)
+    assert snapshots.missing_objects(manifest) == []
+
+
+def test_retention_keeps_every_file_a_kept_snapshot_needs(s3, home, tmp_path):
+    snapshots = bucket(s3)
+    assert len(snapshots.complete_snapshots()) >= 3
+    dropped, blobs = snapshots.prune(keep=1, grace_s=0)
+    kept = snapshots.complete_snapshots()
+    assert len(kept) == 1 and dropped and blobs > 0  # the LanceDB and Kuzu files of older versions went
+    [snapshot_id] = kept
+    assert snapshots.missing_objects(kept[snapshot_id]["lancedb"]) == snapshots.missing_objects(kept[snapshot_id]["kuzu"]) == []
+    assert main(["restore", "--home", str(tmp_path), "--snapshot", snapshot_id]) == 0
+    assert state(tmp_path)[:2] == state(home)[:2]
