@@ -80,7 +80,11 @@ def _s3_server(args: argparse.Namespace) -> int:
         return 2
     server = SeaweedServer(home / "s3", access, secret, s3_port=args.port).start()
     print(f"S3 (SeaweedFS) on {server.endpoint}, data in {home / 's3'}, pid {server.process.pid}", flush=True)
-    stop = lambda *_: (server.stop(), sys.exit(0))  # noqa: E731
+
+    def stop(*_):
+        server.stop()
+        sys.exit(0)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     code = server.process.wait()

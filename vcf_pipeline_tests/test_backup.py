@@ -159,3 +159,11 @@ def test_retention_keeps_every_file_a_kept_snapshot_needs(s3, home, tmp_path):
     assert snapshots.missing_objects(kept[snapshot_id]["lancedb"]) == snapshots.missing_objects(kept[snapshot_id]["kuzu"]) == []
     assert main(["restore", "--home", str(tmp_path), "--snapshot", snapshot_id]) == 0
     assert state(tmp_path)[:2] == state(home)[:2]
+
+
+def test_a_home_with_nothing_ingested_yet_backs_up_and_restores(s3, tmp_path):
+    empty = back_up(tmp_path / "empty")
+    assert empty.ok, empty.error
+    assert {s: m["files"] for s, m in empty.stores.items()} == {"lancedb": 0, "kuzu": 0}
+    assert main(["restore", "--home", str(tmp_path / "restored"), "--snapshot", empty.snapshot_id]) == 0
+    assert (tmp_path / "restored" / "lancedb").is_dir() and (tmp_path / "restored" / "kuzu").is_dir()

@@ -164,6 +164,7 @@ class SnapshotBucket:
 
     def download(self, manifest: StoreManifest, target: Path) -> None:
         """Fetch a store's files into `target`, verifying each file's sha256."""
+        target.mkdir(parents=True, exist_ok=True, mode=0o700)  # even for a store that had no files yet
         for record in manifest.files:
             path = target / record.path
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

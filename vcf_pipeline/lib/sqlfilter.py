@@ -1,0 +1,307 @@
+"""User filters (`--filter "gene_symbol = 'BRCA1' AND pos > 100"`), parsed against a small grammar
+and re-rendered, so that no user text reaches LanceDB as SQL.
+
+    expr      := or
+    or        := and ("OR" and)*
+    and       := not ("AND" not)*
+    not       := "NOT" not | "(" expr ")" | predicate
+    predicate := column ( op literal | ["NOT"] "IN" "(" literal ("," literal)* ")"
+                        | ["NOT"] "LIKE" string | "IS" ["NOT"] "NULL" )
+    op        := "=" | "!=" | "<>" | "<" | "<=" | ">" | ">="
+    literal   := string ('...', '' for a quote) | number | TRUE | FALSE
+
+Columns must be known (and literals must fit their type); anything else (`;`, comments, functions,
+subqueries, double-quoted text) is refused with the position of the offending part.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_LENGTH = 4_000
+MAX_DEPTH = 32
+MAX_IN_ITEMS = 1_000
+KEYWORDS = {"AND", "OR", "NOT", "IN", "LIKE", "IS", "NULL", "TRUE", "FALSE"}
+COMPARISONS = {"=", "!=", "<>", "<", "<=", ">", ">="}
+# Column kinds: what literals a column may be compared with.
+STRING, NUMBER, BOOLEAN = "string", "number", "boolean"
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+)
+  | (?P<comment>--|/\*|\*/|\#)
+  | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op><=|>=|!=|<>|=|<|>)
+  | (?P<punct>[(),-])
+    """,
+    re.VERBOSE,
+)
+
+
+class FilterError(ValueError):
+    """A filter that is refused; `position` is the offset of the offending part."""
+
+    def __init__(self, text: str, position: int, problem: str):
+        self.text, self.position, self.problem = text, position, problem
+        shown = text if len(text) <= 120 else text[: max(0, position - 40)][-40:] + text[position : position + 80]
+        pointer = position if len(text) <= 120 else min(position, 40)
+        super().__init__(f"{problem} at position {position}:\n  {shown}\n  {' ' * pointer}^")
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # number | string | word | op | punct | end
+    text: str
+    position: int
+
+
+def tokenize(text: str) -> list[Token]:
+    if len(text) > MAX_LENGTH:
+        raise FilterError(text[:120], 0, f"filter is {len(text)} characters long (at most {MAX_LENGTH})")
+    tokens, position = [], 0
+    while position < len(text):
+        if text[position] == ";":
+            raise FilterError(text, position, "';' is not allowed: one filter expression, no statements")
+        if text[position] == '"':
+            raise FilterError(text, position, "double quotes are not allowed: write strings in single quotes")
+        if text[position] == "'" and not _TOKEN.match(text, position):
+            raise FilterError(text, position, "unterminated string: a ' is never closed")
+        match = _TOKEN.match(text, position)
+        if not match:
+            raise FilterError(text, position, f"unexpected character {text[position]!r}")
+        kind = match.lastgroup
+        if kind == "comment":
+            raise FilterError(text, position, "comments are not allowed")
+        if kind != "space":
+            tokens.append(Token(kind, match.group(), position))
+        position = match.end()
+    tokens.append(Token("end", "", len(text)))
+    return tokens
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: str | int | float | bool
+    position: int
+
+    def render(self, masked: bool = False) -> str:
+        if masked:
+            return "?"
+        if isinstance(self.value, bool):
+            return "TRUE" if self.value else "FALSE"
+        if isinstance(self.value, str):
+            return "'" + self.value.replace("'", "''") + "'"
+        return repr(self.value)
+
+
+def _quoted(column: str) -> str:
+    # Backticks: columns such as `end` and `filter` are SQL keywords (names are known columns only).
+    return f"`{column}`"
+
+
+@dataclass(frozen=True)
+class Predicate:
+    column: str
+    operator: str  # a comparison, IN, NOT IN, LIKE, NOT LIKE, IS NULL, IS NOT NULL
+    values: tuple[Literal, ...] = ()
+
+    def render(self, masked: bool = False) -> str:
+        if self.operator in ("IS NULL", "IS NOT NULL"):
+            return f"{_quoted(self.column)} {self.operator}"
+        if self.operator in ("IN", "NOT IN"):
+            return f"{_quoted(self.column)} {self.operator} ({', '.join(v.render(masked) for v in self.values)})"
+        return f"{_quoted(self.column)} {self.operator} {self.values[0].render(masked)}"
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: "Node"
+
+    def render(self, masked: bool = False) -> str:
+        return f"NOT ({self.operand.render(masked)})"
+
+
+@dataclass(frozen=True)
+class Both:
+    operator: str  # AND | OR
+    left: "Node"
+    right: "Node"
+
+    def render(self, masked: bool = False) -> str:
+        return f"({self.left.render(masked)}) {self.operator} ({self.right.render(masked)})"
+
+
+Node = Predicate | Not | Both
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A parsed filter: `sql` is what LanceDB gets; `masked` (literals as ?) is what logs get."""
+
+    tree: Node
+
+    @property
+    def sql(self) -> str:
+        return self.tree.render()
+
+    @property
+    def masked(self) -> str:
+        return self.tree.render(masked=True)
+
+
+class _Parser:
+    def __init__(self, text: str, columns: dict[str, str]):
+        self.text, self.columns = text, {c.lower(): (c, k) for c, k in columns.items()}
+        self.tokens, self.i, self.depth = tokenize(text), 0, 0
+
+    def peek(self) -> Token:
+        return self.tokens[self.i]
+
+    def take(self) -> Token:
+        token = self.tokens[self.i]
+        self.i += 1
+        return token
+
+    def keyword(self, *words: str) -> bool:
+        token = self.peek()
+        return token.kind == "word" and token.text.upper() in words
+
+    def expect_keyword(self, word: str) -> None:
+        if not self.keyword(word):
+            self.fail(self.peek(), f"expected {word}")
+        self.take()
+
+    def expect(self, text: str) -> Token:
+        token = self.peek()
+        if token.text != text:
+            self.fail(token, f"expected {text!r}")
+        return self.take()
+
+    def fail(self, token: Token, problem: str):
+        found = "the end of the filter" if token.kind == "end" else repr(token.text)
+        raise FilterError(self.text, token.position, f"{problem}, found {found}")
+
+    def parse(self) -> Filter:
+        if self.peek().kind == "end":
+            raise FilterError(self.text, 0, "empty filter")
+        tree = self.disjunction()
+        if self.peek().kind != "end":
+            self.fail(self.peek(), "expected AND, OR or the end of the filter")
+        return Filter(tree)
+
+    def disjunction(self) -> Node:
+        node = self.conjunction()
+        while self.keyword("OR"):
+            self.take()
+            node = Both("OR", node, self.conjunction())
+        return node
+
+    def conjunction(self) -> Node:
+        node = self.negation()
+        while self.keyword("AND"):
+            self.take()
+            node = Both("AND", node, self.negation())
+        return node
+
+    def negation(self) -> Node:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise FilterError(self.text, self.peek().position, f"filter nests deeper than {MAX_DEPTH} levels")
+        try:
+            if self.keyword("NOT"):
+                self.take()
+                return Not(self.negation())
+            if self.peek().text == "(":
+                self.take()
+                if self.keyword("SELECT"):
+                    self.fail(self.peek(), "subqueries are not allowed")
+                node = self.disjunction()
+                self.expect(")")
+                return node
+            return self.predicate()
+        finally:
+            self.depth -= 1
+
+    def predicate(self) -> Predicate:
+        token = self.take()
+        if token.kind != "word" or token.text.upper() in KEYWORDS:
+            self.fail(token, "expected a column name")
+        if self.peek().text == "(":
+            raise FilterError(self.text, token.position, f"functions are not allowed ({token.text}(...))")
+        if token.text.lower() not in self.columns:
+            known = ", ".join(sorted(c for c, _ in self.columns.values()))
+            raise FilterError(self.text, token.position, f"unknown column {token.text!r} (known: {known})")
+        column, kind = self.columns[token.text.lower()]
+        if self.keyword("IS"):
+            self.take()
+            negated = self.keyword("NOT") and bool(self.take())
+            self.expect_keyword("NULL")
+            return Predicate(column, "IS NOT NULL" if negated else "IS NULL")
+        negated = self.keyword("NOT") and bool(self.take())
+        if self.keyword("IN"):
+            self.take()
+            self.expect("(")
+            values = [self.literal(kind)]
+            while self.peek().text == ",":
+                self.take()
+                if len(values) == MAX_IN_ITEMS:
+                    self.fail(self.peek(), f"IN lists hold at most {MAX_IN_ITEMS} values")
+                values.append(self.literal(kind))
+            self.expect(")")
+            return Predicate(column, "NOT IN" if negated else "IN", tuple(values))
+        if self.keyword("LIKE"):
+            self.take()
+            if kind != STRING:
+                self.fail(self.tokens[self.i - 1], f"LIKE needs a text column; {column} is a {kind}")
+            return Predicate(column, "NOT LIKE" if negated else "LIKE", (self.literal(STRING),))
+        if negated:
+            self.fail(self.peek(), "expected IN or LIKE after NOT")
+        operator = self.take()
+        if operator.kind != "op":
+            self.fail(operator, "expected a comparison (=, !=, <, <=, >, >=), IN, LIKE or IS")
+        return Predicate(column, "!=" if operator.text == "<>" else operator.text, (self.literal(kind),))
+
+    def literal(self, kind: str) -> Literal:
+        token = self.take()
+        sign = ""
+        if token.text == "-":
+            sign, token = "-", self.take()
+            if token.kind != "number":
+                self.fail(token, "expected a number after '-'")
+        if token.kind == "string":
+            value: str | int | float | bool = token.text[1:-1].replace("''", "'")
+            found = STRING
+        elif token.kind == "number":
+            text = sign + token.text
+            value = float(text) if any(c in text for c in ".eE") else int(text)
+            found = NUMBER
+        elif token.kind == "word" and token.text.upper() in ("TRUE", "FALSE"):
+            value, found = token.text.upper() == "TRUE", BOOLEAN
+        else:
+            self.fail(token, "expected a value ('text', a number, TRUE or FALSE)")
+        if found != kind:
+            raise FilterError(self.text, token.position, f"a {found} value for a {kind} column")
+        return Literal(value, token.position)
+
+
+def parse_filter(text: str, columns: dict[str, str]) -> Filter:
+    """Parse `text` against `columns` (name -> STRING, NUMBER or BOOLEAN); raises FilterError."""
+    return _Parser(text, columns).parse()
+
+
+def column_kinds(schema) -> dict[str, str]:
+    """Filterable columns of an Arrow schema and their kinds (lists and vectors are not filterable)."""
+    import pyarrow as pa
+
+    kinds = {}
+    for field in schema:
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            kinds[field.name] = STRING
+        elif pa.types.is_integer(field.type) or pa.types.is_floating(field.type):
+            kinds[field.name] = NUMBER
+        elif pa.types.is_boolean(field.type):
+            kinds[field.name] = BOOLEAN
+    return kinds

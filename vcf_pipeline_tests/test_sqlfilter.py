@@ -1,0 +1,117 @@
+"""The filter grammar: valid filters select what they say on a real LanceDB table; hostile or
+malformed ones are refused, pointing at the offending part."""
+
+import pyarrow.compute as pc
+import pytest
+
+from vcf_pipeline.lib.lancedb_store import VARIANTS, VariantStore
+from vcf_pipeline.lib.sqlfilter import MAX_LENGTH, FilterError, column_kinds, parse_filter
+
+COLUMNS = {"chrom": "string", "pos": "number", "gene_symbol": "string", "filter": "string", "end": "number", "qual": "number"}
+
+# (filter, a pyarrow oracle over the table): the rows each filter must select.
+VALID = [
+    ("gene_symbol = 'TP53'", lambda t: pc.equal(t["gene_symbol"], "TP53")),
+    ("gene_symbol in ('CFTR', 'LDLR') and pos > 0", lambda t: pc.and_(pc.is_in(t["gene_symbol"], pc.cast(["CFTR", "LDLR"], "string")), pc.greater(t["pos"], 0))),
+    ("NOT (chrom = '17') OR gene_symbol IS NULL", lambda t: pc.or_kleene(pc.invert(pc.equal(t["chrom"], "17")), pc.is_null(t["gene_symbol"]))),
+    ("gene_symbol LIKE 'BR%'", lambda t: pc.starts_with(t["gene_symbol"], "BR")),
+    ("filter = 'PASS' AND end > 0", lambda t: pc.and_(pc.equal(t["filter"], "PASS"), pc.greater(t["end"], 0))),
+    ("qual >= 1.5e1 AND clinical_significance IS NOT NULL", lambda t: pc.and_(pc.greater_equal(t["qual"], 15.0), pc.is_valid(t["clinical_significance"]))),
+    ("pos <> -1 AND gene_symbol NOT IN ('TP53')", lambda t: pc.and_(pc.not_equal(t["pos"], -1), pc.invert(pc.is_in(t["gene_symbol"], pc.cast(["TP53"], "string"))))),
+]
+
+
+def test_valid_filters_select_exactly_what_they_say_on_real_data(samples_home):
+    home, _ = samples_home
+    store = VariantStore(home / "lancedb")
+    table = store.read(VARIANTS)
+    kinds = column_kinds(table.schema)
+    for text, oracle in VALID:
+        parsed = parse_filter(text, kinds)
+        selected = store.read(VARIANTS, columns=["variant_id"], where=parsed.sql)["variant_id"].to_pylist()
+        expected = table.filter(oracle(table))["variant_id"].to_pylist()
+        assert sorted(selected) == sorted(expected) and expected, text
+
+
+def test_literals_are_masked_and_quotes_escaped():
+    parsed = parse_filter("gene_symbol = 'O''Brien' AND pos IN (1, 2.5) AND chrom LIKE '1%'", COLUMNS)
+    assert "'O''Brien'" in parsed.sql
+    assert parsed.masked == "((`gene_symbol` = ?) AND (`pos` IN (?, ?))) AND (`chrom` LIKE ?)"
+
+
+HOSTILE = {
+    # stacked statements and comments
+    "pos = 1; DROP TABLE variants": ("';' is not allowed", 7),
+    "pos = 1;": ("';' is not allowed", 7),
+    "; DELETE FROM variants": ("';' is not allowed", 0),
+    "pos = 1 -- AND chrom = '1'": ("comments are not allowed", 8),
+    "pos = 1 /* x */": ("comments are not allowed", 8),
+    "pos = 1 # x": ("comments are not allowed", 8),
+    "chrom = '1' */": ("comments are not allowed", 12),
+    # quoting tricks
+    "chrom = '1' OR '1'='1'": ("expected a column name", 15),
+    "chrom = 'unbalanced": ("unterminated string", 8),
+    "chrom = '1''": ("unterminated string", 11),
+    'chrom = "1"': ("double quotes are not allowed", 8),
+    "chrom = `1`": ("unexpected character", 8),
+    "`chrom` = '1'": ("unexpected character", 0),
+    "chrom = '1' OR 1=1": ("expected a column name", 15),
+    "pos = 1 OR TRUE": ("expected a column name", 11),
+    # subqueries, functions, other statements
+    "pos IN (SELECT pos FROM variants)": ("expected a value", 8),
+    "(SELECT 1)": ("subqueries are not allowed", 1),
+    "lower(gene_symbol) = 'tp53'": ("functions are not allowed", 0),
+    "pos = abs(-1)": ("expected a value", 6),
+    "gene_symbol = concat('T', 'P53')": ("expected a value", 14),
+    "SELECT * FROM variants": ("unexpected character '*'", 7),
+    "DROP TABLE variants": ("unknown column 'DROP'", 0),
+    "pos = 1 UNION SELECT 1": ("expected AND, OR", 8),
+    "EXISTS (SELECT 1)": ("functions are not allowed", 0),
+    "pos = 1 AND sleep(5) = 0": ("functions are not allowed", 12),
+    # unknown columns and type mismatches
+    "embedding = 1": ("unknown column 'embedding'", 0),
+    "password = 'x'": ("unknown column 'password'", 0),
+    "_rowid = 1": ("unknown column '_rowid'", 0),
+    "pos = 'x'": ("a string value for a number column", 6),
+    "chrom = 17": ("a number value for a string column", 8),
+    "pos LIKE '1%'": ("LIKE needs a text column", 4),
+    "chrom = TRUE": ("a boolean value for a string column", 8),
+    # malformed expressions
+    "": ("empty filter", 0),
+    "   ": ("empty filter", 0),
+    "pos >": ("expected a value", 5),
+    "pos = = 1": ("expected a value", 6),
+    "(pos = 1": ("expected ')'", 8),
+    "pos = 1)": ("expected AND, OR", 7),
+    "pos = 1 AND": ("expected a column name", 11),
+    "AND pos = 1": ("expected a column name", 0),
+    "pos 1": ("expected a comparison", 4),
+    "pos IS 1": ("expected NULL", 7),
+    "pos NOT = 1": ("expected IN or LIKE after NOT", 8),
+    "pos IN ()": ("expected a value", 8),
+    "pos IN (1, 2": ("expected ')'", 12),
+    "pos = - 'x'": ("expected a number after '-'", 8),
+    "pos = 1 - 1": ("expected AND, OR", 8),
+    "pos = 0x10": ("expected AND, OR", 7),
+    "chrom = '1' \x00": ("unexpected character", 12),
+    "pos == 1": ("expected a value", 5),
+    # huge inputs
+    "(" * 100 + "pos = 1" + ")" * 100: ("nests deeper than", 32),
+    "NOT " * 100 + "pos = 1": ("nests deeper than", 128),
+    "pos IN (" + ", ".join(["1"] * 1_002) + ")": ("at most 1000 values", 3008),
+    "chrom = '" + "x" * MAX_LENGTH + "'": (f"at most {MAX_LENGTH}", 0),
+}
+
+
+@pytest.mark.parametrize("text", list(HOSTILE), ids=[f"hostile{i:02d}" for i in range(len(HOSTILE))])
+def test_hostile_and_malformed_filters_are_refused_at_the_offending_part(text):
+    problem, position = HOSTILE[text]
+    with pytest.raises(FilterError) as refused:
+        parse_filter(text, COLUMNS)
+    assert problem in refused.value.problem, refused.value.problem
+    assert refused.value.position == position, str(refused.value)
+    assert "^" in str(refused.value)  # the message points at it
+
+
+def test_there_are_at_least_forty_hostile_filters():
+    assert len(HOSTILE) >= 40
