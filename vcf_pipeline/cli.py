@@ -196,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--snapshot", metavar="ID", help="snapshot to restore (default: the newest complete one)")
     restore.add_argument("--force", action="store_true", help="replace existing stores (they are moved aside, not deleted)")
     restore.set_defaults(run=_restore)
+
+    from vcf_pipeline.query_cli import add_commands
+
+    add_commands(commands)
     return parser
 
 

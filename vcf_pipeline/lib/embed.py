@@ -36,7 +36,9 @@ def _load(location: str, device: str):
     # Loaded once per process: every run and partition in a process shares the weights.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # a "Loading weights" bar on every command's stderr
     return SentenceTransformer(location, device=device)
 
 

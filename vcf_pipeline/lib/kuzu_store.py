@@ -121,32 +121,26 @@ class GraphStore:
         """Replace the partition's file node and edges and upsert its variants, genes, conditions and
         samples, all in one transaction: a failure leaves the graph as it was."""
         stats = GraphLoadStats()
-        with self._write() as (conn, staging):
-            conn.execute("BEGIN TRANSACTION")
-            try:
-                old_ids = self._variant_ids_of(conn, partition_key)
-                self._replace_file_node(conn, partition_key, source_path, sha256)
-                for batch in variants.iter_batches(batch_size=batch_rows):
-                    self._load_variants(conn, staging, partition_key, pa.Table.from_batches([batch]), stats)
-                samples = set()
-                for batch in calls.iter_batches(batch_size=batch_rows, columns=["sample"]):
-                    samples.update(batch.column(0).to_pylist())
-                stats.samples_new = staging.copy_new_nodes("Sample", "name", sorted(samples))
-                staging.copy_rows("CALLED_IN", {"from": sorted(samples), "to": [partition_key] * len(samples)})
-                for batch in calls.iter_batches(batch_size=batch_rows):
-                    t = pa.Table.from_batches([batch])
-                    stats.carries += staging.copy_rows(
-                        "CARRIES",
-                        {
-                            "from": t["sample"], "to": t["variant_id"], "gt": t["gt"], "zygosity": t["zygosity"],
-                            "dp": t["dp"], "gq": t["gq"], "partition_key": pa.array([partition_key] * t.num_rows, pa.string()),
-                        },
-                    )
-                stats.variants_removed = self._remove_orphans(conn, old_ids)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as (conn, staging):
+            old_ids = self._variant_ids_of(conn, partition_key)
+            self._replace_file_node(conn, partition_key, source_path, sha256)
+            for batch in variants.iter_batches(batch_size=batch_rows):
+                self._load_variants(conn, staging, partition_key, pa.Table.from_batches([batch]), stats)
+            samples = set()
+            for batch in calls.iter_batches(batch_size=batch_rows, columns=["sample"]):
+                samples.update(batch.column(0).to_pylist())
+            stats.samples_new = staging.copy_new_nodes("Sample", "name", sorted(samples))
+            staging.copy_rows("CALLED_IN", {"from": sorted(samples), "to": [partition_key] * len(samples)})
+            for batch in calls.iter_batches(batch_size=batch_rows):
+                t = pa.Table.from_batches([batch])
+                stats.carries += staging.copy_rows(
+                    "CARRIES",
+                    {
+                        "from": t["sample"], "to": t["variant_id"], "gt": t["gt"], "zygosity": t["zygosity"],
+                        "dp": t["dp"], "gq": t["gq"], "partition_key": pa.array([partition_key] * t.num_rows, pa.string()),
+                    },
+                )
+            stats.variants_removed = self._remove_orphans(conn, old_ids)
         return stats
 
     def retract_partition(self, partition_key: str) -> int:
@@ -154,30 +148,74 @@ class GraphStore:
         the graph is left as if the file had never been loaded. Returns the variants removed."""
         if not self.path.exists():
             return 0
-        with self._write() as (conn, _):
+        with self._transaction() as (conn, _):
+            old_ids = self._variant_ids_of(conn, partition_key)
+            self._drop_file_edges(conn, partition_key)
+            conn.execute("MATCH (f:VcfFile {partition_key: $pk}) DELETE f", {"pk": partition_key})
+            removed = self._remove_orphans(conn, old_ids)
+        return removed
+
+    def upsert_variants(self, rows: list[dict]) -> None:
+        """Curation edits: set each variant's node and replace its gene and condition edges (one
+        transaction; row by row, as edits are few; bulk loads use COPY)."""
+        with self._transaction() as (conn, _):
+            for r in rows:
+                key = {"id": r["variant_id"]}
+                conn.execute(
+                    "MERGE (v:Variant {variant_id: $id}) SET v.chrom = $chrom, v.pos = $pos, v.ref = $ref, v.alt = $alt, "
+                    "v.variant_type = $variant_type, v.clinical_significance = $sig",
+                    {**key, **{c: r[c] for c in ("chrom", "pos", "ref", "alt", "variant_type")}, "sig": r.get("clinical_significance")},
+                )
+                for rel in ("IN_GENE", "ASSOCIATED_WITH"):
+                    conn.execute(f"MATCH (:Variant {{variant_id: $id}})-[e:{rel}]->() DELETE e", key)
+                if r.get("gene_symbol"):
+                    conn.execute("MERGE (:Gene {symbol: $g})", {"g": r["gene_symbol"]})
+                    conn.execute(
+                        "MATCH (v:Variant {variant_id: $id}), (g:Gene {symbol: $g}) CREATE (v)-[:IN_GENE {consequence: $c, impact: $i}]->(g)",
+                        {**key, "g": r["gene_symbol"], "c": r.get("consequence"), "i": r.get("impact")},
+                    )
+                for condition in dict.fromkeys(r.get("conditions") or []):
+                    conn.execute("MERGE (:Condition {name: $n})", {"n": condition})
+                    conn.execute(
+                        "MATCH (v:Variant {variant_id: $id}), (c:Condition {name: $n}) CREATE (v)-[:ASSOCIATED_WITH {significance: $s}]->(c)",
+                        {**key, "n": condition, "s": r.get("clinical_significance")},
+                    )
+            self._remove_orphans(conn, [])
+
+    def delete_variants(self, variant_ids: list[str]) -> int:
+        """Remove variants (and their edges), then genes, conditions and samples left without edges."""
+        if not variant_ids or not self.path.exists():
+            return 0
+        with self._transaction() as (conn, _):
+            result = conn.execute("UNWIND $ids AS id MATCH (v:Variant {variant_id: id}) DETACH DELETE v RETURN count(*)", {"ids": variant_ids})
+            removed = int(result.get_as_arrow().column(0)[0].as_py())
+            self._remove_orphans(conn, [])
+        return removed
+
+    @contextmanager
+    def _transaction(self) -> Iterator[tuple[kuzu.Connection, "_Staging"]]:
+        """One write transaction: committed when the block ends, rolled back (all of it) if it raises."""
+        with self._write() as (conn, staging):
             conn.execute("BEGIN TRANSACTION")
             try:
-                old_ids = self._variant_ids_of(conn, partition_key)
-                self._drop_file_edges(conn, partition_key)
-                conn.execute("MATCH (f:VcfFile {partition_key: $pk}) DELETE f", {"pk": partition_key})
-                removed = self._remove_orphans(conn, old_ids)
+                yield conn, staging
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        return removed
 
     @contextmanager
     def _write(self) -> Iterator[tuple[kuzu.Connection, "_Staging"]]:
         """A read-write connection with the schema in place, and a staging folder for COPY files."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Writers are serialised by the `kuzu` pool, so any staging folder left now is from a killed run.
-        for stale in self.path.parent.glob(_STAGING_PREFIX + "*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        with self._connect(read_only=False) as conn, tempfile.TemporaryDirectory(prefix=_STAGING_PREFIX, dir=self.path.parent) as tmp:
-            for statement in SCHEMA:
-                conn.execute(statement)
-            yield conn, _Staging(Path(tmp), conn)
+        with self._connect(read_only=False) as conn:
+            # We hold Kuzu's one read-write lock: any staging folder left now is from a killed writer.
+            for stale in self.path.parent.glob(_STAGING_PREFIX + "*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            with tempfile.TemporaryDirectory(prefix=_STAGING_PREFIX, dir=self.path.parent) as tmp:
+                for statement in SCHEMA:
+                    conn.execute(statement)
+                yield conn, _Staging(Path(tmp), conn)
 
     @staticmethod
     def _variant_ids_of(conn, partition_key: str) -> list[str]:
