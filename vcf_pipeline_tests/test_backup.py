@@ -66,10 +66,10 @@ def state(home):
 
 def test_backup_delete_restore_gives_the_same_stores_and_search_result(s3, home):
     before = state(home)
-    lancedb_files = scan_folder(home / "lancedb")
+    local_files = scan_folder(home / "lancedb"), scan_folder(home / "kuzu")
     summary = back_up(home)
     assert summary.ok, summary.error
-    assert scan_folder(home / "lancedb") == lancedb_files  # a backup only reads the store
+    assert (scan_folder(home / "lancedb"), scan_folder(home / "kuzu")) == local_files  # a backup only reads the stores
     assert summary.checks == {"lancedb_backup_objects_present": True, "kuzu_backup_objects_present": True}
     assert summary.stores["lancedb"]["bytes_uploaded"] > 0 and summary.stores["kuzu"]["bytes_uploaded"] > 0
     shutil.rmtree(home / "lancedb")

@@ -1,5 +1,8 @@
 """The Kuzu store on its own: a changed or retracted partition leaves no trace of what it held."""
 
+import subprocess
+import sys
+
 import pyarrow.parquet as pq
 
 from vcf_pipeline.lib.kuzu_store import GraphStore
@@ -53,3 +56,21 @@ def test_a_changed_partition_drops_what_only_its_old_content_held(tmp_path):
     load(fresh, tmp_path, "src/a.vcf", CALLS)
     assert snapshot(graph) == snapshot(fresh)
     assert not list((tmp_path / "kuzu").glob("staging-*"))
+
+
+def test_checkpoint_folds_the_log_a_killed_writer_left_and_otherwise_touches_nothing(tmp_path):
+    graph = GraphStore(tmp_path / "kuzu" / "graph.kuzu")
+    load(graph, tmp_path, "src/calls.vcf", CALLS)
+    wal = graph.path.with_name("graph.kuzu.wal")
+    clean = graph.path.read_bytes()
+    graph.checkpoint()
+    assert graph.path.read_bytes() == clean and not wal.exists()  # closed cleanly: nothing to fold
+    # A writer killed after a committed change leaves it in the log only.
+    subprocess.run(
+        [sys.executable, "-c", "import kuzu, os, signal, sys; c = kuzu.Connection(kuzu.Database(sys.argv[1])); "
+         "c.execute(\"CREATE (:Gene {symbol: 'KILLED1'})\"); os.kill(os.getpid(), signal.SIGKILL)", str(graph.path)],
+        check=False,
+    )
+    assert wal.exists()
+    graph.checkpoint()
+    assert not wal.exists() and graph.count("(g:Gene {symbol: 'KILLED1'})") == 1

@@ -101,8 +101,8 @@ def lancedb_backup(context: dg.AssetExecutionContext, settings: PipelineSettings
 
 @dg.asset(group_name="backup", kinds={"s3", "kuzu"}, pool="kuzu", retry_policy=S3_RETRIES)
 def kuzu_backup(context: dg.AssetExecutionContext, settings: PipelineSettings, backup_target: BackupTarget, s3: S3Resource):
-    """The Kuzu database in S3, checkpointed first (the file alone is then consistent); leftover
-    staging folders of killed loads are not copied."""
+    """The Kuzu database in S3, checkpointed first if a write-ahead log was left (the file alone is
+    then consistent); leftover staging folders of killed loads are not copied."""
     graph = settings.graph_store()
     graph.checkpoint()
     root = graph.path.parent
