@@ -296,7 +296,6 @@ def _curator(home: Path):
 
 def cmd_add_variant(args) -> int:
     from vcf_pipeline.lib.audit import append_audit
-    from vcf_pipeline.lib.curation import CurationError
 
     home = resolve_home(args.home)
     fields = {k: v for k, v in {
@@ -306,10 +305,7 @@ def cmd_add_variant(args) -> int:
     }.items() if v is not None}
     vector = json.loads(Path(args.embedding).read_text()) if args.embedding else None
     _wait_for_pools(home, args.wait)
-    try:
-        row = _curator(home).add(args.chrom, args.pos, args.ref, args.alt, fields, vector)
-    except CurationError as exc:
-        raise Refused(str(exc)) from exc
+    row = _curator(home).add(args.chrom, args.pos, args.ref, args.alt, fields, vector)
     append_audit(home, "add-variant", rows=1, columns=sorted(fields))
     _emit(args, {"variant_id": row["variant_id"], "description": row["description"], "embedding_model": row["embedding_model"]})
     return 0
@@ -317,7 +313,6 @@ def cmd_add_variant(args) -> int:
 
 def cmd_update_variant(args) -> int:
     from vcf_pipeline.lib.audit import append_audit
-    from vcf_pipeline.lib.curation import CurationError
 
     home = resolve_home(args.home)
     try:
@@ -327,10 +322,7 @@ def cmd_update_variant(args) -> int:
     if not isinstance(changes, dict) or not changes:
         raise Refused('--set takes a JSON object of columns to values, e.g. \'{"clinical_significance": "Benign"}\'')
     _wait_for_pools(home, args.wait)
-    try:
-        row, re_embedded = _curator(home).update(args.variant_id, changes)
-    except CurationError as exc:
-        raise Refused(str(exc)) from exc
+    row, re_embedded = _curator(home).update(args.variant_id, changes)
     append_audit(home, "update-variant", rows=1, columns=sorted(changes))
     _emit(args, {"variant_id": row["variant_id"], "changed": sorted(changes), "re_embedded": re_embedded, "description": row["description"]})
     return 0
@@ -472,10 +464,12 @@ def add_commands(commands) -> None:
 
 
 def _guarded(handler):
+    from vcf_pipeline.lib.curation import CurationError
+
     def run(args) -> int:
         try:
             return handler(args)
-        except Refused as exc:
+        except (Refused, CurationError) as exc:  # an edit the store refuses is refused input too
             print(f"vcf-pipeline {args.command}: {exc}", file=sys.stderr)
             return 2
         except Exception as exc:  # a failure, said in one line; the traceback helps nobody at a terminal

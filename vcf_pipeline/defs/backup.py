@@ -112,11 +112,9 @@ def kuzu_backup(context: dg.AssetExecutionContext, settings: PipelineSettings, b
 
 def _latest_manifest_matches_bucket(store: str, backup_target: BackupTarget, s3: S3Resource) -> dg.AssetCheckResult:
     snapshots = backup_target.snapshots(s3)
-    manifests = snapshots.manifests()
-    with_store = [k for k in sorted(manifests) if store in manifests[k]]
-    if not with_store:
+    manifest = snapshots.latest_manifest(store)
+    if manifest is None:
         return dg.AssetCheckResult(passed=False, metadata={"problem": "no manifest in the bucket"})
-    manifest = manifests[with_store[-1]][store]
     missing = snapshots.missing_objects(manifest)
     return dg.AssetCheckResult(
         passed=not missing,

@@ -167,15 +167,13 @@ class VariantStore:
 
     def delete_variants(self, variant_ids: list[str]) -> int:
         """Delete variants with their calls and ownership rows (curation); returns variants deleted."""
+        tables = [t for t in map(self._table, (CALLS, FILE_VARIANTS, VARIANTS)) if t is not None]
         deleted = 0
         for start in range(0, len(variant_ids), _LOOKUP_CHUNK):
             where = _in_list("variant_id", variant_ids[start : start + _LOOKUP_CHUNK])
-            for name in (CALLS, FILE_VARIANTS, VARIANTS):
-                table = self._table(name)
-                if table is not None:
-                    before = table.count_rows(where) if name == VARIANTS else 0
-                    _retry_conflicts(lambda: table.delete(where))
-                    deleted += before
+            deleted += self.count(VARIANTS, where)
+            for table in tables:
+                _retry_conflicts(lambda: table.delete(where))
         return deleted
 
     def _remove_orphans(self, partition_key: str, keep: set[str]) -> int:

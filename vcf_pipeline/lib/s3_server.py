@@ -51,8 +51,6 @@ class SeaweedServer:
         return f"http://127.0.0.1:{self.s3_port}"
 
     def command(self) -> list[str]:
-        if not self.s3_port:
-            self.s3_port = free_port()
         ports = {name: free_port() for name in ("master", "volume", "filer", "admin")}
         grpc = {name: free_port() for name in ("master", "volume", "filer", "s3", "admin")}
         return [
@@ -67,6 +65,7 @@ class SeaweedServer:
 
     def start(self, wait_s: float = 60.0, log: Path | None = None) -> "SeaweedServer":
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.s3_port = self.s3_port or free_port()
         # The S3 gateway takes its admin identity from these: anonymous requests are refused.
         env = {**os.environ, "AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
         out = open(log or self.data_dir / "weed.log", "ab")

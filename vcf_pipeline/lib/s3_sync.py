@@ -157,6 +157,12 @@ class SnapshotBucket:
         """Snapshots holding a manifest for every store, oldest first."""
         return {k: v for k, v in sorted(self.manifests().items()) if all(s in v for s in STORES)}
 
+    def latest_manifest(self, store: str) -> StoreManifest | None:
+        """The newest manifest of `store`, complete snapshot or not (what the bucket check inspects)."""
+        manifests = self.manifests()
+        with_store = [k for k in sorted(manifests) if store in manifests[k]]
+        return manifests[with_store[-1]][store] if with_store else None
+
     def missing_objects(self, manifest: StoreManifest) -> list[str]:
         """Files of `manifest` whose blob is absent from the bucket or has another size."""
         stored = self.stored_blobs()

@@ -193,17 +193,17 @@ class _Parser:
         return Filter(tree)
 
     def disjunction(self) -> Node:
-        node = self.conjunction()
-        while self.keyword("OR"):
-            self.take()
-            node = Both("OR", node, self.conjunction())
-        return node
+        return self.chain("OR", self.conjunction)
 
     def conjunction(self) -> Node:
-        node = self.negation()
-        while self.keyword("AND"):
+        return self.chain("AND", self.negation)
+
+    def chain(self, word: str, operand) -> Node:
+        """operand (word operand)*, grouped to the left."""
+        node = operand()
+        while self.keyword(word):
             self.take()
-            node = Both("AND", node, self.negation())
+            node = Both(word, node, operand())
         return node
 
     def negation(self) -> Node:
