@@ -7,6 +7,7 @@ refused input (a filter outside the grammar, an unknown column, a wrong type).""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -130,9 +131,15 @@ def _wait_for_pools(home: Path, wait_s: float, pools=("lancedb", "kuzu")) -> Non
 def _embedder():
     import os
 
-    from vcf_pipeline.lib.embed import DEFAULT_MODEL, Embedder
+    from vcf_pipeline.lib.embed import DEFAULT_BACKEND, DEFAULT_MODEL, Embedder
 
-    return Embedder(model=os.environ.get("VCF_PIPELINE_MODEL", DEFAULT_MODEL), device=os.environ.get("VCF_PIPELINE_DEVICE", "cpu"))
+    # The same settings as the pipeline's `embedding_model` resource: a query vector must come from
+    # the model and backend that embedded the store.
+    return Embedder(
+        model=os.environ.get("VCF_PIPELINE_MODEL", DEFAULT_MODEL),
+        backend=os.environ.get("VCF_PIPELINE_EMBED_BACKEND", DEFAULT_BACKEND),
+        device=os.environ.get("VCF_PIPELINE_DEVICE", "cpu"),
+    )
 
 
 # --- read commands ------------------------------------------------------------------------------
@@ -159,7 +166,9 @@ def cmd_search(args) -> int:
             raise Refused("give TEXT to search for, or --vector FILE|-")
         query = " ".join(args.text)
         vector = _embedder().encode([query])[0]
-    hits = store.search(vector, limit=args.limit, where=where.sql if where else None, columns=columns)
+    tuning = {k: v for k, v in (("nprobes", args.nprobes), ("refine_factor", args.refine_factor)) if v is not None}
+    store.policy = dataclasses.replace(store.policy, **tuning)
+    hits = store.search(vector, limit=args.limit, where=where.sql if where else None, columns=columns, exact=args.exact)
     rows = [{**{k: v for k, v in r.items() if k != "_distance"}, "distance": r["_distance"]} for r in _rows(hits)]
     _emit(args, {"query": query, "filter": args.filter, "results": rows}, rows, [*columns, "distance"])
     return 0
@@ -411,6 +420,9 @@ def add_commands(commands) -> None:
     p.add_argument("--filter", metavar="EXPR", help="e.g. \"clinical_significance LIKE 'Pathogenic%%' AND chrom = '17'\"")
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--select", metavar="COLS", help="comma-separated columns")
+    p.add_argument("--nprobes", type=int, help="index partitions probed (default 32; more: better recall, slower)")
+    p.add_argument("--refine-factor", type=int, help="candidates re-ranked on exact vectors, x limit (default 20)")
+    p.add_argument("--exact", action="store_true", help="exact search, ignoring the vector index")
 
     p = command("filter", cmd_filter, "variants matching a filter expression")
     p.add_argument("expr", metavar="EXPR")

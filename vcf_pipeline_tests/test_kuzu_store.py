@@ -47,6 +47,27 @@ def test_retracting_a_partition_leaves_the_graph_as_if_it_never_came(tmp_path):
     assert graph.retract_partition("src/calls.vcf") == 0  # idempotent
 
 
+def test_a_second_file_with_known_variants_only_adds_its_edges_and_changed_annotations_replace_old_ones(tmp_path):
+    graph = GraphStore(tmp_path / "kuzu" / "graph.kuzu")
+    load(graph, tmp_path, "src/a.vcf.gz", CLINVAR)
+    before = snapshot(graph)
+    stats = load(graph, tmp_path, "src/copy.vcf.gz", CLINVAR)
+    assert (stats.variants_new, stats.variants_updated) == (0, 0)  # nothing rewritten
+    after = snapshot(graph)
+    assert after["in_gene"] == before["in_gene"] and after["associated"] == before["associated"]
+    assert after["files"] == before["files"] | {"src/copy.vcf.gz"}
+
+    # The same variants annotated differently: the newest file's gene and conditions win.
+    edited = tmp_path / "edited.vcf"
+    import gzip
+
+    text = gzip.open(CLINVAR, "rt").read()
+    edited.write_text(text.replace("CLNDN=", "CLNDN=Edited_condition|"))
+    stats = load(graph, tmp_path, "src/edited.vcf", edited)
+    assert stats.variants_updated > 0
+    assert "Edited condition" in {k.split(">", 1)[1] for k in snapshot(graph)["associated"]}
+
+
 def test_a_changed_partition_drops_what_only_its_old_content_held(tmp_path):
     graph = GraphStore(tmp_path / "kuzu" / "graph.kuzu")
     load(graph, tmp_path, "src/a.vcf", CLINVAR)

@@ -100,3 +100,90 @@ def test_errors_other_than_conflicts_are_not_retried(tmp_path):
     with pytest.raises(Exception, match="disk full"):  # lance re-raises the stream's error as its own
         store.replace_partition("src/a.vcf", lambda: iter([]), broken)
     assert len(attempts) == 1
+
+
+def embedded_variants(universe, embedder):
+    """Variant rows of generated variants with their real embeddings."""
+    from vcf_pipeline.lib.describe import describe_variant
+    from vcf_pipeline.lib.vcf import make_variant_id
+
+    rows = [{"variant_id": make_variant_id(v.chrom, v.pos, v.ref, v.alt), "chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt,
+             "gene_symbol": v.gene[0], "consequence": v.consequence, "impact": v.impact, "hgvs_p": v.hgvs_p or None,
+             "hgvs_c": v.hgvs_c, "clinical_significance": v.significance, "variant_type": "SNV"} for v in universe]
+    texts = [describe_variant(r) for r in rows]
+    vectors = embedder.encode(texts)
+    batch = pa.RecordBatch.from_pylist(
+        [{**r, "description": t, "text_hash": t, "embedding_model": embedder.model_id} for r, t in zip(rows, texts)],
+        schema=pa.schema([*VARIANT_SCHEMA, pa.field("description", pa.string()), pa.field("text_hash", pa.string()),
+                          pa.field("embedding_model", pa.string())]),
+    )
+    dim = vectors.shape[1]
+    return pa.RecordBatch.from_arrays([*batch.columns, pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dim)],
+                                      names=[*batch.schema.names, "embedding"]), dim
+
+
+def test_upkeep_builds_updates_and_retrains_the_vector_index(tmp_path):
+    from vcf_pipeline.lib.embed import Embedder
+    from vcf_pipeline.lib.synthetic import variant_universe
+    from vcf_pipeline.lib.table_upkeep import IndexPolicy
+
+    embedder = Embedder()
+    universe = variant_universe(3000, seed=3)
+    store = VariantStore(tmp_path / "db", IndexPolicy(min_rows=600, max_unindexed_fraction=0.05))
+    batch, dim = embedded_variants(universe[:500], embedder)
+    store.upsert_variants([batch], dim)
+    assert store.maintain().actions == []  # below min_rows: exact search only
+
+    batch, _ = embedded_variants(universe[500:700], embedder)
+    store.upsert_variants([batch], dim)
+    assert "built IVF_PQ index" in store.maintain().actions[-1]
+    table = store.db.open_table(VARIANTS)
+    [index] = [i.name for i in table.list_indices() if i.columns == ["embedding"]]
+    assert index == "embedding_ivfpq_700"
+
+    batch, _ = embedded_variants(universe[700:800], embedder)
+    store.upsert_variants([batch], dim)
+    assert store.maintain().actions[-1].startswith("indexed 100 new rows")
+    assert table.index_stats(index).num_unindexed_rows == 0
+
+    queries = embedder.encode(["BRCA1 frameshift_variant pathogenic", "CFTR synonymous benign", "TP53 stop_gained"])
+    for q in queries:
+        exact = store.search(q, limit=10, exact=True).column("variant_id").to_pylist()
+        approx = store.search(q, limit=10).column("variant_id").to_pylist()
+        assert len(set(exact) & set(approx)) >= 8
+
+    batch, _ = embedded_variants(universe[800:3000], embedder)
+    store.upsert_variants([batch], dim)
+    assert store.maintain().actions[-1].startswith("retrained IVF_PQ index")
+    assert [i.name for i in store.db.open_table(VARIANTS).list_indices() if i.columns == ["embedding"]] == ["embedding_ivfpq_3000"]
+
+
+def test_upsert_rewrites_only_new_and_changed_rows(tmp_path):
+    store = VariantStore(tmp_path / "db")
+    assert store.upsert_variants([variants(["1-10-A-G", "1-20-A-G"])], DIM) == (2, 2, 0)
+    assert store.upsert_variants([variants(["1-10-A-G", "1-20-A-G"])], DIM) == (2, 0, 0)
+    changed = variants(["1-10-A-G", "1-20-A-G", "1-30-A-G"]).to_pydict()
+    changed["rsid"][1] = "rs123"  # not in the text: the row digest still sees it
+    assert store.upsert_variants([pa.RecordBatch.from_pydict(changed)], DIM) == (3, 1, 1)
+    assert store.read(VARIANTS, ["rsid"], "variant_id = '1-20-A-G'").column("rsid").to_pylist() == ["rs123"]
+
+
+def test_a_table_from_before_row_digests_gets_them_and_its_rows_count_as_changed_once(tmp_path):
+    from vcf_pipeline.lib.lancedb_store import ROW_KEY, variants_schema
+
+    store = VariantStore(tmp_path / "db")
+    old = pa.Table.from_batches([variants(["1-10-A-G"])])
+    store.db.create_table(VARIANTS, old.select([f.name for f in variants_schema(DIM) if f.name != ROW_KEY]))
+    assert store.upsert_variants([variants(["1-10-A-G"])], DIM) == (1, 0, 1)
+    assert store.upsert_variants([variants(["1-10-A-G"])], DIM) == (1, 0, 0)
+
+
+def test_rows_are_compared_with_their_own_stored_digest(tmp_path):
+    store = VariantStore(tmp_path / "db")
+    store.upsert_variants([variants(["1-10-A-G", "1-20-A-G"])], DIM)
+    twins = variants(["1-10-A-G", "1-20-A-G"]).to_pydict()
+    twins["description"] = ["same text", "same text"]  # 1-20 now equals what 1-10 will be...
+    twins["text_hash"] = ["same", "same"]
+    store.upsert_variants([pa.RecordBatch.from_pydict({k: v[:1] for k, v in twins.items()})], DIM)
+    # ...but its own stored row differs, so it is rewritten.
+    assert store.upsert_variants([pa.RecordBatch.from_pydict(twins)], DIM) == (2, 0, 1)

@@ -1,6 +1,7 @@
 """Per-file ingest: parse -> embed -> LanceDB and Kuzu. Each asset is one partition's step."""
 
 import time
+from contextlib import contextmanager
 
 import dagster as dg
 import pyarrow.parquet as pq
@@ -12,12 +13,22 @@ from vcf_pipeline.defs.resources import EmbeddingModel, PipelineSettings
 from vcf_pipeline.lib import consistency
 from vcf_pipeline.lib.embed import embed_variant_file
 from vcf_pipeline.lib.lancedb_store import VARIANTS, variants_schema
+from vcf_pipeline.lib.memory import release_free_memory
 from vcf_pipeline.lib.vcf import VcfFormatError
-from vcf_pipeline.lib.warehouse import parse_into, variant_batches_with_embeddings
+from vcf_pipeline.lib.warehouse import open_parquet, parse_into, stream_batches, variant_batches_with_embeddings
 
 
 # One partition per file. Without a backfill policy, backfills also launch one run per partition.
 PER_FILE = dict(partitions_def=vcf_files, group_name="ingest")
+
+
+@contextmanager
+def _step_memory():
+    """The steps of a run share one process: each hands what it freed back before the next starts."""
+    try:
+        yield
+    finally:
+        release_free_memory()
 
 
 def _refuse_if_retracted(context: dg.AssetExecutionContext) -> None:
@@ -36,7 +47,8 @@ def parsed_variants(context: dg.AssetExecutionContext, settings: PipelineSetting
     path = settings.sources().path_for(context.partition_key)
     files = settings.files(context.partition_key)
     try:
-        result = parse_into(path, files, settings.batch_records)
+        with _step_memory():
+            result = parse_into(path, files, settings.batch_records)
     except VcfFormatError as exc:
         # A malformed file fails its own partition; the stores are untouched.
         raise dg.Failure(description=str(exc), metadata={"file": exc.path, "reason": exc.reason, "where": exc.where or ""}) from exc
@@ -73,7 +85,8 @@ def variant_embeddings(
     embedder = embedding_model.embedder()
     store = settings.variant_store()
     started = time.perf_counter()
-    stats = embed_variant_file(files.variants, files.embeddings, embedder, lambda hashes: store.cached_embeddings(hashes, embedder.model_id))
+    with _step_memory():
+        stats = embed_variant_file(files.variants, files.embeddings, embedder, lambda hashes: store.cached_embeddings(hashes, embedder.model_id))
     seconds = time.perf_counter() - started
     head = pq.ParquetFile(files.embeddings).read_row_group(0, columns=["variant_id", "description"]) if stats.variants else None
     return dg.MaterializeResult(
@@ -103,23 +116,31 @@ def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettin
     store = settings.variant_store()
     dimension = pq.read_schema(files.embeddings).field("embedding").type.list_size
     started = time.perf_counter()
-    upserted = store.upsert_variants(variant_batches_with_embeddings(files), dimension)
-    calls, removed = store.replace_partition(
-        context.partition_key,
-        lambda: (b.column(0) for b in pq.ParquetFile(files.variants).iter_batches(batch_size=50_000, columns=["variant_id"])),
-        lambda: pq.ParquetFile(files.calls).iter_batches(batch_size=50_000),
-    )
+    with _step_memory():
+        upserted, inserted, updated = store.upsert_variants(variant_batches_with_embeddings(files), dimension)
+        calls, removed = store.replace_partition(
+            context.partition_key,
+            lambda: (b.column(0) for b in stream_batches(files.variants, 50_000, columns=["variant_id"])),
+            lambda: stream_batches(files.calls, 50_000),
+        )
     seconds = time.perf_counter() - started
+    with _step_memory():
+        upkeep = store.maintain()  # vector index and compaction, while this step holds the lancedb pool
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": upserted,
             "dagster/column_schema": column_schema(variants_schema(dimension)),
+            "variants_inserted": inserted,
+            "variants_updated": updated,
+            "variants_unchanged": upserted - inserted - updated,
             "calls_written": calls,
             "variants_removed": removed,
             "variants_table_rows": store.count(VARIANTS),
             "variants_table_version": store.version(VARIANTS),
             "uri": store.uri,
             "write_seconds": round(seconds, 3),
+            "table_upkeep": "; ".join(upkeep.actions) or "none needed",
+            "upkeep_seconds": round(upkeep.seconds, 3),
         },
         check_results=[check_result(LANCEDB_COUNTS, consistency.lancedb_holds_partition(files, store))],
     )
@@ -133,9 +154,10 @@ def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) ->
     graph = settings.graph_store()
     source = files.source_info()
     started = time.perf_counter()
-    stats = graph.load_partition(
-        context.partition_key, source["path"], source["sha256"], pq.ParquetFile(files.variants), pq.ParquetFile(files.calls)
-    )
+    with _step_memory():
+        stats = graph.load_partition(
+            context.partition_key, source["path"], source["sha256"], open_parquet(files.variants), open_parquet(files.calls)
+        )
     seconds = time.perf_counter() - started
     return dg.MaterializeResult(
         metadata={

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from vcf_pipeline.instance import resolve_home
-from vcf_pipeline.lib.embed import DEFAULT_BATCH_SIZE, DEFAULT_MODEL, Embedder
+from vcf_pipeline.lib.embed import DEFAULT_BACKEND, DEFAULT_BATCH_SIZE, DEFAULT_MODEL, Embedder
 from vcf_pipeline.lib.kuzu_store import GraphStore
 from vcf_pipeline.lib.lancedb_store import VariantStore
 from vcf_pipeline.lib.sources import Sources
@@ -40,14 +40,16 @@ class PipelineSettings(dg.ConfigurableResource):
 
 
 class EmbeddingModel(dg.ConfigurableResource):
-    """The sentence-transformers model (name or path), device and batch size."""
+    """The sentence-transformers model (name or path), the backend that runs it (`onnx-int8`,
+    `onnx`, `torch` or `static`), the device (`torch` only) and the batch size."""
 
     model: str = DEFAULT_MODEL
+    backend: str = DEFAULT_BACKEND
     device: str = "cpu"
     batch_size: int = DEFAULT_BATCH_SIZE
 
     def embedder(self) -> Embedder:
-        return Embedder(model=self.model, device=self.device, batch_size=self.batch_size)
+        return Embedder(model=self.model, backend=self.backend, device=self.device, batch_size=self.batch_size)
 
 
 class FolderWatch(dg.ConfigurableResource):
@@ -79,6 +81,7 @@ def default_resources() -> dict:
         "settings": PipelineSettings(lancedb_uri=_env_or("VCF_PIPELINE_LANCEDB_URI", "")),
         "embedding_model": EmbeddingModel(
             model=_env_or("VCF_PIPELINE_MODEL", DEFAULT_MODEL),
+            backend=_env_or("VCF_PIPELINE_EMBED_BACKEND", DEFAULT_BACKEND),
             device=_env_or("VCF_PIPELINE_DEVICE", "cpu"),
             batch_size=_env_number("VCF_PIPELINE_BATCH_SIZE", DEFAULT_BATCH_SIZE, int),
         ),

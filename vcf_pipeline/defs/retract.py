@@ -30,7 +30,10 @@ def _retract_each(context: dg.OpExecutionContext, keys: list[str], retract, stor
 
 @dg.op(pool="lancedb", out=dg.Out(dg.Nothing), tags={"kind": "lancedb"})
 def retract_from_lancedb(context: dg.OpExecutionContext, config: RetractConfig, settings: PipelineSettings) -> None:
-    _retract_each(context, config.partition_keys, settings.variant_store().retract_partition, "LanceDB")
+    store = settings.variant_store()
+    _retract_each(context, config.partition_keys, store.retract_partition, "LanceDB")
+    upkeep = store.maintain()  # deletes leave deletion files and unindexed gaps: compact when they pile up
+    context.log.info(f"table upkeep: {'; '.join(upkeep.actions) or 'none needed'} ({upkeep.seconds:.1f}s)")
 
 
 @dg.op(pool="kuzu", out=dg.Out(dg.Nothing), tags={"kind": "kuzu"})

@@ -1,8 +1,9 @@
 """Variant annotations read generically from a VCF header: VEP CSQ, SnpEff ANN and ClinVar INFO.
 
-`AnnotationReader(header)` looks at the header once; `annotate(record, alt_index)` then returns the
-annotation columns of one ALT allele, choosing one transcript: MANE/canonical first, else the most
-severe consequence.
+`AnnotationReader(header)` looks at the header once; `annotate(record, alt_indexes)` then returns the
+annotation columns of each ALT allele, choosing one transcript: MANE/canonical first, else the most
+severe consequence. This runs once per record of every file, so it reads each INFO field once and
+splits transcript entries once per record, whatever the number of ALTs.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ _SUBFIELDS = {
     "af": ("gnomADe_AF", "gnomAD_AF", "gnomADg_AF", "AF", "MAX_AF"),
 }
 _CLINVAR_PLACEHOLDERS = {"not provided", "not specified", ""}
+# Plain INFO fields the annotation columns come from (ClinVar's, dbSNP's RS, allele frequencies).
+_INFO_READ = {"CLNSIG", "CLNREVSTAT", "CLNDN", "GENEINFO", "MC", "RS", "AF", "AF_EXAC", "AF_TGP", "AF_ESP"}
 
 
 def consequence_rank(consequence: str | None) -> int:
@@ -91,32 +94,34 @@ class _TranscriptField:
     info_id: str
     index: dict[str, int]  # canonical name -> position in the '|'-separated entry
 
-    def entries_for(self, record: pysam.VariantRecord, alt_index: int) -> list[dict[str, str]]:
-        raw = record.info.get(self.info_id)
+    def entries(self, raw) -> list[list[str]]:
+        """The field's entries, each split into its subfields."""
         if raw is None:
             return []
-        if isinstance(raw, str):
-            raw = raw.split(",")
-        entries = []
-        for entry in raw:
-            parts = entry.split("|")
-            entries.append(
-                {name: unquote(parts[i].strip()) for name, i in self.index.items() if i < len(parts) and parts[i].strip()}
-            )
-        return self._for_allele(entries, record, alt_index)
+        return [entry.split("|") for entry in (raw.split(",") if isinstance(raw, str) else raw)]
 
-    def _for_allele(self, entries, record, alt_index):
+    def for_allele(self, entries: list[list[str]], record: pysam.VariantRecord, alt_index: int) -> list[dict[str, str]]:
+        """The entries about ALT `alt_index`, as {canonical name: value}."""
+        chosen = None
         if "allele_num" in self.index:
-            chosen = [e for e in entries if e.get("allele_num") == str(alt_index + 1)]
-            if chosen:
-                return chosen
-        if "allele" in self.index:
-            names = {record.alts[alt_index], _vep_allele(record.ref, record.alts, alt_index)}
-            chosen = [e for e in entries if e.get("allele") in names]
-            if chosen:
-                return chosen
-        # Entries that name no allele we know: they can only be about a record's single ALT.
-        return entries if len(record.alts) == 1 else []
+            i, wanted = self.index["allele_num"], str(alt_index + 1)
+            chosen = [e for e in entries if i < len(e) and e[i].strip() == wanted] or None
+        if chosen is None and "allele" in self.index:
+            i, names = self.index["allele"], {record.alts[alt_index], _vep_allele(record.ref, record.alts, alt_index)}
+            chosen = [e for e in entries if i < len(e) and e[i].strip() in names] or None
+        if chosen is None:
+            # Entries that name no allele we know: they can only be about a record's single ALT.
+            chosen = entries if len(record.alts) == 1 else []
+        return [self._named(e) for e in chosen]
+
+    def _named(self, parts: list[str]) -> dict[str, str]:
+        named = {}
+        for name, i in self.index.items():
+            if i < len(parts):
+                value = parts[i].strip()
+                if value:
+                    named[name] = unquote(value) if "%" in value else value
+        return named
 
 
 def _vep_allele(ref: str, alts: tuple[str, ...], alt_index: int) -> str:
@@ -161,51 +166,54 @@ class AnnotationReader:
                         index[canonical] = names.index(alias)
                         break
             self.transcript_fields.append(_TranscriptField(info_id, index))
-        # Number=G INFO fields make pysam fail on decode; only fields we can decode are read.
-        self._info = {k for k in info.keys() if info[k].number != "G"}
+        # The INFO fields read per record: those declared, minus Number=G ones (pysam fails to decode them).
+        wanted = {f.info_id for f in self.transcript_fields} | _INFO_READ
+        self._read = tuple(k for k in info.keys() if k in wanted and info[k].number != "G")
+        self._info = set(self._read)
         self._af_per_allele = "AF" in self._info and info["AF"].number == "A"
         self.kinds = sorted(
             {"VEP CSQ" if "Format:" in (info[f.info_id].description or "") else "SnpEff ANN" for f in self.transcript_fields}
             | ({"ClinVar"} if "CLNSIG" in self._info else set())
         )
 
-    def _get(self, record: pysam.VariantRecord, key: str):
-        return record.info.get(key) if key in self._info else None
+    def annotate(self, record: pysam.VariantRecord, alt_indexes: list[int]) -> list[dict]:
+        """Annotation columns (see ANNOTATION_COLUMNS) of each ALT in `alt_indexes` (0-based)."""
+        info = record.info
+        values = {key: info.get(key) for key in self._read if key in info}
+        entries = [(f, f.entries(values.get(f.info_id))) for f in self.transcript_fields]
+        return [self._annotate_allele(record, values, entries, alt_index) for alt_index in alt_indexes]
 
-    def annotate(self, record: pysam.VariantRecord, alt_index: int) -> dict:
-        """Annotation columns (see ANNOTATION_COLUMNS) for ALT number `alt_index` (0-based)."""
+    def _annotate_allele(self, record, values: dict, entries, alt_index: int) -> dict:
         out = dict.fromkeys(ANNOTATION_COLUMNS)
-        chosen = [
-            best for best in (_choose_transcript(f.entries_for(record, alt_index)) for f in self.transcript_fields) if best
-        ]
+        chosen = [best for best in (_choose_transcript(f.for_allele(e, record, alt_index)) for f, e in entries if e) if best]
         for name in ("gene_symbol", "gene_id", "consequence", "impact", "hgvs_c", "hgvs_p"):
             out[name] = next((t[name] for t in chosen if t.get(name)), None)
-        self._add_clinvar(record, out)
+        self._add_clinvar(values, out)
         if out["clinical_significance"] is None:
             sig = next((t["clin_sig"] for t in chosen if t.get("clin_sig")), None)
             out["clinical_significance"] = sig.replace("_", " ").replace("&", ", ") if sig else None
-        out["rsid"] = _rsid(record, chosen, self._get(record, "RS"))
-        out["allele_frequency"] = self._allele_frequency(record, alt_index, chosen)
+        out["rsid"] = _rsid(record, chosen, values.get("RS"))
+        out["allele_frequency"] = self._allele_frequency(values, alt_index, chosen)
         return out
 
-    def _add_clinvar(self, record, out):
-        out["clinical_significance"] = _clinvar_text(self._get(record, "CLNSIG"))
-        out["clinvar_review_status"] = _clinvar_text(self._get(record, "CLNREVSTAT"))
-        names = _clinvar_text(self._get(record, "CLNDN"))
+    def _add_clinvar(self, values: dict, out: dict) -> None:
+        out["clinical_significance"] = _clinvar_text(values.get("CLNSIG"))
+        out["clinvar_review_status"] = _clinvar_text(values.get("CLNREVSTAT"))
+        names = _clinvar_text(values.get("CLNDN"))
         if names:
             conditions = [c.strip() for c in names.split("|")]
             out["conditions"] = [c for c in conditions if c.lower() not in _CLINVAR_PLACEHOLDERS] or None
-        geneinfo = self._get(record, "GENEINFO")
+        geneinfo = values.get("GENEINFO")
         if geneinfo and not out["gene_symbol"]:
             symbol, _, gene_id = str(geneinfo).split("|")[0].partition(":")
             out["gene_symbol"], out["gene_id"] = symbol or None, out["gene_id"] or gene_id or None
-        mc = self._get(record, "MC")
+        mc = values.get("MC")
         if mc and not out["consequence"]:
             terms = [item.partition("|")[2] for item in (mc if isinstance(mc, tuple) else (mc,))]
             out["consequence"] = min(filter(None, terms), key=consequence_rank, default=None)
 
-    def _allele_frequency(self, record, alt_index, chosen) -> float | None:
-        af = self._get(record, "AF")
+    def _allele_frequency(self, values: dict, alt_index: int, chosen) -> float | None:
+        af = values.get("AF")
         if af is not None:
             value = af[alt_index] if self._af_per_allele and alt_index < len(af) else af
             if isinstance(value, tuple):
@@ -219,7 +227,7 @@ class AnnotationReader:
                 except ValueError:
                     pass
         for key in ("AF_EXAC", "AF_TGP", "AF_ESP"):
-            value = self._get(record, key)
+            value = values.get(key)
             if value is not None:
                 return float(value)
         return None

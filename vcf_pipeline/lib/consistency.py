@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vcf_pipeline.lib.kuzu_store import GraphStore
 from vcf_pipeline.lib.lancedb_store import CALLS, VARIANTS, VariantStore, sql_string
 from vcf_pipeline.lib.s3_sync import SnapshotError, StoreManifest
-from vcf_pipeline.lib.warehouse import PartitionFiles
+from vcf_pipeline.lib.warehouse import PartitionFiles, stream_batches
 
 
 @dataclass
@@ -30,33 +31,37 @@ def unique_variant_ids(files: PartitionFiles) -> CheckOutcome:
 
 
 def embeddings_sane(files: PartitionFiles, dimension: int) -> CheckOutcome:
-    """One vector per parsed variant, of the model's dimension and of unit length."""
-    table = pq.read_table(files.embeddings, columns=["embedding"])
+    """One vector per parsed variant, of the model's dimension and of unit length (read batch by
+    batch: a 1M-variant file holds 1.5 GB of vectors)."""
     parsed = pq.ParquetFile(files.variants).metadata.num_rows
-    width = table.schema.field("embedding").type.list_size
-    norms = np.linalg.norm(table.column(0).combine_chunks().flatten().to_numpy().reshape(table.num_rows, width), axis=1) if table.num_rows else np.ones(0)
-    bad_norms = int(np.sum(np.abs(norms - 1.0) > 1e-3))
-    passed = table.num_rows == parsed and width == dimension and bad_norms == 0
+    width = pq.read_schema(files.embeddings).field("embedding").type.list_size
+    vectors = bad_norms = 0
+    for batch in stream_batches(files.embeddings, columns=["embedding"]):
+        matrix = batch.column(0).flatten().to_numpy().reshape(batch.num_rows, width)
+        bad_norms += int(np.sum(np.abs(np.linalg.norm(matrix, axis=1) - 1.0) > 1e-3))
+        vectors += batch.num_rows
+    passed = vectors == parsed and width == dimension and bad_norms == 0
     return CheckOutcome(
         passed,
-        f"{table.num_rows}/{parsed} vectors, dimension {width} (model {dimension}), {bad_norms} not unit length",
-        {"vectors": table.num_rows, "parsed_variants": parsed, "dimension": width, "bad_norms": bad_norms},
+        f"{vectors}/{parsed} vectors, dimension {width} (model {dimension}), {bad_norms} not unit length",
+        {"vectors": vectors, "parsed_variants": parsed, "dimension": width, "bad_norms": bad_norms},
     )
 
 
 def lancedb_holds_partition(files: PartitionFiles, store: VariantStore) -> CheckOutcome:
     """Every parsed variant is in `variants`, and `calls` holds exactly the partition's calls."""
-    ids = pq.read_table(files.variants, columns=["variant_id"]).column(0).to_pylist()
-    present = 0
-    for start in range(0, len(ids), 2_000):
-        chunk = ids[start : start + 2_000]
-        present += store.count(VARIANTS, f"variant_id IN ({', '.join(map(sql_string, chunk))})")
+    stored = store.read(VARIANTS, ["variant_id"])
+    stored_ids = stored.column("variant_id").combine_chunks() if stored.num_rows else pa.array([], pa.string())
+    parsed = present = 0
+    for batch in stream_batches(files.variants, columns=["variant_id"]):
+        present += pc.sum(pc.is_in(batch.column(0), value_set=stored_ids)).as_py() or 0
+        parsed += batch.num_rows
     parsed_calls = pq.ParquetFile(files.calls).metadata.num_rows
     stored_calls = store.count(CALLS, f"partition_key = {sql_string(files.partition_key)}")
     return CheckOutcome(
-        present == len(ids) and stored_calls == parsed_calls,
-        f"variants present {present}/{len(ids)}; calls stored {stored_calls}, parsed {parsed_calls}",
-        {"variants_present": present, "variants_parsed": len(ids), "calls_stored": stored_calls, "calls_parsed": parsed_calls},
+        present == parsed and stored_calls == parsed_calls,
+        f"variants present {present}/{parsed}; calls stored {stored_calls}, parsed {parsed_calls}",
+        {"variants_present": present, "variants_parsed": parsed, "calls_stored": stored_calls, "calls_parsed": parsed_calls},
     )
 
 

@@ -1,8 +1,10 @@
 """The short text embedded for each variant, built from its annotations rather than its coordinates.
 
-Coordinates would dominate the vector and are filterable columns anyway. Example:
-`BRCA1 p.Arg1699Gln: missense_variant (MODERATE); ClinVar Pathogenic (criteria provided, single
-submitter) for Hereditary breast ovarian cancer; AF 1.2e-05; rs41293459`.
+Coordinates would dominate the vector and are filterable columns anyway. So are the allele
+frequency and the rsID, which the text leaves out: they cost a quarter of its tokens (embedding time
+grows with tokens) and carry no meaning a vector can use. Example:
+`BRCA1 p.Arg1699Gln: missense_variant (MODERATE); SNV; ClinVar Pathogenic (single submitter) for
+Hereditary breast ovarian cancer`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import hashlib
 from collections.abc import Mapping
 
 # Bump when the template changes: texts (and so their hashes) change, and variants are re-embedded.
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 _MAX_ALLELE_IN_TEXT = 12
 
 
@@ -30,6 +32,13 @@ def _alleles(ref: str, alt: str, variant_type: str) -> str:
     return f"{len(ref)} bp > {len(alt)} bp"
 
 
+def _short_review(status: str) -> str:
+    """ClinVar review status in a few words: `criteria provided, multiple submitters, no conflicts`
+    -> `multiple submitters`, `reviewed by expert panel` -> `expert panel`."""
+    status = status.removeprefix("criteria provided, ").removesuffix(", no conflicts")
+    return {"reviewed by expert panel": "expert panel", "no assertion criteria provided": "no criteria"}.get(status, status)
+
+
 def describe_variant(v: Mapping) -> str:
     """The text for one variant row (a mapping with the `variants` columns)."""
     gene = v.get("gene_symbol")
@@ -40,23 +49,20 @@ def describe_variant(v: Mapping) -> str:
         effect = effect.replace("&", ", ")
         if v.get("impact"):
             effect = f"{effect} ({v['impact']})"
-    typed = f"{v.get('variant_type') or 'variant'} {_alleles(v.get('ref') or '', v.get('alt') or '', v.get('variant_type') or '')}"
+    kind = v.get("variant_type") or "variant"
+    typed = f"{kind} {_alleles(v.get('ref') or '', v.get('alt') or '', v.get('variant_type') or '')}"
     parts = [f"{head}: {effect}" if head and effect else head or effect or typed]
     if head or effect:
-        parts.append(typed)
+        parts.append(kind if change else typed)  # an HGVS change already names the alleles
     significance = v.get("clinical_significance")
     if significance:
         clinvar = f"ClinVar {significance}"
         if v.get("clinvar_review_status"):
-            clinvar += f" ({v['clinvar_review_status']})"
+            clinvar += f" ({_short_review(v['clinvar_review_status'])})"
         conditions = v.get("conditions") or []
         if conditions:
-            clinvar += " for " + ", ".join(conditions[:3])
+            clinvar += " for " + ", ".join(conditions[:2])
         parts.append(clinvar)
-    if v.get("allele_frequency") is not None:
-        parts.append(f"AF {v['allele_frequency']:.2g}")
-    if v.get("rsid"):
-        parts.append(v["rsid"])
     return "; ".join(parts)
 
 

@@ -4,6 +4,7 @@ which variant; it decides when a variant is no longer held by any file) and `cal
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -11,21 +12,60 @@ from pathlib import Path
 import lancedb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from vcf_pipeline.lib.table_upkeep import IndexPolicy, Upkeep, compact, maintain_variants
 from vcf_pipeline.lib.vcf import CALL_SCHEMA, VARIANT_SCHEMA
 
 VARIANTS = "variants"
+ROW_KEY = "row_key"
 CALLS = "calls"
 FILE_VARIANTS = "file_variants"
 _LOOKUP_CHUNK = 2_000
+_TAKE_CHUNK = 50_000
 _COMMIT_RETRIES = 5
+# LanceDB's default caches (6 GB of index, 1 GB of metadata per session) let a 1M-row ingest grow
+# to several GB. One bounded session per process: still room for the vector index (PQ codes of
+# 1M rows are 48 MB; its IVF_SQ form 400 MB) and the BTREE indexes.
+_SESSION = None
+
+
+def _session():
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = lancedb.Session(index_cache_size_bytes=512 << 20, metadata_cache_size_bytes=128 << 20)
+    return _SESSION
 
 
 def variants_schema(dimension: int) -> pa.Schema:
-    """`variants`: the parsed columns plus the text embedded, its hash, the vector and the model."""
-    return VARIANT_SCHEMA.append(pa.field("description", pa.string())).append(
-        pa.field("text_hash", pa.string())
-    ).append(pa.field("embedding", pa.list_(pa.float32(), dimension))).append(pa.field("embedding_model", pa.string()))
+    """`variants`: the parsed columns plus the text embedded, its hash, the vector, the model, and a
+    digest of the row (`row_key`) that lets an upsert leave unchanged rows alone."""
+    return (
+        VARIANT_SCHEMA.append(pa.field("description", pa.string()))
+        .append(pa.field("text_hash", pa.string()))
+        .append(pa.field("embedding", pa.list_(pa.float32(), dimension)))
+        .append(pa.field("embedding_model", pa.string()))
+        .append(pa.field(ROW_KEY, pa.string()))
+    )
+
+
+def _id_and_key(data: pa.Table) -> pa.Array:
+    return pc.binary_join_element_wise(data["variant_id"], data[ROW_KEY], "\x1f").combine_chunks()
+
+
+def row_keys(data: pa.Table) -> pa.Array:
+    """A digest per row of every column but the id and the vector (the vector follows from
+    `text_hash` and `embedding_model`)."""
+    parts = []
+    for name in data.column_names:
+        if name in ("variant_id", "embedding", ROW_KEY):
+            continue
+        column = data[name]
+        if pa.types.is_list(column.type):
+            column = pc.binary_join(column, "|")
+        parts.append(pc.fill_null(column.cast(pa.string()), "\x00"))
+    joined = pc.binary_join_element_wise(*parts, "\x1f").to_pylist()
+    return pa.array([hashlib.blake2b(j.encode(), digest_size=12).hexdigest() for j in joined], pa.string())
 
 
 CALLS_SCHEMA = pa.schema([pa.field("partition_key", pa.string()), *CALL_SCHEMA])
@@ -55,11 +95,11 @@ def _retry_conflicts(action):
 class VariantStore:
     """The LanceDB database at `uri` (a folder, or `s3://...`)."""
 
-    def __init__(self, uri: Path | str):
-        self.uri = str(uri)
+    def __init__(self, uri: Path | str, policy: IndexPolicy = IndexPolicy()):
+        self.uri, self.policy = str(uri), policy
         if "://" not in self.uri:
             Path(self.uri).mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.db = lancedb.connect(self.uri)
+        self.db = lancedb.connect(self.uri, session=_session())
 
     def _table(self, name: str):
         return self.db.open_table(name) if name in self.table_names() else None
@@ -68,7 +108,8 @@ class VariantStore:
         return list(self.db.list_tables().tables)
 
     def _ensure_table(self, name: str, schema: pa.Schema):
-        return self.db.create_table(name, schema=schema, exist_ok=True)
+        # An existing table is opened as it is (create_table would insist its schema equals `schema`).
+        return self._table(name) or self.db.create_table(name, schema=schema, exist_ok=True)
 
     def _ensure_btree(self, table, column: str) -> None:
         if not any(column in idx.columns for idx in table.list_indices()):
@@ -91,38 +132,62 @@ class VariantStore:
         return stats
 
     def cached_embeddings(self, text_hashes: Iterable[str], model: str) -> dict[str, np.ndarray]:
-        """Stored vectors of the given text hashes for `model`: texts that need no embedding."""
+        """Stored vectors of the given text hashes for `model`: texts that need no embedding.
+
+        One scan of the `text_hash` column finds the rows, then only those rows' vectors are read:
+        cheap for a handful of hashes and for a whole re-ingested file alike."""
         table = self._table(VARIANTS)
-        wanted = sorted(set(text_hashes))
+        wanted = pa.array(sorted(set(text_hashes)), pa.string())
+        if table is None or len(wanted) == 0:
+            return {}
+        keys = (
+            table.search().where(f"embedding_model = {sql_string(model)}").select(["text_hash"]).with_row_id(True).limit(None).to_arrow()
+        )
+        hits = keys.filter(pc.is_in(keys["text_hash"], value_set=wanted))
+        row_ids = list(dict(zip(hits["text_hash"].to_pylist(), hits["_rowid"].to_pylist())).values())  # one row per text
         found: dict[str, np.ndarray] = {}
-        if table is None or not wanted:
-            return found
-        for start in range(0, len(wanted), _LOOKUP_CHUNK):
-            chunk = wanted[start : start + _LOOKUP_CHUNK]
-            where = f"embedding_model = {sql_string(model)} AND {_in_list('text_hash', chunk)}"
-            rows = table.search().where(where).select(["text_hash", "embedding"]).limit(None).to_arrow()
+        for start in range(0, len(row_ids), _TAKE_CHUNK):
+            rows = table.take_row_ids(row_ids[start : start + _TAKE_CHUNK]).select(["text_hash", "embedding"]).to_arrow()
             width = rows.schema.field("embedding").type.list_size
             vectors = rows.column("embedding").combine_chunks().flatten().to_numpy().reshape(rows.num_rows, width)
             found.update(zip(rows.column("text_hash").to_pylist(), vectors))
         return found
 
-    def upsert_variants(self, batches: Iterable[pa.RecordBatch], dimension: int) -> int:
-        """Insert or update variants by `variant_id`; returns the rows written."""
+    def upsert_variants(self, batches: Iterable[pa.RecordBatch], dimension: int) -> tuple[int, int, int]:
+        """Insert new variants and update changed ones, by `variant_id`. Returns (rows given,
+        inserted, updated): rows equal to the stored ones are not rewritten.
+
+        The stored ids and row digests are read once (two narrow columns); each batch is then split
+        into new rows, appended, and changed rows, merged. A merge of every row against a table of
+        millions held gigabytes, and a re-ingest of known variants now writes nothing. Run under the
+        single-writer pool: nothing else writes between the read and the writes."""
         schema = variants_schema(dimension)
         table = self._ensure_table(VARIANTS, schema)
-        written = 0
+        if ROW_KEY not in table.schema.names:  # a table from before row digests
+            table.add_columns({ROW_KEY: "CAST(NULL AS STRING)"})
+        stored = table.search().select(["variant_id", ROW_KEY]).limit(None).to_arrow()
+        given = inserted = updated = 0
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            data = pa.Table.from_batches([batch]).select(schema.names).cast(schema)
-            _retry_conflicts(
-                lambda: table.merge_insert("variant_id").when_matched_update_all().when_not_matched_insert_all().execute(data)
-            )
-            written += batch.num_rows
-        if written:
+            data = pa.Table.from_batches([batch]).select(schema.names[:-1])
+            data = data.append_column(ROW_KEY, row_keys(data)).cast(schema)
+            known = stored.filter(pc.is_in(stored["variant_id"], value_set=data["variant_id"]))
+            is_new = pc.invert(pc.is_in(data["variant_id"], value_set=known["variant_id"]))
+            # Unchanged: the same (id, digest) pair is stored. Rows stored without a digest never match.
+            is_unchanged = pc.is_in(_id_and_key(data), value_set=_id_and_key(known))
+            new, changed = data.filter(is_new), data.filter(pc.and_(pc.invert(is_new), pc.invert(is_unchanged)))
+            if new.num_rows:
+                _retry_conflicts(lambda: table.add(new))
+            if changed.num_rows:
+                _retry_conflicts(lambda: table.merge_insert("variant_id").when_matched_update_all().execute(changed))
+            given += batch.num_rows
+            inserted += new.num_rows
+            updated += changed.num_rows
+        if given:
             self._ensure_btree(table, "variant_id")
             self._ensure_btree(table, "text_hash")
-        return written
+        return given, inserted, updated
 
     def replace_partition(
         self,
@@ -221,12 +286,32 @@ class VariantStore:
             self._ensure_btree(table, "partition_key")
         return counted[0]
 
-    def search(self, vector, limit: int = 10, where: str | None = None, columns: list[str] | None = None) -> pa.Table:
-        """Nearest variants to `vector` (cosine distance), optionally filtered."""
+    def maintain(self) -> Upkeep:
+        """Keep the vector index current and the tables compact (run under the lancedb pool)."""
+        started = time.perf_counter()
+        variants = self._table(VARIANTS)
+        upkeep = maintain_variants(variants, self.policy) if variants is not None else Upkeep()
+        for name in (FILE_VARIANTS, CALLS):
+            table = self._table(name)
+            if table is not None:
+                upkeep.actions += compact(table, self.policy)
+        upkeep.seconds = time.perf_counter() - started
+        return upkeep
+
+    def search(
+        self, vector, limit: int = 10, where: str | None = None, columns: list[str] | None = None, exact: bool = False
+    ) -> pa.Table:
+        """Nearest variants to `vector` (cosine distance), optionally filtered. Uses the vector index
+        when there is one (probing `policy.nprobes` partitions, re-ranking on exact vectors), unless
+        `exact`."""
         table = self._table(VARIANTS)
         if table is None:
             return pa.table({})
         query = table.search(np.asarray(vector, dtype=np.float32), vector_column_name="embedding").distance_type("cosine")
+        if exact:
+            query = query.bypass_vector_index()
+        else:
+            query = query.nprobes(self.policy.nprobes).refine_factor(self.policy.refine_factor)
         if where:
             query = query.where(where, prefilter=True)
         if columns:

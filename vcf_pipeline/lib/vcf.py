@@ -244,27 +244,31 @@ class VcfReader:
     def _add_record(self, record: pysam.VariantRecord, seen: set[str], variants: dict, calls: dict) -> None:
         alts = record.alts or ()
         kept = [i for i, alt in enumerate(alts) if alt not in REFERENCE_ALLELES and alt != STAR_ALLELE]
-        self.stats.star_alleles += sum(alt == STAR_ALLELE for alt in alts)
+        if len(kept) < len(alts):
+            self.stats.star_alleles += sum(alt == STAR_ALLELE for alt in alts)
         if not kept:
             self.stats.reference_blocks += 1
             return
         chrom, pos, ref = record.chrom, record.pos, record.ref
-        qual = record.qual
-        filters = ";".join(record.filter.keys()) or None
         new_alleles = []
         for i in kept:
-            alt = alts[i]
-            variant_id = make_variant_id(chrom, pos, ref, alt)
+            variant_id = make_variant_id(chrom, pos, ref, alts[i])
             if variant_id in seen:
                 self.stats.duplicate_variants += 1
                 continue
             seen.add(variant_id)
             new_alleles.append((i, variant_id))
-            annotation = self.annotations.annotate(record, i)
+        if not new_alleles:
+            return
+        annotations = self.annotations.annotate(record, [i for i, _ in new_alleles])
+        qual, end = record.qual, record.stop
+        filters = ";".join(record.filter.keys()) or None
+        for (i, variant_id), annotation in zip(new_alleles, annotations):
+            alt = alts[i]
             variants["variant_id"].append(variant_id)
             variants["chrom"].append(chrom)
             variants["pos"].append(pos)
-            variants["end"].append(record.stop)
+            variants["end"].append(end)
             variants["ref"].append(ref)
             variants["alt"].append(alt)
             variants["variant_type"].append(classify_variant(ref, alt))
@@ -272,8 +276,8 @@ class VcfReader:
                 variants[name].append(annotation[name])
             variants["qual"].append(qual)
             variants["filter"].append(filters)
-            self.stats.variants += 1
-        if self.samples and new_alleles:
+        self.stats.variants += len(new_alleles)
+        if self.samples:
             self._add_calls(record, new_alleles, calls)
 
     def _add_calls(self, record: pysam.VariantRecord, alleles: list[tuple[int, str]], calls: dict) -> None:

@@ -102,10 +102,20 @@ def parse_into(path: Path, files: PartitionFiles, batch_records: int = DEFAULT_B
     return ParseResult(reader.stats, sha256, time.perf_counter() - started)
 
 
-def variant_batches_with_embeddings(files: PartitionFiles, batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
+def stream_batches(path: Path, batch_rows: int = 20_000, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """A Parquet file's batches, read one row group at a time. pyarrow's defaults (pre-buffering,
+    threaded reads) read ahead: 1.9 GB resident for a 1M-row embeddings file instead of 350 MB."""
+    return open_parquet(path).iter_batches(batch_size=batch_rows, columns=columns, use_threads=False)
+
+
+def open_parquet(path: Path) -> pq.ParquetFile:
+    return pq.ParquetFile(path, pre_buffer=False)
+
+
+def variant_batches_with_embeddings(files: PartitionFiles, batch_rows: int = 20_000) -> Iterator[pa.RecordBatch]:
     """Parsed variants joined, row by row, with their embedding columns (both files share row order)."""
-    variants = pq.ParquetFile(files.variants).iter_batches(batch_size=batch_rows)
-    embeddings = pq.ParquetFile(files.embeddings).iter_batches(batch_size=batch_rows)
+    variants = stream_batches(files.variants, batch_rows)
+    embeddings = stream_batches(files.embeddings, batch_rows)
     for v, e in zip(variants, embeddings, strict=True):
         if v.column(0) != e.column(0):
             raise ValueError(f"{files.embeddings} does not match {files.variants}: re-run the embedding step")

@@ -1,0 +1,70 @@
+"""End-to-end ingest through the `vcf-pipeline ingest` command (Dagster materialisation of the
+four assets, in process): wall time and peak RSS of the whole command.
+
+Rates are marginal: (wall time - the fixed cost of ingesting a header-only file) / variants."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# The command reports its own peak RSS (VmHWM) as it exits. getrusage would not do: Linux carries
+# the RSS a process had before exec into ru_maxrss, i.e. this benchmark's own (it holds models).
+_REPORT_PEAK = (
+    "import atexit, runpy, sys\n"
+    "def _peak():\n"
+    "    hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
+    "    print('PEAK_RSS_KB', hwm.split()[1], file=sys.stderr)\n"
+    "atexit.register(_peak)\n"
+    "sys.argv[0] = 'vcf-pipeline'\n"
+    "runpy.run_module('vcf_pipeline.cli', run_name='__main__')\n"
+)
+COMMAND = [sys.executable, "-c", _REPORT_PEAK, "ingest"]
+
+
+def ingest(home: Path, path: Path, env: dict | None = None) -> dict:
+    """Run one ingest command; wall seconds and the peak RSS of its process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([*COMMAND, "--home", str(home), str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})})
+    output = proc.stdout.read().decode(errors="replace")
+    status = proc.wait()
+    seconds = time.perf_counter() - started
+    if status != 0:
+        raise RuntimeError(f"ingest of {path} failed:\n{output[-3000:]}")
+    peak = [int(line.split()[1]) for line in output.splitlines() if line.startswith("PEAK_RSS_KB")]
+    lines = [line for line in output.strip().splitlines() if not line.startswith("PEAK_RSS_KB")]
+    return {"seconds": seconds, "peak_rss_mb": peak[-1] / 1024, "output": lines[-2:]}
+
+
+def fixed_cost(work: Path, header_only: Path, repeats: int = 3) -> dict:
+    runs = []
+    for i in range(repeats):
+        home = work / f"home_fixed_{i}"
+        shutil.rmtree(home, ignore_errors=True)
+        runs.append(ingest(home, header_only))
+        shutil.rmtree(home, ignore_errors=True)
+    return {"seconds_median": statistics.median(r["seconds"] for r in runs), "runs": [r["seconds"] for r in runs],
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}
+
+
+def rate(result: dict, variants: int, fixed_s: float) -> dict:
+    marginal = max(result["seconds"] - fixed_s, 1e-9)
+    return {**result, "variants": variants, "marginal_seconds": marginal, "variants_per_s": variants / marginal}
+
+
+def fresh_and_again(work: Path, name: str, vcf: Path, variants: int, fixed_s: float) -> dict:
+    """Ingest `vcf` into a new home (every variant new), then a copy of it under another name
+    (a new partition whose variants are all embedded already)."""
+    home = work / f"home_{name}"
+    shutil.rmtree(home, ignore_errors=True)
+    fresh = rate(ingest(home, vcf), variants, fixed_s)
+    copy = work / f"again_{vcf.name}"
+    shutil.copyfile(vcf, copy)
+    again = rate(ingest(home, copy), variants, fixed_s)
+    return {"home": str(home), "fresh": fresh, "reingest": again}

@@ -1,0 +1,81 @@
+"""Vector search on the ingested `variants` table: exact search against the IVF_PQ index the
+pipeline maintains, p50/p95 latency and recall@10, over query texts that are not in the table."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vcf_pipeline.lib.describe import describe_variant
+from vcf_pipeline.lib.embed import Embedder
+from vcf_pipeline.lib.lancedb_store import VARIANTS, VariantStore
+from vcf_pipeline.lib.synthetic import variant_universe
+from vcf_pipeline.lib.table_upkeep import IndexPolicy
+
+QUERY_TEXTS = [
+    "pathogenic BRCA1 frameshift in hereditary breast cancer",
+    "benign synonymous variant in CFTR",
+    "stop gained in TP53 Li-Fraumeni",
+    "splice donor variant of uncertain significance",
+]
+
+
+def _queries(embedder: Embedder, n: int) -> np.ndarray:
+    rows = [v.__dict__ for v in variant_universe(n, seed=999)]
+    texts = [describe_variant({"gene_symbol": r["gene"][0], "hgvs_p": r["hgvs_p"], "consequence": r["consequence"],
+                               "impact": r["impact"], "clinical_significance": r["significance"], "variant_type": "SNV",
+                               "ref": r["ref"], "alt": r["alt"]}) for r in rows]
+    return embedder.encode(QUERY_TEXTS + texts[: n - len(QUERY_TEXTS)])
+
+
+def _timed_search(store: VariantStore, vectors, exact: bool):
+    latencies, results = [], []
+    for v in vectors:
+        started = time.perf_counter()
+        hits = store.search(v, limit=10, columns=["variant_id"], exact=exact)
+        latencies.append((time.perf_counter() - started) * 1000)
+        results.append((hits.column("variant_id").to_pylist(), hits.column("_distance").to_numpy()))
+    return latencies, results
+
+
+def _recall(exact, approx) -> float:
+    """Share of the true top 10 found; ties at the 10th distance count as found (texts repeat, so
+    vectors do)."""
+    found = []
+    for (ids, dist), (got, got_dist) in zip(exact, approx):
+        bound = dist[-1] + 1e-6
+        truth = set(ids)
+        found.append(min(10, sum(1 for g, d in zip(got, got_dist) if g in truth or d <= bound)) / 10)
+    return float(np.mean(found))
+
+
+def _summary(latencies) -> dict:
+    ordered = sorted(latencies)
+    return {"p50_ms": statistics.median(ordered), "p95_ms": ordered[int(0.95 * (len(ordered) - 1))]}
+
+
+def run(home: Path, queries: int = 200, grid=((8, 1), (16, 10), (24, 20), (32, 20), (48, 20), (64, 40))) -> dict:
+    store = VariantStore(home / "lancedb")
+    rows = store.count(VARIANTS)
+    vectors = _queries(Embedder(), queries)
+    started = time.perf_counter()
+    upkeep = store.maintain()  # what the pipeline did after the last write: normally nothing left to do
+    maintain_s = time.perf_counter() - started
+    table = store.db.open_table(VARIANTS)
+    out = {"rows": rows, "queries": len(vectors), "upkeep_actions": upkeep.actions, "upkeep_seconds": maintain_s,
+           "indexes": [i.name for i in table.list_indices()]}
+    _timed_search(store, vectors[:10], exact=True)  # warm the caches
+    lat, exact = _timed_search(store, vectors, exact=True)
+    out["exact"] = _summary(lat)
+    default = IndexPolicy()
+    out["grid"] = []
+    for nprobes, refine in grid:
+        store.policy = IndexPolicy(nprobes=nprobes, refine_factor=refine)
+        _timed_search(store, vectors[:10], exact=False)
+        lat, approx = _timed_search(store, vectors, exact=False)
+        out["grid"].append({"nprobes": nprobes, "refine_factor": refine, **_summary(lat), "recall_at_10": _recall(exact, approx),
+                            "default": (nprobes, refine) == (default.nprobes, default.refine_factor)})
+    return out

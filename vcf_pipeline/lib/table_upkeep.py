@@ -1,0 +1,106 @@
+"""Upkeep of the LanceDB tables: the ANN index on `variants.embedding`, fragments and old versions.
+
+Below `min_rows` exact search is fast enough and no vector index is built. Above, an IVF_PQ index
+(about sqrt(rows) partitions, 8-dimension PQ sub-vectors) is trained once and kept current:
+`optimize()` folds new rows into it and compacts small fragments once they pile up, and the index is
+retrained when the table has grown `retrain_growth` times since training (its centroids no longer
+fit the data). Old versions are pruned after `keep_versions`: backups hold their own copies.
+Searches probe `nprobes` partitions and re-rank `refine_factor` x limit candidates on the exact
+vectors, which keeps recall@10 above 0.9 (measured in bench/).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+VECTOR_COLUMN = "embedding"
+INDEX_PREFIX = "embedding_ivfpq_"
+
+
+@dataclass(frozen=True)
+class IndexPolicy:
+    min_rows: int = 20_000  # exact search of 100k rows measured 53 ms p50 on 2 cores, IVF_PQ 7-9 ms
+    retrain_growth: float = 4.0
+    max_unindexed_fraction: float = 0.05
+    max_small_fragments: int = 32
+    keep_versions: timedelta = timedelta(hours=1)
+    nprobes: int = 32
+    refine_factor: int = 20
+
+
+@dataclass
+class Upkeep:
+    """What `maintain` did, for run metadata."""
+
+    rows: int = 0
+    actions: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def partitions_for(rows: int) -> int:
+    return max(1, min(4096, int(math.sqrt(rows))))
+
+
+def sub_vectors_for(dimension: int) -> int:
+    """8 dimensions per PQ sub-vector (the count must divide the dimension)."""
+    return next(n for n in (dimension // 8, dimension // 4, dimension // 2, 1) if n and dimension % n == 0)
+
+
+def _vector_indexes(table) -> list:
+    return [i for i in table.list_indices() if i.columns == [VECTOR_COLUMN] and i.name.startswith(INDEX_PREFIX)]
+
+
+def trained_rows(index_name: str) -> int:
+    """The row count an index was trained at, kept in its name (`embedding_ivfpq_<rows>`)."""
+    return int(index_name.rsplit("_", 1)[1])
+
+
+def build_index(table, rows: int) -> str:
+    """Train a new index, then drop the ones it replaces: searches use an index throughout."""
+    from lancedb.index import IvfPq
+
+    old = _vector_indexes(table)
+    dimension = table.schema.field(VECTOR_COLUMN).type.list_size
+    name = f"{INDEX_PREFIX}{rows}"
+    config = IvfPq(distance_type="cosine", num_partitions=partitions_for(rows), num_sub_vectors=sub_vectors_for(dimension))
+    table.create_index(VECTOR_COLUMN, config=config, replace=True, name=name)
+    for index in old:
+        if index.name != name:
+            table.drop_index(index.name)
+    return name
+
+
+def maintain_variants(table, policy: IndexPolicy = IndexPolicy()) -> Upkeep:
+    """Compact the table, then create, update or retrain the vector index, as the policy says.
+    Compaction comes first: a large file lands as many fragments, and the index is then built over
+    few (searching 50 uncompacted fragments of 1M rows measured 4x slower)."""
+    started = time.perf_counter()
+    upkeep = Upkeep(rows=table.count_rows())
+    upkeep.actions += compact(table, policy)
+    indexes = _vector_indexes(table)
+    if not indexes:
+        if upkeep.rows >= policy.min_rows:
+            build_index(table, upkeep.rows)
+            upkeep.actions.append(f"built IVF_PQ index ({partitions_for(upkeep.rows)} partitions)")
+    elif upkeep.rows >= policy.retrain_growth * trained_rows(indexes[0].name):
+        build_index(table, upkeep.rows)
+        upkeep.actions.append(f"retrained IVF_PQ index ({partitions_for(upkeep.rows)} partitions)")
+    else:
+        unindexed = table.index_stats(indexes[0].name).num_unindexed_rows
+        if unindexed > policy.max_unindexed_fraction * upkeep.rows:
+            table.optimize(cleanup_older_than=policy.keep_versions)
+            upkeep.actions.append(f"indexed {unindexed} new rows, compacted")
+    upkeep.seconds = time.perf_counter() - started
+    return upkeep
+
+
+def compact(table, policy: IndexPolicy = IndexPolicy()) -> list[str]:
+    """Merge small fragments (one or more per commit) once they pile up; prune old versions."""
+    small = table.stats()["fragment_stats"]["num_small_fragments"]
+    if small <= policy.max_small_fragments:
+        return []
+    table.optimize(cleanup_older_than=policy.keep_versions)
+    return [f"{table.name}: compacted {small} small fragments"]

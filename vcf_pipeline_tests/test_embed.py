@@ -1,0 +1,85 @@
+"""The embedding backends against each other, on texts of real variants from ../shared."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vcf_pipeline.lib.describe import describe_variant
+from vcf_pipeline.lib.embed import Embedder
+from vcf_pipeline.lib.onnx_embedder import cached_build, exported_model
+from vcf_pipeline.lib.embed import model_folder
+from vcf_pipeline.lib.vcf import VcfReader
+from vcf_pipeline_tests.conftest import SHARED_VCF
+
+ANNOTATED = ["ensembl-vep__clinvar-testset__input.vcf.gz", "snpeff__vcf__long.vcf.gz", "bcftools__test__split-vep.vcf"]
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    found = []
+    for name in ANNOTATED:
+        with VcfReader(SHARED_VCF / name) as reader:
+            found += [describe_variant(row) for batch in reader.batches() for row in batch.variants.to_pylist()]
+    unique = list(dict.fromkeys(found))
+    # A batch of one, and one text past the model's 256-token limit (truncated the same way).
+    return unique[:400] + ["x", "BRCA1 " * 400]
+
+
+@pytest.fixture(scope="module")
+def exact(texts) -> np.ndarray:
+    return Embedder(backend="torch").encode(texts)
+
+
+def test_onnx_fp32_gives_the_exact_vectors_of_sentence_transformers(texts, exact):
+    vectors = Embedder(backend="onnx").encode(texts)
+    assert vectors.shape == exact.shape == (len(texts), 384)
+    assert np.min(np.sum(vectors * exact, axis=1)) > 0.9999
+    single = Embedder(backend="onnx").encode([texts[7]])[0]  # no padding: same vector alone as in a batch
+    assert float(single @ exact[7]) > 0.9999
+
+
+def test_int8_default_stays_close_to_the_exact_vectors(texts, exact):
+    embedder = Embedder()
+    assert embedder.backend == "onnx-int8" and embedder.model_id == "all-MiniLM-L6-v2+int8"
+    cosine = np.sum(embedder.encode(texts) * exact, axis=1)
+    assert cosine.mean() >= 0.98 and np.percentile(cosine, 5) >= 0.97
+
+
+def test_static_model_is_fast_to_run_unit_length_and_keeps_gross_meaning(texts):
+    embedder = Embedder(backend="static")
+    vectors = embedder.encode(texts)
+    assert embedder.model_id == "all-MiniLM-L6-v2+static"
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(vectors, embedder.encode(texts))
+    query, near, far = embedder.encode(["BRCA1 frameshift_variant pathogenic", "BRCA1 p.Glu23fs: frameshift_variant (HIGH)", "SNV A>G"])
+    assert query @ near > query @ far
+
+
+def test_exports_are_cached_and_built_once(monkeypatch, tmp_path):
+    folder = exported_model(model_folder("all-MiniLM-L6-v2"))
+    assert {"model.onnx", "model.int8.onnx", "tokenizer.json", "meta.json"} <= {p.name for p in folder.iterdir()}
+
+    def must_not_build(location, staging):
+        raise AssertionError("export rebuilt although cached")
+
+    assert cached_build(model_folder("all-MiniLM-L6-v2"), "onnx", must_not_build) == folder
+
+
+def test_a_failed_build_leaves_no_half_written_export(monkeypatch, tmp_path):
+    monkeypatch.setenv("VCF_PIPELINE_MODEL_CACHE", str(tmp_path))
+
+    def failing(location, staging):
+        (staging / "model.onnx").write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        cached_build(model_folder("all-MiniLM-L6-v2"), "onnx", failing)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_backend_and_device_are_checked():
+    with pytest.raises(ValueError, match="unknown embedding backend"):
+        Embedder(backend="tensorflow").encode(["x"])
+    with pytest.raises(ValueError, match="use backend 'torch'"):
+        Embedder(backend="onnx-int8", device="cuda").encode(["x"])
