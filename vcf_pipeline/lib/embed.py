@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vcf_pipeline.lib.describe import describe_variant, text_hash
+from vcf_pipeline.lib.warehouse import stream_batches
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BACKENDS = ("onnx-int8", "onnx", "torch", "static")
@@ -160,10 +161,10 @@ def embed_variant_file(variants_path, out_path, embedder: Embedder, lookup, batc
     dimension = embedder.dimension
     schema = embeddings_schema(dimension)
     encoded: dict[str, np.ndarray] = {}  # texts encoded by this call: not in the store yet
-    parquet = pq.ParquetFile(variants_path, pre_buffer=False)  # no read-ahead: bounded memory
-    columns = ["variant_id", *(c for c in DESCRIBED_COLUMNS if c in parquet.schema_arrow.names)]
+    present = pq.read_schema(variants_path).names
+    columns = ["variant_id", *(c for c in DESCRIBED_COLUMNS if c in present)]
     with pq.ParquetWriter(out_path, schema) as out:
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns, use_threads=False):
+        for batch in stream_batches(variants_path, batch_rows, columns):
             if len(encoded) > _MAX_KNOWN_TEXTS:
                 encoded.clear()  # bounded memory; a text seen again this far apart is encoded again
             texts = [describe_variant(row) for row in batch.to_pylist()]

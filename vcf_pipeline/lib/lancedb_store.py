@@ -25,8 +25,8 @@ _LOOKUP_CHUNK = 2_000
 _TAKE_CHUNK = 50_000
 _COMMIT_RETRIES = 5
 # LanceDB's default caches (6 GB of index, 1 GB of metadata per session) let a 1M-row ingest grow
-# to several GB. One bounded session per process: still room for the vector index (PQ codes of
-# 1M rows are 48 MB; its IVF_SQ form 400 MB) and the BTREE indexes.
+# to several GB. One bounded session per process still holds the vector index (PQ codes of 1M rows
+# are 48 MB) and the BTREE indexes.
 _SESSION = None
 
 

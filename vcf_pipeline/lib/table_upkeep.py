@@ -6,7 +6,7 @@ Below `min_rows` exact search is fast enough and no vector index is built. Above
 retrained when the table has grown `retrain_growth` times since training (its centroids no longer
 fit the data). Old versions are pruned after `keep_versions`: backups hold their own copies.
 Searches probe `nprobes` partitions and re-rank `refine_factor` x limit candidates on the exact
-vectors, which keeps recall@10 above 0.9 (measured in bench/).
+vectors: recall@10 0.93-0.97 at 100k rows, 0.78 at 1M on tightly clustered texts (bench/README.md).
 """
 
 from __future__ import annotations
