@@ -95,6 +95,7 @@ def _s3_server(args: argparse.Namespace) -> int:
 def _backup(args: argparse.Namespace) -> int:
     from vcf_pipeline.headless import back_up
 
+    _snapshot_bucket()  # settings checked (bucket set, a valid name) before Dagster starts
     summary = back_up(resolve_home(args.home))
     if not summary.ok:
         print(f"backup FAILED: {summary.error}", file=sys.stderr)
@@ -114,26 +115,55 @@ def _snapshot_bucket():
     return target.snapshots(s3_from_env(resolve=True))
 
 
+def _s3_command(handler):
+    """Run a command that talks to the bucket; S3 settings, endpoint and credential problems become one
+    line on stderr and exit 1 (2 for an invalid setting), not a traceback."""
+
+    def run(args: argparse.Namespace) -> int:
+        import os
+
+        from vcf_pipeline.lib.s3_sync import S3SettingsError, describe_s3_error
+
+        try:
+            return handler(args)
+        except S3SettingsError as exc:
+            print(f"vcf-pipeline {args.command}: {exc}", file=sys.stderr)
+            return 2
+        except Exception as exc:
+            message = describe_s3_error(exc, os.environ.get("VCF_PIPELINE_S3_ENDPOINT"), os.environ.get("VCF_PIPELINE_S3_BUCKET", ""))
+            if message is None:
+                raise
+            print(f"vcf-pipeline {args.command}: {message}", file=sys.stderr)
+            return 1
+
+    return run
+
+
 def _snapshots(args: argparse.Namespace) -> int:
     import json
 
-    bucket = _snapshot_bucket()
+    manifests, broken = _snapshot_bucket().read_manifests()
     rows = []
-    for snapshot_id, stores in sorted(bucket.manifests().items(), reverse=True):
+    for snapshot_id in sorted(set(manifests) | set(broken), reverse=True):
+        stores, problems = manifests.get(snapshot_id, {}), broken.get(snapshot_id, {})
         rows.append({
             "snapshot": snapshot_id,
-            "complete": all(s in stores for s in ("lancedb", "kuzu")),
-            "created_at": min(m.created_at for m in stores.values()),
+            "complete": all(s in stores for s in ("lancedb", "kuzu")) and not problems,
+            "created_at": min((m.created_at for m in stores.values()), default=""),
             "bytes": sum(m.size for m in stores.values()),
             "variants": stores["lancedb"].tables.get("variants", {}).get("rows") if "lancedb" in stores else None,
             "graph_variants": stores["kuzu"].tables.get("Variant") if "kuzu" in stores else None,
+            "broken": problems,
         })
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
     print(f"{'snapshot':<26} {'created (UTC)':<26} {'size':>10} {'variants':>9} {'graph':>9}  state")
     for r in rows:
-        print(f"{r['snapshot']:<26} {r['created_at']:<26} {_human(r['bytes']):>10} {r['variants'] or 0:>9} {r['graph_variants'] or 0:>9}  {'complete' if r['complete'] else 'INCOMPLETE'}")
+        state = "complete" if r["complete"] else "INCOMPLETE"
+        if r["broken"]:
+            state = "BROKEN " + "; ".join(f"{store} manifest: {why}" for store, why in sorted(r["broken"].items()))
+        print(f"{r['snapshot']:<26} {r['created_at']:<26} {_human(r['bytes']):>10} {r['variants'] or 0:>9} {r['graph_variants'] or 0:>9}  {state}")
     return 0
 
 
@@ -185,17 +215,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     backup = commands.add_parser("backup", help="snapshot both stores to S3 now (the backup job, run headless)")
     backup.add_argument("--home", help="pipeline home (default: $VCF_PIPELINE_HOME or ./data)")
-    backup.set_defaults(run=_backup)
+    backup.set_defaults(run=_s3_command(_backup))
 
     snapshots = commands.add_parser("snapshots", help="list the snapshots in the bucket")
     snapshots.add_argument("--json", action="store_true", help="JSON instead of a table")
-    snapshots.set_defaults(run=_snapshots)
+    snapshots.set_defaults(run=_s3_command(_snapshots))
 
     restore = commands.add_parser("restore", help="rebuild <home>/lancedb and <home>/kuzu from a snapshot, verified")
     restore.add_argument("--home", help="pipeline home (default: $VCF_PIPELINE_HOME or ./data)")
     restore.add_argument("--snapshot", metavar="ID", help="snapshot to restore (default: the newest complete one)")
     restore.add_argument("--force", action="store_true", help="replace existing stores (they are moved aside, not deleted)")
-    restore.set_defaults(run=_restore)
+    restore.set_defaults(run=_s3_command(_restore))
 
     from vcf_pipeline.query_cli import add_commands
 

@@ -167,3 +167,103 @@ def test_a_home_with_nothing_ingested_yet_backs_up_and_restores(s3, tmp_path):
     assert {s: m["files"] for s, m in empty.stores.items()} == {"lancedb": 0, "kuzu": 0}
     assert main(["restore", "--home", str(tmp_path / "restored"), "--snapshot", empty.snapshot_id]) == 0
     assert (tmp_path / "restored" / "lancedb").is_dir() and (tmp_path / "restored" / "kuzu").is_dir()
+
+
+def _plant_manifests(snapshots: SnapshotBucket, snapshot_id: str, lancedb_body: bytes, kuzu_from: str) -> None:
+    """A snapshot whose LanceDB manifest is `lancedb_body` and whose Kuzu manifest is a valid copy."""
+    kuzu = snapshots.manifests()[kuzu_from]["kuzu"]
+    kuzu.snapshot_id = snapshot_id
+    snapshots.client.put_object(Bucket=BUCKET, Key=snapshots.manifest_key(snapshot_id, "lancedb"), Body=lancedb_body)
+    snapshots.client.put_object(Bucket=BUCKET, Key=snapshots.manifest_key(snapshot_id, "kuzu"), Body=kuzu.to_json().encode())
+
+
+def test_manifests_naming_paths_outside_the_store_are_refused_and_never_hide_good_snapshots(s3, home, tmp_path, capsys):
+    import json
+
+    snapshots = bucket(s3)
+    backup = back_up(home)
+    assert backup.ok, backup.error
+    good = backup.snapshot_id
+    blob = snapshots.manifests()[good]["lancedb"].files[0]
+    escapes = {
+        "99990101T000000Z-climbs": f"../../../evil_escape_{secrets.token_hex(4)}.txt",
+        "99990102T000000Z-absolute": f"/tmp/evil_absolute_{secrets.token_hex(4)}.txt",
+    }
+    for snapshot_id, path in escapes.items():
+        body = {"snapshot_id": snapshot_id, "store": "lancedb", "created_at": "2026-01-01T00:00:00+00:00",
+                "files": [{"path": path, "size": blob.size, "sha256": blob.sha256}], "tables": {}}
+        _plant_manifests(snapshots, snapshot_id, json.dumps(body).encode(), good)
+    _plant_manifests(snapshots, "99990103T000000Z-garbled", b"{not json", good)
+    target = tmp_path / "restore_home"
+    try:
+        for snapshot_id, path in escapes.items():
+            assert main(["restore", "--home", str(target), "--snapshot", snapshot_id]) == 1
+            err = capsys.readouterr().err
+            assert "broken manifest" in err and "not a plain relative path" in err, err
+            outside = (target / f".restore-{snapshot_id}" / "lancedb" / path).resolve()
+            assert not outside.exists()
+        assert main(["restore", "--home", str(target), "--snapshot", "99990103T000000Z-garbled"]) == 1
+        assert "unreadable manifest" in capsys.readouterr().err
+        assert not (target / "lancedb").exists() and not (target / "kuzu").exists()
+
+        # Listing shows the broken ones for what they are; the newest good snapshot is still the default.
+        assert main(["snapshots", "--json"]) == 0
+        rows = {r["snapshot"]: r for r in json.loads(capsys.readouterr().out)}
+        assert {k for k, r in rows.items() if r["broken"]} == {*escapes, "99990103T000000Z-garbled"}
+        assert rows[good]["complete"] and not rows["99990101T000000Z-climbs"]["complete"]
+        assert main(["restore", "--home", str(target)]) == 0
+        assert f"restored snapshot {good}" in capsys.readouterr().out
+    finally:
+        for snapshot_id in [*escapes, "99990103T000000Z-garbled"]:
+            for store in ("lancedb", "kuzu"):
+                snapshots.client.delete_object(Bucket=BUCKET, Key=snapshots.manifest_key(snapshot_id, store))
+
+
+def test_a_damaged_blob_is_reported_by_the_check_and_uploaded_again_by_the_next_backup(s3, home, tmp_path):
+    snapshots = bucket(s3)
+    first = back_up(home)
+    assert first.ok, first.error
+    manifest = snapshots.manifests()[first.snapshot_id]["lancedb"]
+    victim = max(manifest.files, key=lambda f: f.size)
+    key = snapshots.blob_key(victim.sha256)
+    original = snapshots.client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    damaged = original[:100] + bytes([original[100] ^ 0xFF]) + original[101:]  # same size, other bytes
+    snapshots.client.put_object(Bucket=BUCKET, Key=key, Body=damaged)
+    assert snapshots.missing_objects(manifest) == [f"lancedb/{victim.path}"]  # what lancedb_backup_objects_present computes
+
+    healed = back_up(home)
+    assert healed.ok, healed.error
+    assert healed.stores["lancedb"]["bytes_uploaded"] == victim.size  # that blob, and nothing else
+    assert healed.checks == {"lancedb_backup_objects_present": True, "kuzu_backup_objects_present": True}
+    assert snapshots.client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == original
+    assert main(["restore", "--home", str(tmp_path), "--snapshot", healed.snapshot_id]) == 0
+    assert state(tmp_path)[:2] == state(home)[:2]
+
+
+def test_s3_problems_are_one_line_errors(s3, home, monkeypatch, capsys):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    assert main(["snapshots"]) == 1
+    err = capsys.readouterr().err
+    assert "refused the credentials" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert main(["restore", "--home", str(home / "elsewhere")]) == 1
+    assert "refused the credentials" in capsys.readouterr().err
+    monkeypatch.undo()
+
+    monkeypatch.setenv("VCF_PIPELINE_S3_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    assert main(["snapshots"]) == 1
+    assert "cannot reach the S3 endpoint http://127.0.0.1:9" in capsys.readouterr().err
+    monkeypatch.undo()
+
+    monkeypatch.setenv("VCF_PIPELINE_S3_BUCKET", "ab")
+    assert main(["backup", "--home", str(home)]) == 2
+    assert "bucket name 'ab' is not valid" in capsys.readouterr().err
+    assert main(["snapshots"]) == 2
+
+
+@pytest.mark.parametrize("path", ["../x", "a/../../x", "/etc/passwd", "a//b", "./a", "a\\..\\b", "", "a/\0"])
+def test_manifest_paths_must_stay_inside_the_store(path):
+    from vcf_pipeline.lib.s3_sync import ManifestError, check_relative_path
+
+    with pytest.raises(ManifestError, match="not a plain relative path"):
+        check_relative_path(path)
+    assert check_relative_path("data/variants.lance/_versions/1.manifest") == "data/variants.lance/_versions/1.manifest"

@@ -12,7 +12,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from vcf_pipeline.defs.resources import PipelineSettings
-from vcf_pipeline.lib.s3_sync import SnapshotBucket, new_snapshot_id, scan_folder
+from vcf_pipeline.lib.s3_sync import S3SettingsError, SnapshotBucket, describe_s3_error, new_snapshot_id, scan_folder
 
 BACKUP_TAG = "vcf_pipeline/backup"
 S3_RETRIES = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
@@ -66,11 +66,19 @@ def _snapshot_id(context: dg.AssetExecutionContext) -> str:
 
 def _back_up(context, backup_target: BackupTarget, s3: S3Resource, store: str, root, files, tables) -> dg.MaterializeResult:
     started = time.perf_counter()
-    snapshots = backup_target.snapshots(s3)
-    manifest = snapshots.back_up(_snapshot_id(context), store, files, root, tables)
-    # Retention: only complete snapshots count, so this run's (half-written until its other store
-    # is done) is never pruned; nor are blobs of a backup still uploading (grace period).
-    dropped, blobs = snapshots.prune(backup_target.keep)
+    try:
+        snapshots = backup_target.snapshots(s3)
+        manifest = snapshots.back_up(_snapshot_id(context), store, files, root, tables)
+        # Retention: only complete snapshots count, so this run's (half-written until its other store
+        # is done) is never pruned; nor are blobs of a backup still uploading (grace period).
+        dropped, blobs = snapshots.prune(backup_target.keep)
+    except S3SettingsError as exc:
+        raise dg.Failure(f"{store}_backup: {exc}", allow_retries=False) from exc
+    except Exception as exc:
+        message = describe_s3_error(exc, s3.endpoint_url, backup_target.bucket)
+        if message is None:
+            raise
+        raise dg.Failure(f"{store}_backup: {message}") from exc
     return dg.MaterializeResult(
         metadata={
             "snapshot_id": manifest.snapshot_id,
