@@ -123,3 +123,38 @@ def test_search_on_real_clinvar_data_finds_the_gene(shared_home):
     [vector] = Embedder().encode(["SAMD11 missense variant"])
     hits = lance.search(vector, limit=3, columns=["gene_symbol"])
     assert hits["gene_symbol"].to_pylist() == ["SAMD11"] * 3
+
+
+def _raw_caller_output(path, records: int, seed: int = 11) -> None:
+    """A sites-only VCF of `records` SNVs with no annotation at all (raw caller output)."""
+    import random
+
+    rng = random.Random(seed)
+    lines = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=248956422>", "##contig=<ID=chr2,length=242193529>",
+             "##INFO=<ID=DP,Number=1,Type=Integer,Description=\"Depth\">", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
+    per_chrom = records // 2
+    for chrom in ("chr1", "chr2"):
+        for pos in sorted(rng.sample(range(10_000, 200_000_000), per_chrom)):
+            ref = rng.choice("ACGT")
+            alt = rng.choice([b for b in "ACGT" if b != ref])
+            lines.append(f"{chrom}\t{pos}\t.\t{ref}\t{alt}\t{rng.randint(10, 99)}\tPASS\tDP={rng.randint(5, 60)}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_large_unannotated_file_ingests_without_a_useless_vector_index(tmp_path):
+    vcf = tmp_path / "raw_calls.vcf"
+    _raw_caller_output(vcf, 300_000)
+    [summary] = ingest_paths(tmp_path / "home", [vcf])
+    assert summary.ok, summary.error
+    lance, graph = stores(tmp_path / "home")
+    expected, _ = expected_from_pysam(vcf)
+    assert lance.count(VARIANTS) == len(expected) == 300_000
+    assert graph.count("(v:Variant)") == 300_000
+    # Twelve texts ("SNV A>G", ...) cannot train 547 IVF partitions: no index, exact search, and it says so.
+    table = lance.db.open_table(VARIANTS)
+    assert [i for i in table.list_indices() if i.columns == ["embedding"]] == []
+    from vcf_pipeline.lib.table_upkeep import distinct_vectors
+
+    assert distinct_vectors(table) == 12
+    hits = lance.search(Embedder().encode(["SNV C>T"])[0], limit=5, columns=["ref", "alt"])
+    assert hits.num_rows == 5 and set(zip(hits["ref"].to_pylist(), hits["alt"].to_pylist())) == {("C", "T")}

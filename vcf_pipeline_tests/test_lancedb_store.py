@@ -129,7 +129,7 @@ def test_upkeep_builds_updates_and_retrains_the_vector_index(tmp_path):
 
     embedder = Embedder()
     universe = variant_universe(3000, seed=3)
-    store = VariantStore(tmp_path / "db", IndexPolicy(min_rows=600, max_unindexed_fraction=0.05))
+    store = VariantStore(tmp_path / "db", IndexPolicy(min_rows=600, max_unindexed_fraction=0.05, min_distinct_vectors=100))
     batch, dim = embedded_variants(universe[:500], embedder)
     store.upsert_variants([batch], dim)
     assert store.maintain().actions == []  # below min_rows: exact search only

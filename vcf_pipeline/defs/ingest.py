@@ -126,6 +126,8 @@ def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettin
     seconds = time.perf_counter() - started
     with _step_memory():
         upkeep = store.maintain()  # vector index and compaction, while this step holds the lancedb pool
+    if upkeep.error:
+        context.log.warning(f"table upkeep failed (the variants are stored; the next write retries it): {upkeep.error}")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": upserted,
@@ -140,6 +142,7 @@ def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettin
             "uri": store.uri,
             "write_seconds": round(seconds, 3),
             "table_upkeep": "; ".join(upkeep.actions) or "none needed",
+            "table_upkeep_error": upkeep.error or "none",
             "upkeep_seconds": round(upkeep.seconds, 3),
         },
         check_results=[check_result(LANCEDB_COUNTS, consistency.lancedb_holds_partition(files, store))],

@@ -34,6 +34,8 @@ def retract_from_lancedb(context: dg.OpExecutionContext, config: RetractConfig, 
     _retract_each(context, config.partition_keys, store.retract_partition, "LanceDB")
     upkeep = store.maintain()  # deletes leave deletion files and unindexed gaps: compact when they pile up
     context.log.info(f"table upkeep: {'; '.join(upkeep.actions) or 'none needed'} ({upkeep.seconds:.1f}s)")
+    if upkeep.error:
+        context.log.warning(f"table upkeep failed (retried by the next write): {upkeep.error}")
 
 
 @dg.op(pool="kuzu", out=dg.Out(dg.Nothing), tags={"kind": "kuzu"})

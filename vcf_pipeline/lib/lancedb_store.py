@@ -287,14 +287,21 @@ class VariantStore:
         return counted[0]
 
     def maintain(self) -> Upkeep:
-        """Keep the vector index current and the tables compact (run under the lancedb pool)."""
+        """Keep the vector index current and the tables compact (run under the lancedb pool). Never
+        raises: a failed upkeep is reported in `Upkeep.error`, the data written stands, and the next
+        write's upkeep tries again."""
         started = time.perf_counter()
-        variants = self._table(VARIANTS)
-        upkeep = maintain_variants(variants, self.policy) if variants is not None else Upkeep()
-        for name in (FILE_VARIANTS, CALLS):
-            table = self._table(name)
-            if table is not None:
-                upkeep.actions += compact(table, self.policy)
+        upkeep = Upkeep()
+        try:
+            variants = self._table(VARIANTS)
+            if variants is not None:
+                upkeep = maintain_variants(variants, self.policy)
+            for name in (FILE_VARIANTS, CALLS):
+                table = self._table(name)
+                if table is not None:
+                    upkeep.actions += compact(table, self.policy)
+        except Exception as exc:  # maintenance must never fail the write it follows
+            upkeep.error = f"{type(exc).__name__}: {exc}"
         upkeep.seconds = time.perf_counter() - started
         return upkeep
 

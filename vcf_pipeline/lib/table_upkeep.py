@@ -1,7 +1,11 @@
 """Upkeep of the LanceDB tables: the ANN index on `variants.embedding`, fragments and old versions.
 
-Below `min_rows` exact search is fast enough and no vector index is built. Above, an IVF_PQ index
-(about sqrt(rows) partitions, 8-dimension PQ sub-vectors) is trained once and kept current:
+Below `min_rows` exact search is fast enough and no vector index is built. Nor is one built when
+the table holds few distinct texts (raw caller output without annotations reads "SNV A>G" for every
+such variant): k-means cannot form more clusters than there are distinct vectors, and an index over
+a few dozen points gains nothing over exact search. Otherwise an IVF_PQ index (about sqrt(rows)
+partitions, at most one per `vectors_per_partition` distinct vectors, 8-dimension PQ sub-vectors)
+is trained once and kept current:
 `optimize()` folds new rows into it and compacts small fragments once they pile up, and the index is
 retrained when the table has grown `retrain_growth` times since training (its centroids no longer
 fit the data). Old versions are pruned after `keep_versions`: backups hold their own copies.
@@ -27,6 +31,8 @@ class IndexPolicy:
     max_unindexed_fraction: float = 0.05
     max_small_fragments: int = 32
     keep_versions: timedelta = timedelta(hours=1)
+    min_distinct_vectors: int = 4096  # PQ codebooks want 256 distinct points each; k-means many more
+    vectors_per_partition: int = 32
     nprobes: int = 32
     refine_factor: int = 20
 
@@ -38,10 +44,22 @@ class Upkeep:
     rows: int = 0
     actions: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    error: str = ""  # upkeep that failed: the write it followed stands, and the next write tries again
 
 
-def partitions_for(rows: int) -> int:
-    return max(1, min(4096, int(math.sqrt(rows))))
+def partitions_for(rows: int, distinct: int | None = None, policy: IndexPolicy = IndexPolicy()) -> int:
+    """IVF partitions for `rows` vectors of which `distinct` differ: about sqrt(rows), never more
+    than the distinct vectors can fill."""
+    by_rows = max(1, min(4096, int(math.sqrt(rows))))
+    return by_rows if distinct is None else max(1, min(by_rows, distinct // policy.vectors_per_partition))
+
+
+def distinct_vectors(table) -> int:
+    """How many different embeddings the table holds (one per distinct text)."""
+    import pyarrow.compute as pc
+
+    hashes = table.search().select(["text_hash"]).limit(None).to_arrow()["text_hash"]
+    return pc.count_distinct(hashes).as_py()
 
 
 def sub_vectors_for(dimension: int) -> int:
@@ -58,14 +76,14 @@ def trained_rows(index_name: str) -> int:
     return int(index_name.rsplit("_", 1)[1])
 
 
-def build_index(table, rows: int) -> str:
+def build_index(table, rows: int, partitions: int) -> str:
     """Train a new index, then drop the ones it replaces: searches use an index throughout."""
     from lancedb.index import IvfPq
 
     old = _vector_indexes(table)
     dimension = table.schema.field(VECTOR_COLUMN).type.list_size
     name = f"{INDEX_PREFIX}{rows}"
-    config = IvfPq(distance_type="cosine", num_partitions=partitions_for(rows), num_sub_vectors=sub_vectors_for(dimension))
+    config = IvfPq(distance_type="cosine", num_partitions=partitions, num_sub_vectors=sub_vectors_for(dimension))
     table.create_index(VECTOR_COLUMN, config=config, replace=True, name=name)
     for index in old:
         if index.name != name:
@@ -81,20 +99,28 @@ def maintain_variants(table, policy: IndexPolicy = IndexPolicy()) -> Upkeep:
     upkeep = Upkeep(rows=table.count_rows())
     upkeep.actions += compact(table, policy)
     indexes = _vector_indexes(table)
-    if not indexes:
-        if upkeep.rows >= policy.min_rows:
-            build_index(table, upkeep.rows)
-            upkeep.actions.append(f"built IVF_PQ index ({partitions_for(upkeep.rows)} partitions)")
-    elif upkeep.rows >= policy.retrain_growth * trained_rows(indexes[0].name):
-        build_index(table, upkeep.rows)
-        upkeep.actions.append(f"retrained IVF_PQ index ({partitions_for(upkeep.rows)} partitions)")
-    else:
+    if (not indexes and upkeep.rows >= policy.min_rows) or (
+        indexes and upkeep.rows >= policy.retrain_growth * trained_rows(indexes[0].name)
+    ):
+        upkeep.actions.append(_train(table, upkeep.rows, retrain=bool(indexes), policy=policy))
+    elif indexes:
         unindexed = table.index_stats(indexes[0].name).num_unindexed_rows
         if unindexed > policy.max_unindexed_fraction * upkeep.rows:
             table.optimize(cleanup_older_than=policy.keep_versions)
             upkeep.actions.append(f"indexed {unindexed} new rows, compacted")
     upkeep.seconds = time.perf_counter() - started
     return upkeep
+
+
+def _train(table, rows: int, retrain: bool, policy: IndexPolicy) -> str:
+    distinct = distinct_vectors(table)
+    if distinct < policy.min_distinct_vectors:
+        for index in _vector_indexes(table):  # an index trained on other data would only mislead
+            table.drop_index(index.name)
+        return f"no vector index: {distinct} distinct texts among {rows} rows (exact search)"
+    partitions = partitions_for(rows, distinct, policy)
+    build_index(table, rows, partitions)
+    return f"{'retrained' if retrain else 'built'} IVF_PQ index ({partitions} partitions, {distinct} distinct vectors)"
 
 
 def compact(table, policy: IndexPolicy = IndexPolicy()) -> list[str]:
