@@ -20,9 +20,9 @@ MALFORMED = {
     "pysam__tabix_data__issue85.vcf": "#CHROM",
     "htsjdk__variant__dbsnp_135.b37.1000.vcf": "#CHROM",
     "phase_mnv_rs__fixtures__truncated.vcf.gz": "truncated",
-    "vcfpy__vcfs_from_the_wild__issue-16.vcf": "invalid number of columns",
-    "htslib__test__noroundtrip.vcf": "record 1",
-    "hts-specs__4.3-failed__failed_body_format_000.vcf": "record 2",
+    "vcfpy__vcfs_from_the_wild__issue-16.vcf": "9 tab-separated columns, the #CHROM line has 12",
+    "htslib__test__noroundtrip.vcf": "record 1: FORMAT 'GT:GT' names a key twice",
+    "hts-specs__4.3-failed__failed_body_format_000.vcf": "record 2 (after 1:55388): a blank line among the records",
 }
 
 

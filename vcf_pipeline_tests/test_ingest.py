@@ -158,3 +158,21 @@ def test_a_large_unannotated_file_ingests_without_a_useless_vector_index(tmp_pat
     assert distinct_vectors(table) == 12
     hits = lance.search(Embedder().encode(["SNV C>T"])[0], limit=5, columns=["ref", "alt"])
     assert hits.num_rows == 5 and set(zip(hits["ref"].to_pylist(), hits["alt"].to_pylist())) == {("C", "T")}
+
+
+def test_a_source_can_skip_bad_records_instead_of_failing_the_file(tmp_path):
+    lenient, strict = tmp_path / "lenient", tmp_path / "strict"
+    body = "chr1\t50\t.\tC\tT\t.\t.\t.\nchr1\t60\t.\tA\tA T\t.\t.\t.\nchr1\t70\t.\tG\tGA\t.\t.\t.\n"
+    header = "##fileformat=VCFv4.2\n##contig=<ID=chr1>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    for folder in (lenient, strict):
+        folder.mkdir()
+        (folder / "calls.vcf").write_text(header + body)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "sources.yaml").write_text(f"sources:\n  lab: {{path: {lenient}, bad_records: skip}}\n  core: {strict}\n")
+    skipped, refused = ingest_paths(home, [lenient / "calls.vcf", strict / "calls.vcf"])
+    assert skipped.ok, skipped.error
+    assert skipped.figures["bad_records_skipped"] == 1 and "ALT 'A T'" in skipped.figures["bad_record_examples"]
+    assert not refused.ok and "record 2 at chr1:60: ALT 'A T' is neither bases" in refused.error
+    lance, _ = stores(home)
+    assert sorted(lance.read(VARIANTS, columns=["pos"])["pos"].to_pylist()) == [50, 70]

@@ -44,11 +44,12 @@ def _refuse_if_retracted(context: dg.AssetExecutionContext) -> None:
 @dg.asset(**PER_FILE, kinds={"pysam", "parquet"}, check_specs=[UNIQUE_IDS])
 def parsed_variants(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     """Variants (one row per ALT allele) and per-sample calls of one VCF file, as Parquet."""
-    path = settings.sources().path_for(context.partition_key)
+    sources = settings.sources()
+    path = sources.path_for(context.partition_key)
     files = settings.files(context.partition_key)
     try:
         with _step_memory():
-            result = parse_into(path, files, settings.batch_records)
+            result = parse_into(path, files, settings.batch_records, sources.bad_records_for(context.partition_key))
     except VcfFormatError as exc:
         # A malformed file fails its own partition; the stores are untouched.
         raise dg.Failure(description=str(exc), metadata={"file": exc.path, "reason": exc.reason, "where": exc.where or ""}) from exc
@@ -67,6 +68,9 @@ def parsed_variants(context: dg.AssetExecutionContext, settings: PipelineSetting
             "reference_blocks_skipped": stats.reference_blocks,
             "star_alleles_skipped": stats.star_alleles,
             "duplicate_variants_skipped": stats.duplicate_variants,
+            "telomere_records_skipped": stats.telomere_records,
+            "bad_records_skipped": stats.bad_records_skipped,
+            **({"bad_record_examples": "\n".join(stats.bad_record_examples)} if stats.bad_record_examples else {}),
             "annotations": ", ".join(stats.annotation_kinds) or "none",
             "parse_seconds": round(result.seconds, 3),
             "records_per_second": round(stats.records / result.seconds, 1) if result.seconds else 0.0,

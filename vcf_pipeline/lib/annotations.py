@@ -133,7 +133,7 @@ def _vep_allele(ref: str, alts: tuple[str, ...], alt_index: int) -> str:
     return alt
 
 
-def _parse_subfield_names(description: str) -> list[str] | None:
+def parse_subfield_names(description: str) -> list[str] | None:
     """Subfield names from a CSQ-style ('Format: a|b|c') or ANN-style ("'a | b | c'") description."""
     if "Format:" in description:
         spec = description.split("Format:", 1)[1]
@@ -156,7 +156,7 @@ class AnnotationReader:
             meta = info[info_id]
             if meta.type != "String":
                 continue
-            names = _parse_subfield_names(meta.description or "")
+            names = parse_subfield_names(meta.description or "")
             if not names or not ({"Consequence", "Annotation"} & set(names)):
                 continue
             index = {}

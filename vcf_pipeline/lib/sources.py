@@ -1,7 +1,9 @@
 """Named source folders, and the mapping between files in them and partition keys.
 
 Watched sources (the folder sensor keeps the stores in step with them): `incoming` is
-`<home>/incoming`; more come from `<home>/sources.yaml` (`sources: {name: path}`) and from
+`<home>/incoming`; more come from `<home>/sources.yaml` (`sources: {name: path}`, or
+`{name: {path: ..., bad_records: skip}}` to count and leave out records that break the VCF rules
+instead of failing the file; `incoming` may be given such settings too) and from
 `VCF_PIPELINE_SOURCES` (`name=path,name=path`), which wins. Registered sources are only looked up:
 `vcf-pipeline ingest` records the other folders it was pointed at in `<home>/sources.json`, so that
 later runs (and backfills) can find those files again.
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -40,6 +42,7 @@ class Sources:
     home: Path
     folders: dict[str, Path]
     watched: tuple[str, ...] = (DEFAULT_SOURCE,)
+    bad_records: dict[str, str] = field(default_factory=dict)  # source -> "fail" (default) or "skip"
 
     @classmethod
     def load(cls, home: Path | str, env: str | None = None) -> "Sources":
@@ -48,7 +51,8 @@ class Sources:
         registry = home / "sources.json"
         if registry.exists():
             folders.update({k: Path(v) for k, v in json.loads(registry.read_text()).items()})
-        watched = {DEFAULT_SOURCE: home / "incoming", **_from_yaml(home / "sources.yaml", home)}
+        configured, bad_records = _from_yaml(home / "sources.yaml", home)
+        watched = {DEFAULT_SOURCE: home / "incoming", **configured}
         env = os.environ.get("VCF_PIPELINE_SOURCES", "") if env is None else env
         for item in filter(None, (part.strip() for part in env.split(","))):
             name, sep, path = item.partition("=")
@@ -56,7 +60,7 @@ class Sources:
                 raise ValueError(f"VCF_PIPELINE_SOURCES entry {item!r} is not name=path")
             watched[name.strip()] = _folder(path.strip(), home)
         folders.update(watched)
-        return cls(home=home, folders=folders, watched=tuple(watched))
+        return cls(home=home, folders=folders, watched=tuple(watched), bad_records=bad_records)
 
     def register(self, folder: Path) -> str:
         """Name of the source for `folder`, recording a new one in `<home>/sources.json` if needed."""
@@ -85,6 +89,10 @@ class Sources:
                 return encode_key(name, path.relative_to(folder).as_posix())
         return encode_key(self.register(path.parent), path.name)
 
+    def bad_records_for(self, key: str) -> str:
+        """What to do with records that break the VCF rules in this partition's file: fail or skip."""
+        return self.bad_records.get(decode_key(key)[0], "fail")
+
     def path_for(self, key: str) -> Path:
         """The file a partition key stands for."""
         source, relative = decode_key(key)
@@ -98,14 +106,29 @@ def _folder(path: str, home: Path) -> Path:
     return (folder if folder.is_absolute() else home / folder).resolve()
 
 
-def _from_yaml(path: Path, home: Path) -> dict[str, Path]:
+def _from_yaml(path: Path, home: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """(source -> folder, source -> bad-record policy) from `sources.yaml`."""
     if not path.exists():
-        return {}
+        return {}, {}
     config = yaml.safe_load(path.read_text()) or {}
     entries = config.get("sources", {}) if isinstance(config, dict) else None
-    if not isinstance(entries, dict) or not all(isinstance(v, str) for v in entries.values()):
+    if not isinstance(entries, dict):
         raise ValueError(f"{path}: expected `sources:` mapping names to folder paths")
-    return {str(name): _folder(folder, home) for name, folder in entries.items()}
+    folders, policies = {}, {}
+    for name, entry in entries.items():
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("path", ""), str):
+            raise ValueError(f"{path}: source {name!r} must be a folder path or {{path: ..., bad_records: fail|skip}}")
+        policy = entry.get("bad_records", "fail")
+        if policy not in ("fail", "skip"):
+            raise ValueError(f"{path}: source {name!r}: bad_records must be fail or skip, not {policy!r}")
+        if entry.get("path"):
+            folders[str(name)] = _folder(entry["path"], home)
+        elif str(name) != DEFAULT_SOURCE:
+            raise ValueError(f"{path}: source {name!r} has no path")
+        policies[str(name)] = policy
+    return folders, policies
 
 
 def find_vcf_files(paths: list[Path]) -> list[Path]:

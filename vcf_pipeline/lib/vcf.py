@@ -3,13 +3,18 @@
 Multi-allelic records are split (a sample carries ALT i when its GT holds i); gVCF reference blocks
 (ALT only `<NON_REF>`, `<*>` or `.`) are counted, not returned; symbolic SVs and breakends are kept.
 Plain-gzip `.vcf.gz` files (which htslib cannot read through pysam) are decompressed to a temporary
-file first. Any problem with the file raises `VcfFormatError` naming the file, the record and why.
+file first. Any problem with the file raises `VcfFormatError` naming the file, the record and why:
+a file cut short (a plain VCF whose last line has no line end, a BGZF file without its end-of-file
+block), a line htslib cannot parse, a record that breaks the rules of `vcf_rules` (or, with
+`bad_records="skip"`, such records are counted and left out). FORMAT/INFO numbers that the header
+does not declare as numbers are read leniently: parsed when they hold a number, else left empty.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import shutil
 import tempfile
 import zlib
@@ -21,12 +26,16 @@ from pathlib import Path
 import pyarrow as pa
 import pysam
 
-from vcf_pipeline.lib.annotations import ANNOTATION_COLUMNS, AnnotationReader
+from vcf_pipeline.lib.annotations import ANNOTATION_COLUMNS, AnnotationReader, parse_subfield_names
+from vcf_pipeline.lib.vcf_rules import line_problem, record_problem, unterminated_line_problem
 
 DEFAULT_BATCH_RECORDS = 50_000
 MAX_ALLELE_IN_ID = 32
 REFERENCE_ALLELES = frozenset({"<NON_REF>", "<*>", "."})
 STAR_ALLELE = "*"
+BAD_RECORD_POLICIES = ("fail", "skip")
+# The empty BGZF block every complete BGZF file (bgzip, BCF) ends with.
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 VARIANT_SCHEMA = pa.schema(
     [
@@ -86,6 +95,9 @@ class ParseStats:
     samples: list[str] = field(default_factory=list)
     annotation_kinds: list[str] = field(default_factory=list)
     file_format: str = ""
+    telomere_records: int = 0  # POS 0: the specification's telomere marker, not a variant to store
+    bad_records_skipped: int = 0
+    bad_record_examples: list[str] = field(default_factory=list)  # the first few, with their reasons
 
 
 @dataclass
@@ -121,14 +133,51 @@ def classify_variant(ref: str, alt: str) -> str:
     return "INDEL"
 
 
-def _is_plain_gzip(path: Path) -> bool:
-    """gzip but not BGZF: BGZF blocks carry an extra field with the 'BC' subfield."""
+def _compression(path: Path) -> str:
+    """`bgzf`, `gzip` (plain, not BGZF: BGZF blocks carry an extra field with the 'BC' subfield) or `none`."""
     with open(path, "rb") as fh:
         head = fh.read(18)
     if head[:2] != b"\x1f\x8b":
-        return False
+        return "none"
     has_extra = len(head) >= 4 and head[3] & 0x04
-    return not (has_extra and head[12:14] == b"BC")
+    return "bgzf" if has_extra and head[12:14] == b"BC" else "gzip"
+
+
+def _is_plain_gzip(path: Path) -> bool:
+    return _compression(path) == "gzip"
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        if fh.tell() == 0:
+            return True  # empty: refused later, with its own reason
+        fh.seek(-1, 2)
+        return fh.read(1) == b"\n"
+
+
+def _check_complete(path: Path) -> None:
+    """Refuse a BGZF file cut short: htslib would read it up to the cut and call it a whole file.
+    (A plain VCF's last line is checked once its header is known: `VcfReader._last_line_problem`.)"""
+    if _compression(path) != "bgzf":
+        return
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        fh.seek(max(0, fh.tell() - len(BGZF_EOF)))
+        if fh.read() != BGZF_EOF:
+            raise VcfFormatError(path, "file is truncated: the BGZF end-of-file block is missing (an interrupted copy or write?)")
+
+
+def _last_line(path: Path) -> str:
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        fh.seek(max(0, fh.tell() - (1 << 20)))
+        return fh.read().rsplit(b"\n", 1)[-1].decode("utf-8", "replace")
+
+
+def _data_line_count(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip() and not line.startswith(b"#"))
 
 
 @contextmanager
@@ -155,6 +204,9 @@ def _explain_open_failure(path: Path, exc: Exception) -> str:
         head = fh.read(1 << 16)
     if head[:2] == b"\x1f\x8b":
         return f"compressed file could not be read as VCF/BCF ({exc})"
+    if b"\0" in head:
+        line = head[: head.index(b"\0")].count(b"\n") + 1
+        return f"header line {line} holds a NUL byte (a binary or damaged file?)"
     text = head.decode("utf-8", "replace")
     lines = text.splitlines()
     if not lines[0].startswith("##fileformat=VCF"):
@@ -173,34 +225,89 @@ def _explain_open_failure(path: Path, exc: Exception) -> str:
 class VcfReader:
     """One VCF/BCF file, read in batches. Use as a context manager; iterate `batches()`."""
 
-    def __init__(self, path: Path | str, batch_records: int = DEFAULT_BATCH_RECORDS, tmp_dir: Path | None = None):
+    def __init__(
+        self, path: Path | str, batch_records: int = DEFAULT_BATCH_RECORDS, tmp_dir: Path | None = None, bad_records: str = "fail"
+    ):
+        if bad_records not in BAD_RECORD_POLICIES:
+            raise ValueError(f"bad_records must be one of {BAD_RECORD_POLICIES}, not {bad_records!r}")
         self.path = Path(path)
         self.batch_records = batch_records
         self.tmp_dir = tmp_dir
+        self.bad_records = bad_records
         self.stats = ParseStats()
-        self._stack = None
 
     def __enter__(self) -> "VcfReader":
         if not self.path.is_file():
             raise VcfFormatError(self.path, "file does not exist")
+        _check_complete(self.path)
         self._copy = _readable_copy(self.path, self.tmp_dir)
-        readable = self._copy.__enter__()
+        self._readable = self._copy.__enter__()
         try:
-            self._vcf = pysam.VariantFile(str(readable))
+            self._vcf = pysam.VariantFile(str(self._readable))
         except (ValueError, OSError) as exc:
             self._copy.__exit__(None, None, None)
-            raise VcfFormatError(self.path, _explain_open_failure(readable, exc)) from exc
-        header = self._vcf.header
-        self.samples = list(header.samples)
-        self.annotations = AnnotationReader(header)
+            raise VcfFormatError(self.path, _explain_open_failure(self._readable, exc)) from exc
+        try:
+            header = self._vcf.header
+            self.samples = list(header.samples)
+            self.annotations = AnnotationReader(header)
+        except UnicodeDecodeError as exc:
+            self.__exit__(None, None, None)
+            raise VcfFormatError(self.path, f"header is not valid UTF-8 ({exc.reason} at byte {exc.start} of {exc.object[:40]!r})") from exc
+        self._header_columns = 8 + (1 + len(self.samples) if self.samples else 0)
+        self._cut_record = self._find_cut_last_line(header)
         self.stats.samples = self.samples
         self.stats.annotation_kinds = self.annotations.kinds
         self.stats.file_format = f"{self._vcf.format} {self._vcf.compression}"
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self._vcf.close()
-        self._copy.__exit__(*exc_info)
+        try:
+            self._vcf.close()
+        except OSError:
+            if exc_info[0] is None:  # htslib's close complains after a read error: keep the read error
+                raise
+        finally:
+            self._copy.__exit__(*exc_info)
+
+    def _find_cut_last_line(self, header) -> int | None:
+        """A plain VCF whose last line has no line end and looks cut is refused as truncated (with
+        `bad_records="skip"`, read without that line: its record number is returned)."""
+        if self._vcf.format == "BCF" or _compression(self._readable) != "none" or _ends_with_newline(self._readable):
+            return None
+        line = _last_line(self._readable)
+        if line.startswith("#"):
+            return None
+        subfields = {k: len(names) for k, m in header.info.items() if (names := parse_subfield_names(m.description or ""))}
+        problem = unterminated_line_problem(line, self._header_columns, set(header.info.keys()), subfields)
+        if problem is None:
+            return None
+        if self.bad_records == "fail":
+            self.__exit__(None, None, None)
+            raise VcfFormatError(self.path, f"file is truncated: {problem}")
+        self._cut_problem = problem
+        return _data_line_count(self._readable)
+
+    def _unreadable(self, exc: Exception, last: str) -> VcfFormatError:
+        """The error for record `stats.records + 1`, which htslib could not read."""
+        number = self.stats.records + 1
+        where = f"record {number}" + (f" (after {last})" if last else "")
+        if isinstance(exc, UnicodeDecodeError):
+            return VcfFormatError(self.path, f"record is not valid UTF-8 ({exc.reason} in {exc.object[:40]!r})", where)
+        if isinstance(exc, OSError) and self._vcf.compression != "NONE":
+            return VcfFormatError(self.path, f"compressed data is corrupt: a BGZF block cannot be inflated ({exc})", where)
+        line = None if self._vcf.format == "BCF" else _data_line(self._readable, number)
+        if line is None:
+            return VcfFormatError(self.path, f"unreadable record ({exc})", where)
+        excerpt = line if len(line) <= 100 else line[:100] + "..."
+        return VcfFormatError(self.path, f"{line_problem(line, self._header_columns)}: {excerpt!r}", where)
+
+    def _refuse_or_skip(self, problem: str, where: str) -> None:
+        if self.bad_records == "fail":
+            raise VcfFormatError(self.path, problem, where)
+        self.stats.bad_records_skipped += 1
+        if len(self.stats.bad_record_examples) < 5:
+            self.stats.bad_record_examples.append(f"{where}: {problem}")
 
     def batches(self) -> Iterator[ParsedBatch]:
         """Batches of at most `batch_records` records' variants and calls."""
@@ -216,11 +323,18 @@ class VcfReader:
             except StopIteration:
                 break
             except (ValueError, OSError) as exc:
-                raise VcfFormatError(
-                    self.path, f"unreadable record ({exc})", f"record {self.stats.records + 1}" + (f" (after {last})" if last else "")
-                ) from exc
+                raise self._unreadable(exc, last) from exc
             self.stats.records += 1
             last = f"{record.chrom}:{record.pos}"
+            problem = record_problem(record.chrom, record.pos, record.ref, record.alts or ())
+            if self.stats.records == self._cut_record:
+                problem = self._cut_problem
+            if problem:
+                self._refuse_or_skip(problem, f"record {self.stats.records} at {last}")
+                continue
+            if record.pos == 0:
+                self.stats.telomere_records += 1
+                continue
             try:
                 self._add_record(record, seen, variants, calls)
             except (ValueError, TypeError, KeyError) as exc:
@@ -307,15 +421,50 @@ class VcfReader:
                 self.stats.calls += 1
 
 
+def _as_int(value) -> int | None:
+    """A depth or quality as an int, leniently: a header that does not declare the field (htslib then
+    reads it as a String) or a value that is no number gives None, never an error."""
+    if isinstance(value, str):
+        try:
+            value = float(value.split(",")[0])
+        except ValueError:
+            return None
+    if value is None or not math.isfinite(value) or not -(2**31) < value < 2**31:
+        return None
+    return int(round(value))
+
+
 def _first_int(value) -> int | None:
     if isinstance(value, tuple):
         value = value[0] if value else None
-    return None if value is None else int(round(value))
+    return _as_int(value)
 
 
 def _allele_depths(ad, allele: int) -> list[int | None] | None:
     """[ref depth, depth of this ALT], as `bcftools norm -m-` writes AD for a split allele."""
+    if isinstance(ad, str):
+        ad = tuple(ad.split(","))
     if not isinstance(ad, tuple) or len(ad) <= allele:
         return None
-    return [ad[0], ad[allele]]
+    return [_as_int(ad[0]), _as_int(ad[allele])]
+
+
+def _data_line(path: Path, number: int) -> str | None:
+    """The `number`-th data line (1-based, header lines not counted) of a VCF, or None (BCF)."""
+    if _compression(path) == "bgzf":
+        opener = lambda: gzip.open(path, "rt", encoding="utf-8", errors="replace")  # noqa: E731
+    else:
+        opener = lambda: open(path, encoding="utf-8", errors="replace")  # noqa: E731
+    try:
+        with opener() as fh:
+            seen = 0
+            for line in fh:
+                if line.startswith("#"):
+                    continue
+                seen += 1
+                if seen == number:
+                    return line.rstrip("\r\n")
+    except (OSError, EOFError, zlib.error):
+        return None
+    return None
 

@@ -69,7 +69,7 @@ class ParseResult:
     seconds: float
 
 
-def parse_into(path: Path, files: PartitionFiles, batch_records: int = DEFAULT_BATCH_RECORDS) -> ParseResult:
+def parse_into(path: Path, files: PartitionFiles, batch_records: int = DEFAULT_BATCH_RECORDS, bad_records: str = "fail") -> ParseResult:
     """Parse `path` into the partition's variants/calls Parquet. The previous files are replaced only
     once the whole file parsed: a malformed file leaves the last good parse in place."""
     started = time.perf_counter()
@@ -79,7 +79,7 @@ def parse_into(path: Path, files: PartitionFiles, batch_records: int = DEFAULT_B
     staging.mkdir(mode=0o700)
     try:
         with (
-            VcfReader(path, batch_records, tmp_dir=staging) as reader,
+            VcfReader(path, batch_records, tmp_dir=staging, bad_records=bad_records) as reader,
             pq.ParquetWriter(staging / files.variants.name, VARIANT_SCHEMA) as variants_out,
             pq.ParquetWriter(staging / files.calls.name, CALL_SCHEMA) as calls_out,
         ):
