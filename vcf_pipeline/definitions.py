@@ -1,5 +1,6 @@
 """Everything Dagster loads: assets (with their checks), jobs, the folder sensor and resources."""
 
+import os
 import warnings
 
 import dagster as dg
@@ -17,6 +18,10 @@ from vcf_pipeline.defs.ingest import ingest_assets, ingest_job
 from vcf_pipeline.defs.resources import default_resources
 from vcf_pipeline.defs.retract import retract_vcf_files
 from vcf_pipeline.defs.sensors import vcf_folder_sensor
+
+# The code server and run workers write the stores and the warehouse: owner-only, like the home
+# itself (genotypes are personal data), whichever way Dagster was started.
+os.umask(0o077)
 
 # Dagster itself passes the beta `owners` parameter when it binds resources to a sensor's jobs.
 warnings.filterwarnings("ignore", message="Parameter `owners` of initializer `SensorDefinition", category=dg.BetaWarning)

@@ -16,8 +16,14 @@ def resolve_home(home: str | os.PathLike | None) -> Path:
 
 
 def prepare_home(home: Path) -> Path:
-    """Create the home's folders (owner-only), install the instance config, and point this process's
-    environment (VCF_PIPELINE_HOME, DAGSTER_HOME) at it. Returns DAGSTER_HOME."""
+    """Create the home's folders, install the instance config, and point this process's environment
+    (VCF_PIPELINE_HOME, DAGSTER_HOME) at it. Returns DAGSTER_HOME.
+
+    The home holds genotypes: it is made owner-only (0700), and so is every file this process
+    creates from now on (umask 077)."""
+    os.umask(0o077)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(home, 0o700)
     for name in HOME_FOLDERS:
         (home / name).mkdir(parents=True, exist_ok=True, mode=0o700)
     dagster_home = home / "dagster_home"

@@ -176,3 +176,15 @@ def test_a_source_can_skip_bad_records_instead_of_failing_the_file(tmp_path):
     assert not refused.ok and "record 2 at chr1:60: ALT 'A T' is neither bases" in refused.error
     lance, _ = stores(home)
     assert sorted(lance.read(VARIANTS, columns=["pos"])["pos"].to_pylist()) == [50, 70]
+
+
+def test_the_home_and_everything_in_it_is_owner_only(tmp_path):
+    import stat
+
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    assert ingest_paths(home, [SAMPLES / "family_trio.vcf", SHARED_VCF / "htslib__test__vcf44_1.vcf"])[0].ok
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert (home / "sources.json").exists()  # the shared folder was registered as a source
+    opened = [p for p in home.rglob("*") if stat.S_IMODE(p.stat().st_mode) & 0o077]
+    assert not opened, [f"{p}: {oct(stat.S_IMODE(p.stat().st_mode))}" for p in opened[:10]]

@@ -36,7 +36,9 @@ def test_valid_filters_select_exactly_what_they_say_on_real_data(samples_home):
 def test_literals_are_masked_and_quotes_escaped():
     parsed = parse_filter("gene_symbol = 'O''Brien' AND pos IN (1, 2.5) AND chrom LIKE '1%'", COLUMNS)
     assert "'O''Brien'" in parsed.sql
-    assert parsed.masked == "((`gene_symbol` = ?) AND (`pos` IN (?, ?))) AND (`chrom` LIKE ?)"
+    assert parsed.masked == "`gene_symbol` = ? AND `pos` IN (?, ?) AND `chrom` LIKE ?"
+    nested = parse_filter("(pos = 1 OR pos = 2) AND NOT (chrom = '1' AND (chrom = '2' AND pos > 3))", COLUMNS)
+    assert nested.masked == "(`pos` = ? OR `pos` = ?) AND NOT (`chrom` = ? AND `chrom` = ? AND `pos` > ?)"
 
 
 HOSTILE = {
@@ -96,8 +98,12 @@ HOSTILE = {
     "chrom = '1' \x00": ("unexpected character", 12),
     "pos == 1": ("expected a value", 5),
     # huge inputs
-    "(" * 100 + "pos = 1" + ")" * 100: ("nests deeper than", 32),
-    "NOT " * 100 + "pos = 1": ("nests deeper than", 128),
+    "(" * 100 + "pos = 1" + ")" * 100: ("nests deeper than", 17),
+    "NOT " * 100 + "pos = 1": ("nests deeper than", 68),
+    " AND ".join(["pos = 1"] * 1_001): ("more than 1000 comparisons", 12 * 1_000),
+    "pos = 1e400": ("number 1e400 is out of range", 6),
+    "pos = 99999999999999999999999": ("number 99999999999999999999999 is out of range", 6),
+    "qual > -1e999": ("number -1e999 is out of range", 8),
     "pos IN (" + ", ".join(["1"] * 1_002) + ")": ("at most 1000 values", 3008),
     "chrom = '" + "x" * MAX_LENGTH + "'": (f"at most {MAX_LENGTH}", 0),
 }
@@ -115,3 +121,31 @@ def test_hostile_and_malformed_filters_are_refused_at_the_offending_part(text):
 
 def test_there_are_at_least_forty_hostile_filters():
     assert len(HOSTILE) >= 40
+
+
+def test_the_largest_filters_the_grammar_accepts_run_in_lancedb(samples_home):
+    """The grammar's limits sit inside LanceDB's: its deepest, longest filters run; one more is refused."""
+    home, _ = samples_home
+    store = VariantStore(home / "lancedb")
+    kinds = column_kinds(store.read(VARIANTS).schema)
+    ids = [f"chr17-{43_000_000 + i}-ACGTACGTACGTACGTACGTACGTACGTACGT-A" for i in range(1_000)]
+    biggest = {
+        "1,000 ANDed comparisons": " AND ".join(f"pos != {i}" for i in range(1_000)),
+        "1,000 ORed comparisons": " OR ".join(f"pos = {i}" for i in range(1_000)),
+        "parentheses 16 deep": "(" * 16 + "pos > 0" + ")" * 16,
+        "NOT 16 deep": "NOT " * 16 + "pos > 0",
+        "alternating AND/OR 16 deep": "pos > 0" + "".join(f" {'AND' if i % 2 else 'OR'} (pos > {i}" for i in range(16)) + ")" * 16,
+        "IN list of 1,000 long variant ids": "variant_id IN (" + ", ".join(f"'{i}'" for i in ids) + ")",
+        "largest int64": f"pos < {2**63 - 1}",
+    }
+    rows = store.count(VARIANTS)
+    for name, text in biggest.items():
+        selected = store.read(VARIANTS, columns=["variant_id"], where=parse_filter(text, kinds).sql).num_rows
+        assert 0 <= selected <= rows, name
+    assert store.read(VARIANTS, columns=["pos"], where=parse_filter(biggest["NOT 16 deep"], kinds).sql).num_rows == rows
+    for deeper in ("(" * 17 + "pos > 0" + ")" * 17, "NOT " * 17 + "pos > 0"):
+        with pytest.raises(FilterError, match="nests deeper than 16"):
+            parse_filter(deeper, kinds)
+    with pytest.raises(FilterError, match="out of range for number \\(64-bit integer\\)"):
+        parse_filter("pos = 1e300", kinds)  # a float column takes it; an integer column would fail inside LanceDB
+    parse_filter("qual < 1e300", kinds)

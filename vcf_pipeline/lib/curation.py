@@ -3,6 +3,7 @@ agreement and the embedding in step with the text it was made from."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -23,8 +24,21 @@ class CurationError(ValueError):
     """A refused edit (unknown column, wrong type, missing or duplicate variant): exit 2."""
 
 
+# Value ranges a curated value must respect (what a parsed file could hold).
+_RANGES = {"allele_frequency": (0.0, 1.0), "qual": (0.0, 1e12)}
+_INT64 = (-(2**63), 2**63 - 1)
+MAX_TEXT = 10_000
+
+
+def _check_text(name: str, value: str) -> None:
+    if len(value) > MAX_TEXT:
+        raise CurationError(f"{name} is {len(value)} characters long (at most {MAX_TEXT})")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise CurationError(f"{name} holds a control character (NUL, newline, ...): {value[:40]!r}")
+
+
 def check_fields(fields: dict) -> dict:
-    """Only editable columns, each with a value of its column's type (None clears it)."""
+    """Only editable columns, each with a value of its column's type and range (None clears it)."""
     for name, value in fields.items():
         if name in IDENTITY or name in DERIVED:
             raise CurationError(f"{name} cannot be set: it is {'the identity' if name in IDENTITY else 'derived from the other columns'}")
@@ -42,6 +56,14 @@ def check_fields(fields: dict) -> dict:
         )
         if not ok:
             raise CurationError(f"{name} takes {kind}, not {type(value).__name__} {value!r}")
+        if pa.types.is_floating(kind):
+            low, high = _RANGES.get(name, (-math.inf, math.inf))
+            if not math.isfinite(value) or not low <= value <= high:
+                raise CurationError(f"{name} must be a finite number from {low:g} to {high:g}, not {value!r}")
+        elif pa.types.is_integer(kind) and not _INT64[0] <= value <= _INT64[1]:
+            raise CurationError(f"{name} {value} is out of range")
+        for text in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
+            _check_text(name, text)
     return fields
 
 

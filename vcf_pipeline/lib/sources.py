@@ -77,8 +77,11 @@ class Sources:
         registry = self.home / "sources.json"
         recorded = json.loads(registry.read_text()) if registry.exists() else {}
         recorded[name] = str(folder)
-        self.home.mkdir(parents=True, exist_ok=True)
-        registry.write_text(json.dumps(recorded, indent=2, sort_keys=True))
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(registry, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(recorded, indent=2, sort_keys=True))
+        os.chmod(registry, 0o600)  # a registry written before this rule
         return name
 
     def key_for(self, path: Path) -> str:

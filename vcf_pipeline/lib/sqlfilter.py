@@ -10,22 +10,28 @@ and re-rendered, so that no user text reaches LanceDB as SQL.
     op        := "=" | "!=" | "<>" | "<" | "<=" | ">" | ">="
     literal   := string ('...', '' for a quote) | number | TRUE | FALSE
 
-Columns must be known (and literals must fit their type); anything else (`;`, comments, functions,
-subqueries, double-quoted text) is refused with the position of the offending part.
+Columns must be known (and literals must fit their type and range); anything else (`;`, comments,
+functions, subqueries, double-quoted text) is refused with the position of the offending part.
+The limits are inside what LanceDB's SQL parser takes (measured on lancedb 0.40: `NOT (` nested 24
+deep and parentheses nested about 48 deep fail; 1,000 ANDed or ORed predicates and a 1,000-item IN
+list of variant ids run in well under a second). Chains of one operator render flat (`a AND b AND
+c`), so the number of predicates never turns into nesting.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
-MAX_LENGTH = 4_000
-MAX_DEPTH = 32
 MAX_IN_ITEMS = 1_000
+MAX_LENGTH = 64_000  # room for a full IN list of long variant ids (1,000 x ~45 characters)
+MAX_DEPTH = 16  # parentheses and NOTs nested
+MAX_PREDICATES = 1_000
 KEYWORDS = {"AND", "OR", "NOT", "IN", "LIKE", "IS", "NULL", "TRUE", "FALSE"}
-COMPARISONS = {"=", "!=", "<>", "<", "<=", ">", ">="}
-# Column kinds: what literals a column may be compared with.
-STRING, NUMBER, BOOLEAN = "string", "number", "boolean"
+# Column kinds: what literals a column may be compared with (INTEGER columns take numbers in int64 range).
+STRING, NUMBER, INTEGER, BOOLEAN = "string", "number", "integer", "boolean"
+INT64 = (-(2**63), 2**63 - 1)
 
 _TOKEN = re.compile(
     r"""
@@ -125,16 +131,18 @@ class Not:
 
 
 @dataclass(frozen=True)
-class Both:
+class Chain:
+    """Operands joined by one operator, rendered flat; only nested chains get parentheses."""
+
     operator: str  # AND | OR
-    left: "Node"
-    right: "Node"
+    operands: tuple["Node", ...]
 
     def render(self, masked: bool = False) -> str:
-        return f"({self.left.render(masked)}) {self.operator} ({self.right.render(masked)})"
+        parts = (f"({o.render(masked)})" if isinstance(o, Chain) else o.render(masked) for o in self.operands)
+        return f" {self.operator} ".join(parts)
 
 
-Node = Predicate | Not | Both
+Node = Predicate | Not | Chain
 
 
 @dataclass(frozen=True)
@@ -155,7 +163,7 @@ class Filter:
 class _Parser:
     def __init__(self, text: str, columns: dict[str, str]):
         self.text, self.columns = text, {c.lower(): (c, k) for c, k in columns.items()}
-        self.tokens, self.i, self.depth = tokenize(text), 0, 0
+        self.tokens, self.i, self.depth, self.predicates = tokenize(text), 0, 0, 0
 
     def peek(self) -> Token:
         return self.tokens[self.i]
@@ -199,16 +207,21 @@ class _Parser:
         return self.chain("AND", self.negation)
 
     def chain(self, word: str, operand) -> Node:
-        """operand (word operand)*, grouped to the left."""
-        node = operand()
+        """operand (word operand)*, as one flat chain (a parenthesised chain of the same word joins it)."""
+        operands = [operand()]
         while self.keyword(word):
             self.take()
-            node = Both(word, node, operand())
-        return node
+            operands.append(operand())
+        if len(operands) == 1:
+            return operands[0]
+        flat = []
+        for node in operands:
+            flat.extend(node.operands if isinstance(node, Chain) and node.operator == word else (node,))
+        return Chain(word, tuple(flat))
 
     def negation(self) -> Node:
         self.depth += 1
-        if self.depth > MAX_DEPTH:
+        if self.depth > MAX_DEPTH + 1:  # the outermost operand is level 0
             raise FilterError(self.text, self.peek().position, f"filter nests deeper than {MAX_DEPTH} levels")
         try:
             if self.keyword("NOT"):
@@ -229,6 +242,9 @@ class _Parser:
         token = self.take()
         if token.kind != "word" or token.text.upper() in KEYWORDS:
             self.fail(token, "expected a column name")
+        self.predicates += 1
+        if self.predicates > MAX_PREDICATES:
+            raise FilterError(self.text, token.position, f"filter has more than {MAX_PREDICATES} comparisons")
         if self.peek().text == "(":
             raise FilterError(self.text, token.position, f"functions are not allowed ({token.text}(...))")
         if token.text.lower() not in self.columns:
@@ -278,17 +294,24 @@ class _Parser:
             text = sign + token.text
             value = float(text) if any(c in text for c in ".eE") else int(text)
             found = NUMBER
+            limits = INT64 if kind == INTEGER or isinstance(value, int) else (-math.inf, math.inf)
+            if kind in (NUMBER, INTEGER) and not (math.isfinite(value) and limits[0] <= value <= limits[1]):
+                raise FilterError(self.text, token.position, f"number {text} is out of range for {self.kind_name(kind)}")
         elif token.kind == "word" and token.text.upper() in ("TRUE", "FALSE"):
             value, found = token.text.upper() == "TRUE", BOOLEAN
         else:
             self.fail(token, "expected a value ('text', a number, TRUE or FALSE)")
-        if found != kind:
-            raise FilterError(self.text, token.position, f"a {found} value for a {kind} column")
+        if found != kind and not (found == NUMBER and kind == INTEGER):
+            raise FilterError(self.text, token.position, f"a {found} value for a {self.kind_name(kind)} column")
         return Literal(value, token.position)
+
+    @staticmethod
+    def kind_name(kind: str) -> str:
+        return {INTEGER: "number (64-bit integer)", NUMBER: "number"}.get(kind, kind)
 
 
 def parse_filter(text: str, columns: dict[str, str]) -> Filter:
-    """Parse `text` against `columns` (name -> STRING, NUMBER or BOOLEAN); raises FilterError."""
+    """Parse `text` against `columns` (name -> STRING, NUMBER, INTEGER or BOOLEAN); raises FilterError."""
     return _Parser(text, columns).parse()
 
 
@@ -300,7 +323,9 @@ def column_kinds(schema) -> dict[str, str]:
     for field in schema:
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
             kinds[field.name] = STRING
-        elif pa.types.is_integer(field.type) or pa.types.is_floating(field.type):
+        elif pa.types.is_integer(field.type):
+            kinds[field.name] = INTEGER
+        elif pa.types.is_floating(field.type):
             kinds[field.name] = NUMBER
         elif pa.types.is_boolean(field.type):
             kinds[field.name] = BOOLEAN
