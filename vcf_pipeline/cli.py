@@ -13,7 +13,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from vcf_pipeline.headless import ingest_paths
 
     home = resolve_home(args.home)
-    summaries = ingest_paths(home, args.paths)
+    summaries = ingest_paths(home, args.paths, args.wait, report=lambda line: print(line, file=sys.stderr, flush=True))
     if not summaries:
         print("no VCF/BCF files found in: " + " ".join(map(str, args.paths)), file=sys.stderr)
         return 1
@@ -190,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="register VCF files as partitions and materialise them through Dagster")
     ingest.add_argument("--home", help="pipeline home (default: $VCF_PIPELINE_HOME or ./data)")
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="VCF/BCF files or folders")
+    ingest.add_argument("--wait", type=float, default=600.0, help="seconds to wait for a store another run is writing (default 600)")
     ingest.set_defaults(run=_ingest)
 
     backfill = commands.add_parser(
@@ -233,9 +234,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    if argv is None:  # the command itself: TERM stops it like Ctrl-C (a parent may have left both ignored)
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print(f"vcf-pipeline {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

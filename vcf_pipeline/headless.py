@@ -10,6 +10,8 @@ import dagster as dg
 
 from vcf_pipeline.instance import prepare_home
 from vcf_pipeline.lib.sources import Sources, find_vcf_files
+from vcf_pipeline.pools import PoolBusy, fail_dead_runs, wait_for_pools
+from vcf_pipeline.run_launcher import headless_run_tags
 
 # The summary lines say what failed; the full logs are in the instance (and the UI).
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -55,8 +57,11 @@ def _failure(result) -> str:
     return "run failed"
 
 
-def ingest_paths(home: Path, paths: list[Path]) -> list[FileSummary]:
-    """Register every VCF under `paths` as a partition and materialise it; failures do not stop the rest."""
+def ingest_paths(home: Path, paths: list[Path], wait_s: float = 600.0, report=lambda line: None) -> list[FileSummary]:
+    """Register every VCF under `paths` as a partition and materialise it; failures do not stop the rest.
+
+    Before each file, runs whose process died are failed and their pool slots freed; a pool held by
+    a live run is waited for, at most `wait_s` seconds (`report` hears who holds it)."""
     prepare_home(home)
     from vcf_pipeline.definitions import defs  # after prepare_home: resources read the environment
 
@@ -69,7 +74,14 @@ def ingest_paths(home: Path, paths: list[Path]) -> list[FileSummary]:
         known = set(instance.get_dynamic_partitions("vcf_files"))
         instance.add_dynamic_partitions("vcf_files", [k for k in dict.fromkeys(keys) if k not in known])
         for key, path in zip(keys, files):
-            result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET)
+            try:
+                wait_for_pools(instance, wait_s, report=report)
+            except PoolBusy as exc:
+                summaries.append(FileSummary(key, path, False, str(exc)))
+                continue
+            result = job.execute_in_process(
+                partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET, tags=headless_run_tags()
+            )
             figures = {**_metadata(result, "parsed_variants"), **_metadata(result, "variant_embeddings")}
             figures["variants"] = figures.get("dagster/row_count", 0)
             summaries.append(FileSummary(key, path, result.success, "" if result.success else _failure(result), result.run_id, figures))
@@ -97,9 +109,10 @@ def back_up(home: Path) -> BackupSummary:
     # Resources built now, from this process's environment (the S3 endpoint, bucket and keys).
     resources = {**default_resources(), "s3": s3_from_env(), "backup_target": backup_target_from_env()}
     with dg.DagsterInstance.get() as instance:
+        fail_dead_runs(instance)
         result = dg.materialize(
             [*backup_assets, *backup_checks], instance=instance, resources=resources,
-            raise_on_error=False, run_config=QUIET, tags={BACKUP_TAG: "snapshot"},
+            raise_on_error=False, run_config=QUIET, tags={BACKUP_TAG: "snapshot", **headless_run_tags()},
         )
     if not result.success:
         return BackupSummary(False, _failure(result))

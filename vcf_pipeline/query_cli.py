@@ -33,7 +33,10 @@ class Refused(Exception):
 def _stores(home: Path):
     from vcf_pipeline.lib.kuzu_store import GraphStore
     from vcf_pipeline.lib.lancedb_store import VariantStore
+    from vcf_pipeline.lib.write_journal import WriteJournal
 
+    for write in WriteJournal(home / "writes").pending():  # answers may hold part of such a file
+        print(f"warning: {write.describe()}; its rows may be partial until it is ingested again", file=sys.stderr)
     return VariantStore(home / "lancedb"), GraphStore(home / "kuzu" / "graph.kuzu")
 
 
@@ -108,24 +111,19 @@ def _rows(table: pa.Table, drop=("embedding",)) -> list[dict]:
 
 
 def _wait_for_pools(home: Path, wait_s: float, pools=("lancedb", "kuzu")) -> None:
-    """Writes follow the pipeline's single-writer discipline: while a run holds a store's pool,
-    wait (bounded), then refuse."""
+    """Writes follow the pipeline's single-writer discipline: runs whose process died are failed and
+    their slots freed; while a live run holds a store's pool, wait (bounded, saying who), then refuse."""
     import dagster as dg
 
     from vcf_pipeline.instance import prepare_home
+    from vcf_pipeline.pools import PoolBusy, wait_for_pools
 
     prepare_home(home)
-    deadline = time.monotonic() + wait_s
     with dg.DagsterInstance.get() as instance:
-        while True:
-            holders = {p: [s.run_id for s in instance.event_log_storage.get_concurrency_info(p).claimed_slots] for p in pools}
-            busy = {p: runs for p, runs in holders.items() if runs}
-            if not busy:
-                return
-            if time.monotonic() > deadline:
-                held = "; ".join(f"pool {p} held by run {', '.join(r[:8] for r in runs)}" for p, runs in busy.items())
-                raise RuntimeError(f"a pipeline run is writing ({held}); waited {wait_s:.0f}s, try again when it finishes")
-            time.sleep(1.0)
+        try:
+            wait_for_pools(instance, wait_s, pools, report=lambda line: print(line, file=sys.stderr, flush=True))
+        except PoolBusy as exc:
+            raise RuntimeError(str(exc)) from None
 
 
 def _embedder():

@@ -8,6 +8,7 @@ from vcf_pipeline.lib.embed import Embedder
 from vcf_pipeline.lib.kuzu_store import GraphStore
 from vcf_pipeline.lib.lancedb_store import CALLS, VARIANTS, VariantStore
 from vcf_pipeline.lib.vcf import make_variant_id
+from vcf_pipeline_tests.files import write_raw_calls
 from vcf_pipeline_tests.conftest import MALFORMED, SAMPLES, SHARED_VCF, expected_from_pysam, readable_shared_files
 
 
@@ -125,25 +126,9 @@ def test_search_on_real_clinvar_data_finds_the_gene(shared_home):
     assert hits["gene_symbol"].to_pylist() == ["SAMD11"] * 3
 
 
-def _raw_caller_output(path, records: int, seed: int = 11) -> None:
-    """A sites-only VCF of `records` SNVs with no annotation at all (raw caller output)."""
-    import random
-
-    rng = random.Random(seed)
-    lines = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=248956422>", "##contig=<ID=chr2,length=242193529>",
-             "##INFO=<ID=DP,Number=1,Type=Integer,Description=\"Depth\">", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
-    per_chrom = records // 2
-    for chrom in ("chr1", "chr2"):
-        for pos in sorted(rng.sample(range(10_000, 200_000_000), per_chrom)):
-            ref = rng.choice("ACGT")
-            alt = rng.choice([b for b in "ACGT" if b != ref])
-            lines.append(f"{chrom}\t{pos}\t.\t{ref}\t{alt}\t{rng.randint(10, 99)}\tPASS\tDP={rng.randint(5, 60)}")
-    path.write_text("\n".join(lines) + "\n")
-
-
 def test_a_large_unannotated_file_ingests_without_a_useless_vector_index(tmp_path):
     vcf = tmp_path / "raw_calls.vcf"
-    _raw_caller_output(vcf, 300_000)
+    write_raw_calls(vcf, 300_000)
     [summary] = ingest_paths(tmp_path / "home", [vcf])
     assert summary.ok, summary.error
     lance, graph = stores(tmp_path / "home")

@@ -16,6 +16,7 @@ from vcf_pipeline.lib.lancedb_store import VARIANTS, variants_schema
 from vcf_pipeline.lib.memory import release_free_memory
 from vcf_pipeline.lib.vcf import VcfFormatError
 from vcf_pipeline.lib.warehouse import open_parquet, parse_into, stream_batches, variant_batches_with_embeddings
+from vcf_pipeline.lib.write_journal import sweep_after_killed_writes
 
 
 # One partition per file. Without a backfill policy, backfills also launch one run per partition.
@@ -118,8 +119,13 @@ def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettin
     _refuse_if_retracted(context)
     files = settings.files(context.partition_key)
     store = settings.variant_store()
+    journal = settings.write_journal()
+    swept = sweep_after_killed_writes(journal, store)
+    if swept:
+        context.log.warning(f"swept {swept} variants left by a killed write (no file or curation holds them)")
     dimension = pq.read_schema(files.embeddings).field("embedding").type.list_size
     started = time.perf_counter()
+    journal.begin("lancedb", context.partition_key, context.run_id)
     with _step_memory():
         upserted, inserted, updated = store.upsert_variants(variant_batches_with_embeddings(files), dimension)
         calls, removed = store.replace_partition(
@@ -127,6 +133,7 @@ def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettin
             lambda: (b.column(0) for b in stream_batches(files.variants, 50_000, columns=["variant_id"])),
             lambda: stream_batches(files.calls, 50_000),
         )
+    journal.end("lancedb", context.partition_key)
     seconds = time.perf_counter() - started
     with _step_memory():
         upkeep = store.maintain()  # vector index and compaction, while this step holds the lancedb pool
@@ -141,6 +148,7 @@ def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettin
             "variants_unchanged": upserted - inserted - updated,
             "calls_written": calls,
             "variants_removed": removed,
+            "variants_swept_after_killed_writes": swept,
             "variants_table_rows": store.count(VARIANTS),
             "variants_table_version": store.version(VARIANTS),
             "uri": store.uri,

@@ -13,6 +13,7 @@ from vcf_pipeline.lib.kuzu_store import GraphStore
 from vcf_pipeline.lib.lancedb_store import VariantStore
 from vcf_pipeline.lib.sources import Sources
 from vcf_pipeline.lib.warehouse import PartitionFiles
+from vcf_pipeline.lib.write_journal import WriteJournal
 
 
 class PipelineSettings(dg.ConfigurableResource):
@@ -37,6 +38,9 @@ class PipelineSettings(dg.ConfigurableResource):
 
     def graph_store(self) -> GraphStore:
         return GraphStore(self.home_path / "kuzu" / "graph.kuzu")
+
+    def write_journal(self) -> WriteJournal:
+        return WriteJournal(self.home_path / "writes")
 
 
 class EmbeddingModel(dg.ConfigurableResource):

@@ -30,8 +30,14 @@ def _retract_each(context: dg.OpExecutionContext, keys: list[str], retract, stor
 
 @dg.op(pool="lancedb", out=dg.Out(dg.Nothing), tags={"kind": "lancedb"})
 def retract_from_lancedb(context: dg.OpExecutionContext, config: RetractConfig, settings: PipelineSettings) -> None:
-    store = settings.variant_store()
-    _retract_each(context, config.partition_keys, store.retract_partition, "LanceDB")
+    store, journal = settings.variant_store(), settings.write_journal()
+
+    def retract(key: str) -> int:
+        removed = store.retract_partition(key)
+        journal.end("lancedb", key)  # a killed write of the file, if any, is moot now
+        return removed
+
+    _retract_each(context, config.partition_keys, retract, "LanceDB")
     upkeep = store.maintain()  # deletes leave deletion files and unindexed gaps: compact when they pile up
     context.log.info(f"table upkeep: {'; '.join(upkeep.actions) or 'none needed'} ({upkeep.seconds:.1f}s)")
     if upkeep.error:

@@ -241,6 +241,24 @@ class VariantStore:
                 _retry_conflicts(lambda: table.delete(where))
         return deleted
 
+    def sweep_unowned(self, spare: set[str] = frozenset()) -> int:
+        """Delete the variants no partition holds, except `spare` (curated additions): what a write
+        killed between its upsert and its ownership commit left. Returns the variants deleted."""
+        variants = self._table(VARIANTS)
+        if variants is None:
+            return 0
+        stored = self.read(VARIANTS, ["variant_id"])
+        owned = self.read(FILE_VARIANTS, ["variant_id"]) if self._table(FILE_VARIANTS) is not None else pa.table({})
+        orphans = sorted(
+            set(stored.column("variant_id").to_pylist() if stored.num_rows else [])
+            - set(owned.column("variant_id").to_pylist() if owned.num_rows else [])
+            - set(spare)
+        )
+        for start in range(0, len(orphans), _LOOKUP_CHUNK):
+            chunk = orphans[start : start + _LOOKUP_CHUNK]
+            _retry_conflicts(lambda: variants.delete(_in_list("variant_id", chunk)))
+        return len(orphans)
+
     def _remove_orphans(self, partition_key: str, keep: set[str]) -> int:
         """Delete the variants the partition holds now, except `keep`, that no other partition holds."""
         ownership, variants = self._table(FILE_VARIANTS), self._table(VARIANTS)

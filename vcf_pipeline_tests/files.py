@@ -1,0 +1,26 @@
+"""VCF files the tests write, with known contents."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+
+def write_raw_calls(path: Path, records: int, seed: int = 11, samples: tuple[str, ...] = ()) -> Path:
+    """A VCF of `records` SNVs on chr1 and chr2 with no annotation at all (raw caller output); with
+    `samples`, each gets a random genotype per record."""
+    rng = random.Random(seed)
+    lines = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=248956422>", "##contig=<ID=chr2,length=242193529>",
+             '##INFO=<ID=DP,Number=1,Type=Integer,Description="Depth">',
+             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+             "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", *(["FORMAT", *samples] if samples else [])])]
+    per_chrom = records // 2
+    for chrom in ("chr1", "chr2"):
+        for pos in sorted(rng.sample(range(10_000, 200_000_000), per_chrom)):
+            ref = rng.choice("ACGT")
+            alt = rng.choice([b for b in "ACGT" if b != ref])
+            genotypes = [rng.choice(("0/0", "0/1", "1/1", "./.")) for _ in samples]
+            lines.append("\t".join([chrom, str(pos), ".", ref, alt, str(rng.randint(10, 99)), "PASS", f"DP={rng.randint(5, 60)}",
+                                    *(["GT", *genotypes] if samples else [])]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
