@@ -8,13 +8,16 @@ command that writes first fails the runs whose process is gone and frees their s
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 
-from vcf_pipeline.run_launcher import worker_gone
+from vcf_pipeline.run_launcher import headless_run_tags, worker_gone
 
 POOLS = ("lancedb", "kuzu")
+REPORT_EVERY_S = 10.0
 _IN_PROGRESS = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 
 
@@ -48,10 +51,10 @@ def pool_holders(instance: dg.DagsterInstance, pools=POOLS) -> dict[str, list[st
 
 
 def wait_for_pools(
-    instance: dg.DagsterInstance, wait_s: float, pools=POOLS, report: Callable[[str], None] = lambda line: None, every_s: float = 10.0
+    instance: dg.DagsterInstance, wait_s: float, pools=POOLS, report: Callable[[str], None] = lambda line: None
 ) -> None:
     """Free what dead runs hold, then wait until no run holds `pools`, reporting who does every
-    `every_s` seconds; PoolBusy after `wait_s`. Ctrl-C ends the wait like any sleep."""
+    REPORT_EVERY_S seconds; PoolBusy after `wait_s`. Ctrl-C ends the wait like any sleep."""
     deadline, next_report = time.monotonic() + wait_s, 0.0
     while True:
         fail_dead_runs(instance)
@@ -63,5 +66,49 @@ def wait_for_pools(
             raise PoolBusy(f"a pipeline run is writing ({held}); waited {wait_s:.0f}s, try again when it finishes")
         if time.monotonic() >= next_report:
             report(f"waiting: {held}")
-            next_report = time.monotonic() + every_s
+            next_report = time.monotonic() + REPORT_EVERY_S
         time.sleep(1.0)
+
+
+@contextmanager
+def holding_pools(
+    instance: dg.DagsterInstance, name: str, wait_s: float, pools=POOLS, report: Callable[[str], None] = lambda line: None
+) -> Iterator[dg.DagsterRun]:
+    """Hold one slot of every pool in `pools` for a write made outside a pipeline run (curation):
+    no pipeline step writes those stores meanwhile. The holder is a run of its own, named `name`
+    and tagged with this process, so the UI shows who holds the pools and, if this process is
+    killed, `fail_dead_runs` (or run monitoring) frees them. Slots are claimed all together or not
+    at all (holding one while waiting for the other could deadlock with a run doing the reverse);
+    PoolBusy after `wait_s`."""
+    run = instance.add_run(
+        dg.DagsterRun(job_name=name, run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED, tags={**headless_run_tags(), "vcf_pipeline/curation": name})
+    )
+    storage = instance.event_log_storage
+    for pool in pools:
+        storage.initialize_concurrency_limit_to_default(pool)
+    deadline, next_report = time.monotonic() + wait_s, 0.0
+    try:
+        while True:
+            fail_dead_runs(instance)
+            claimed = [storage.claim_concurrency_slot(pool, run.run_id, f"{name}:{pool}").is_claimed for pool in pools]
+            if all(claimed):
+                break
+            storage.free_concurrency_slots_for_run(run.run_id)  # all or nothing
+            busy = pool_holders(instance, pools)
+            held = "; ".join(f"pool {p} held by run {', '.join(r[:8] for r in runs)}" for p, runs in busy.items()) or "pools busy"
+            if time.monotonic() > deadline:
+                raise PoolBusy(f"a pipeline run is writing ({held}); waited {wait_s:.0f}s, try again when it finishes")
+            if time.monotonic() >= next_report:
+                report(f"waiting: {held}")
+                next_report = time.monotonic() + REPORT_EVERY_S
+            time.sleep(0.5)
+        yield run
+    except BaseException as exc:
+        storage.free_concurrency_slots_for_run(run.run_id)
+        instance.report_run_failed(run, message=f"{name} failed: {type(exc).__name__}")
+        raise
+    storage.free_concurrency_slots_for_run(run.run_id)
+    instance.report_dagster_event(
+        dg.DagsterEvent(event_type_value=dg.DagsterEventType.RUN_SUCCESS.value, job_name=name, message=f"{name} done"), run_id=run.run_id
+    )
+

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import math
 import sys
-import time
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
@@ -110,20 +110,37 @@ def _rows(table: pa.Table, drop=("embedding",)) -> list[dict]:
     return table.drop_columns([c for c in drop if c in table.column_names]).to_pylist()
 
 
-def _wait_for_pools(home: Path, wait_s: float, pools=("lancedb", "kuzu")) -> None:
-    """Writes follow the pipeline's single-writer discipline: runs whose process died are failed and
-    their slots freed; while a live run holds a store's pool, wait (bounded, saying who), then refuse."""
+@contextmanager
+def _curation(home: Path, args, columns: list[str] | None = None, filter_masked: str | None = None, pools=("lancedb", "kuzu")):
+    """One curation write: both stores' pools held for its length (so no pipeline step writes
+    meanwhile), and an audit line for the attempt whatever its outcome. Yields a dict whose "rows"
+    the command sets."""
     import dagster as dg
 
     from vcf_pipeline.instance import prepare_home
-    from vcf_pipeline.pools import PoolBusy, wait_for_pools
+    from vcf_pipeline.lib.audit import append_audit
+    from vcf_pipeline.lib.curation import CurationError
+    from vcf_pipeline.pools import PoolBusy, holding_pools
 
     prepare_home(home)
-    with dg.DagsterInstance.get() as instance:
-        try:
-            wait_for_pools(instance, wait_s, pools, report=lambda line: print(line, file=sys.stderr, flush=True))
-        except PoolBusy as exc:
-            raise RuntimeError(str(exc)) from None
+    done = {"rows": 0}
+    outcome = "ok"
+    try:
+        with dg.DagsterInstance.get() as instance:
+            report = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+            with holding_pools(instance, args.command, args.wait, pools, report=report):
+                yield done
+    except (Refused, CurationError):
+        outcome = "refused"
+        raise
+    except PoolBusy as exc:
+        outcome = "failed: PoolBusy"
+        raise RuntimeError(str(exc)) from None
+    except BaseException as exc:
+        outcome = f"failed: {type(exc).__name__}"
+        raise
+    finally:
+        append_audit(home, args.command, rows=done["rows"] if outcome == "ok" else 0, filter_masked=filter_masked, columns=columns, outcome=outcome)
 
 
 def _embedder():
@@ -302,8 +319,6 @@ def _curator(home: Path):
 
 
 def cmd_add_variant(args) -> int:
-    from vcf_pipeline.lib.audit import append_audit
-
     home = resolve_home(args.home)
     fields = {k: v for k, v in {
         "gene_symbol": args.gene_symbol, "consequence": args.consequence, "impact": args.impact, "hgvs_c": args.hgvs_c,
@@ -311,16 +326,14 @@ def cmd_add_variant(args) -> int:
         "conditions": args.condition or None, "allele_frequency": args.allele_frequency,
     }.items() if v is not None}
     vector = json.loads(Path(args.embedding).read_text()) if args.embedding else None
-    _wait_for_pools(home, args.wait)
-    row = _curator(home).add(args.chrom, args.pos, args.ref, args.alt, fields, vector)
-    append_audit(home, "add-variant", rows=1, columns=sorted(fields))
+    with _curation(home, args, columns=sorted(fields)) as done:
+        row = _curator(home).add(args.chrom, args.pos, args.ref, args.alt, fields, vector)
+        done["rows"] = 1
     _emit(args, {"variant_id": row["variant_id"], "description": row["description"], "embedding_model": row["embedding_model"]})
     return 0
 
 
 def cmd_update_variant(args) -> int:
-    from vcf_pipeline.lib.audit import append_audit
-
     home = resolve_home(args.home)
     try:
         changes = json.loads(args.set)
@@ -328,20 +341,17 @@ def cmd_update_variant(args) -> int:
         raise Refused(f"--set is not JSON: {exc}") from exc
     if not isinstance(changes, dict) or not changes:
         raise Refused('--set takes a JSON object of columns to values, e.g. \'{"clinical_significance": "Benign"}\'')
-    _wait_for_pools(home, args.wait)
-    row, re_embedded = _curator(home).update(args.variant_id, changes)
-    append_audit(home, "update-variant", rows=1, columns=sorted(changes))
+    with _curation(home, args, columns=sorted(changes)) as done:
+        row, re_embedded = _curator(home).update(args.variant_id, changes)
+        done["rows"] = 1
     _emit(args, {"variant_id": row["variant_id"], "changed": sorted(changes), "re_embedded": re_embedded, "description": row["description"]})
     return 0
 
 
 def cmd_delete_variants(args) -> int:
-    from vcf_pipeline.lib.audit import append_audit
-
     home = resolve_home(args.home)
     store, _ = _stores(home)
     where = _parse_filter(args.expr, _variants_table(store).schema)
-    _wait_for_pools(home, args.wait)
     curator = _curator(home)
     ids = curator.matching(where.sql)
     if not ids:
@@ -354,15 +364,14 @@ def cmd_delete_variants(args) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing deleted")
             return 1
-    deleted = curator.delete(ids)
-    append_audit(home, "delete-variants", rows=deleted, filter_masked=where.masked)
-    _emit(args, {"filter": args.expr, "deleted": deleted})
+    with _curation(home, args, filter_masked=where.masked) as done:
+        ids = curator.matching(where.sql)  # again, now that no run writes: what matches at the delete
+        done["rows"] = curator.delete(ids) if ids else 0
+    _emit(args, {"filter": args.expr, "deleted": done["rows"]})
     return 0
 
 
 def cmd_create_index(args) -> int:
-    from vcf_pipeline.lib.audit import append_audit
-
     home = resolve_home(args.home)
     store, _ = _stores(home)
     table = _variants_table(store) if args.table == "variants" else None
@@ -387,14 +396,15 @@ def cmd_create_index(args) -> int:
         if kind == "IVF_PQ":
             options["num_sub_vectors"] = args.sub_vectors or next(d for d in (dimension // 16, dimension // 8, dimension // 4, 1) if d and dimension % d == 0)
         details.update(options)
-        _wait_for_pools(home, args.wait, pools=("lancedb",))
-        table.create_index(metric="cosine", vector_column_name=args.column, index_type=kind, replace=True, **options)
+        with _curation(home, args, columns=[args.column], pools=("lancedb",)) as done:
+            table.create_index(metric="cosine", vector_column_name=args.column, index_type=kind, replace=True, **options)
+            done["rows"] = rows
     elif kind in ("BTREE", "BITMAP"):
-        _wait_for_pools(home, args.wait, pools=("lancedb",))
-        table.create_scalar_index(args.column, index_type=kind, replace=True)
+        with _curation(home, args, columns=[args.column], pools=("lancedb",)) as done:
+            table.create_scalar_index(args.column, index_type=kind, replace=True)
+            done["rows"] = rows
     else:
         raise Refused(f"index type {args.type!r}: one of BTREE, BITMAP, IVF_PQ, IVF_HNSW_SQ")
-    append_audit(home, "create-index", rows=rows, columns=[args.column])
     _emit(args, details)
     return 0
 

@@ -3,10 +3,9 @@
 import subprocess
 import sys
 
-import pyarrow.parquet as pq
 
 from vcf_pipeline.lib.kuzu_store import GraphStore
-from vcf_pipeline.lib.warehouse import PartitionFiles, parse_into
+from vcf_pipeline.lib.warehouse import PartitionFiles, parse_into, stream_batches
 from vcf_pipeline_tests.conftest import SHARED_VCF
 
 CLINVAR = SHARED_VCF / "ensembl-vep__clinvar-testset__input.vcf.gz"  # genes and conditions
@@ -32,7 +31,7 @@ def snapshot(graph: GraphStore) -> dict[str, set]:
 def load(graph: GraphStore, tmp_path, key: str, path):
     files = PartitionFiles(tmp_path / "warehouse", key)
     parse_into(path, files)
-    return graph.load_partition(key, str(path), "sha", pq.ParquetFile(files.variants), pq.ParquetFile(files.calls))
+    return graph.load_partition(key, str(path), "sha", stream_batches(files.variants), lambda: stream_batches(files.calls))
 
 
 def test_retracting_a_partition_leaves_the_graph_as_if_it_never_came(tmp_path):

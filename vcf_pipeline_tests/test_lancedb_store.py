@@ -3,6 +3,7 @@
 import pyarrow as pa
 import pytest
 
+from vcf_pipeline.lib.annotation_merge import ANNOTATION
 from vcf_pipeline.lib.lancedb_store import CALLS, FILE_VARIANTS, VARIANTS, VariantStore
 from vcf_pipeline.lib.vcf import CALL_SCHEMA, VARIANT_SCHEMA
 
@@ -30,10 +31,15 @@ def variants(ids):
     return pa.RecordBatch.from_pydict(columns)
 
 
+def owned(ids):
+    """A partition's ownership batch: its variant ids and (here empty) annotation of them."""
+    return variants(ids).select(["variant_id", *ANNOTATION])
+
+
 def ingest(store, key, ids, samples=()):
-    """What the pipeline's LanceDB step does for one partition."""
+    """What the pipeline's LanceDB step does for one partition: (calls written, variants removed)."""
     store.upsert_variants([variants(ids)], DIM)
-    return store.replace_partition(key, lambda: iter([pa.array(ids, pa.string())]), lambda: iter([calls(list(samples), ids[0])]))
+    return store.replace_partition(key, 2, lambda: iter([owned(ids)]), lambda: iter([calls(list(samples), ids[0])]))[:2]
 
 
 def ids_in(store, table):
@@ -47,7 +53,7 @@ def test_replacing_calls_touches_only_that_partition(tmp_path):
     assert ingest(store, "src/a.vcf", ["1-20-C-T"], ["S4"]) == (1, 0)
     rows = store.read(CALLS, columns=["partition_key", "sample"]).to_pylist()
     assert sorted((r["partition_key"], r["sample"]) for r in rows) == [("src/a.vcf", "S4"), ("src/b.vcf", "S9")]
-    store.replace_partition("src/a.vcf", lambda: iter([pa.array(["1-20-C-T"])]), lambda: iter([]))
+    store.replace_partition("src/a.vcf", 2, lambda: iter([owned(["1-20-C-T"])]), lambda: iter([]))
     assert store.count(CALLS) == 1
 
 
@@ -66,10 +72,10 @@ def test_retracting_a_partition_leaves_the_store_as_if_it_never_came(tmp_path):
     ingest(store, "src/b.vcf", ["v3", "v4"], ["S2"])
     before = {t: store.read(t).sort_by("variant_id").to_pylist() for t in (VARIANTS, FILE_VARIANTS)}
     ingest(store, "src/a.vcf", ["v1", "v3"], ["S1"])
-    assert store.retract_partition("src/a.vcf") == 1
+    assert store.retract_partition("src/a.vcf") == (1, ["v3"])  # v3: b.vcf still holds it
     assert {t: store.read(t).sort_by("variant_id").to_pylist() for t in (VARIANTS, FILE_VARIANTS)} == before
     assert store.read(CALLS, columns=["sample"]).column("sample").to_pylist() == ["S2"]
-    assert store.retract_partition("src/a.vcf") == 0  # idempotent: a re-run finds nothing to do
+    assert store.retract_partition("src/a.vcf") == (0, [])  # idempotent: a re-run finds nothing to do
 
 
 def test_a_retried_commit_reads_the_calls_afresh(tmp_path):
@@ -83,7 +89,7 @@ def test_a_retried_commit_reads_the_calls_afresh(tmp_path):
             raise RuntimeError("Commit conflict for version 3: another writer committed first")
         yield calls(["S3"])
 
-    assert store.replace_partition("src/a.vcf", lambda: iter([]), batches) == (3, 0)
+    assert store.replace_partition("src/a.vcf", 2, lambda: iter([]), batches) == (3, 0, [])
     assert len(attempts) == 2
     assert store.count(CALLS, "partition_key = 'src/a.vcf'") == 3
 
@@ -98,7 +104,7 @@ def test_errors_other_than_conflicts_are_not_retried(tmp_path):
         yield
 
     with pytest.raises(Exception, match="disk full"):  # lance re-raises the stream's error as its own
-        store.replace_partition("src/a.vcf", lambda: iter([]), broken)
+        store.replace_partition("src/a.vcf", 2, lambda: iter([]), broken)
     assert len(attempts) == 1
 
 

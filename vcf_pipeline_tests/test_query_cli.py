@@ -280,13 +280,18 @@ def test_delete_variants_removes_them_from_both_stores(home, capsys, monkeypatch
 
 def test_audit_log_records_every_write_without_literal_values(home):
     entries = audit_lines(home)
-    assert [e["command"] for e in entries] == ["update-variant", "update-variant", "add-variant", "delete-variants"]
+    # Every attempt that reached the stores, refused ones included (usage errors such as bad JSON never do).
+    assert [(e["command"], e["outcome"]) for e in entries] == [
+        ("update-variant", "ok"), ("update-variant", "ok"), *[("update-variant", "refused")] * 5,
+        ("add-variant", "ok"), ("add-variant", "refused"), ("add-variant", "refused"), ("delete-variants", "ok"),
+    ]
     assert entries[-1]["filter"] == "`gene_symbol` = ?" and entries[-1]["rows"] == 3
     assert entries[0]["columns"] == ["clinical_significance", "gene_symbol"]
+    assert all(e["rows"] == 0 for e in entries if e["outcome"] != "ok")
     text = (home / "audit.log").read_text()
-    for literal in ("SHOX", "Benign", "TTC5", "99.5", "624345", "Leri", "Pathogenic"):
+    for literal in ("SHOX", "Benign", "TTC5", "99.5", "624345", "Leri", "Pathogenic", "high"):
         assert literal not in text
-    assert all(set(e) == {"time", "user", "command", "filter", "columns", "rows"} for e in entries)
+    assert all(set(e) == {"time", "user", "command", "filter", "columns", "rows", "outcome"} for e in entries)
     assert (home / "audit.log").stat().st_mode & 0o077 == 0
 
 

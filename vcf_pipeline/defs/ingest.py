@@ -6,18 +6,26 @@ from contextlib import contextmanager
 import dagster as dg
 import pyarrow.parquet as pq
 
-from vcf_pipeline.defs.checks import EMBEDDINGS_SANE, KUZU_COUNTS, LANCEDB_COUNTS, UNIQUE_IDS, check_result
+from vcf_pipeline.defs.checks import (
+    EMBEDDINGS_SANE,
+    KUZU_COUNTS,
+    LANCEDB_COUNTS,
+    UNIQUE_IDS,
+    check_result,
+)
 from vcf_pipeline.defs.metadata import column_schema, preview
 from vcf_pipeline.defs.partitions import vcf_files
 from vcf_pipeline.defs.resources import EmbeddingModel, PipelineSettings
 from vcf_pipeline.lib import consistency
+from vcf_pipeline.lib.annotation_merge import transcript_rank
+from vcf_pipeline.lib.curations import CurationLog
 from vcf_pipeline.lib.embed import embed_variant_file
 from vcf_pipeline.lib.lancedb_store import VARIANTS, variants_schema
 from vcf_pipeline.lib.memory import release_free_memory
+from vcf_pipeline.lib.stored_rows import store_partition
 from vcf_pipeline.lib.vcf import VcfFormatError
-from vcf_pipeline.lib.warehouse import open_parquet, parse_into, stream_batches, variant_batches_with_embeddings
+from vcf_pipeline.lib.warehouse import parse_into, stream_batches
 from vcf_pipeline.lib.write_journal import sweep_after_killed_writes
-
 
 # One partition per file. Without a backfill policy, backfills also launch one run per partition.
 PER_FILE = dict(partitions_def=vcf_files, group_name="ingest")
@@ -113,26 +121,28 @@ def variant_embeddings(
 
 
 @dg.asset(**PER_FILE, deps=[variant_embeddings], kinds={"lancedb"}, pool="lancedb", check_specs=[LANCEDB_COUNTS])
-def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+def lancedb_variants(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, embedding_model: EmbeddingModel
+) -> dg.MaterializeResult:
     """Upserts the file's variants into `variants`, replaces its rows in `file_variants` and `calls`,
-    and removes the variants it no longer holds that no other file holds."""
+    and removes the variants it no longer holds that no other file holds. A variant other files
+    hold too shows their merged annotation (lib/annotation_merge.py); curations win over files:
+    edited columns stay as curated, tombstoned variants stay out."""
     _refuse_if_retracted(context)
     files = settings.files(context.partition_key)
     store = settings.variant_store()
+    overlay = CurationLog(store).overlay()
     journal = settings.write_journal()
     swept = sweep_after_killed_writes(journal, store)
     if swept:
         context.log.warning(f"swept {swept} variants left by a killed write (no file or curation holds them)")
-    dimension = pq.read_schema(files.embeddings).field("embedding").type.list_size
+    embedder = embedding_model.embedder()
+    vectors = lambda texts: store.vectors_for(texts, embedder.model_id, embedder.encode)  # noqa: E731 (merged or curated texts)
+    rank = transcript_rank(files.source_info()["stats"]["annotation_kinds"])
     started = time.perf_counter()
     journal.begin("lancedb", context.partition_key, context.run_id)
     with _step_memory():
-        upserted, inserted, updated = store.upsert_variants(variant_batches_with_embeddings(files), dimension)
-        calls, removed = store.replace_partition(
-            context.partition_key,
-            lambda: (b.column(0) for b in stream_batches(files.variants, 50_000, columns=["variant_id"])),
-            lambda: stream_batches(files.calls, 50_000),
-        )
+        written = store_partition(store, files, rank, overlay, vectors)
     journal.end("lancedb", context.partition_key)
     seconds = time.perf_counter() - started
     with _step_memory():
@@ -141,13 +151,14 @@ def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettin
         context.log.warning(f"table upkeep failed (the variants are stored; the next write retries it): {upkeep.error}")
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": upserted,
-            "dagster/column_schema": column_schema(variants_schema(dimension)),
-            "variants_inserted": inserted,
-            "variants_updated": updated,
-            "variants_unchanged": upserted - inserted - updated,
-            "calls_written": calls,
-            "variants_removed": removed,
+            "dagster/row_count": written.given,
+            "dagster/column_schema": column_schema(variants_schema(embedder.dimension)),
+            "variants_inserted": written.inserted,
+            "variants_updated": written.updated,
+            "variants_unchanged": written.given - written.inserted - written.updated,
+            "calls_written": written.calls,
+            "variants_removed": written.removed,
+            "variants_merged_anew": written.refreshed,
             "variants_swept_after_killed_writes": swept,
             "variants_table_rows": store.count(VARIANTS),
             "variants_table_version": store.version(VARIANTS),
@@ -157,21 +168,27 @@ def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettin
             "table_upkeep_error": upkeep.error or "none",
             "upkeep_seconds": round(upkeep.seconds, 3),
         },
-        check_results=[check_result(LANCEDB_COUNTS, consistency.lancedb_holds_partition(files, store))],
+        check_results=[check_result(LANCEDB_COUNTS, consistency.lancedb_holds_partition(files, store, overlay.tombstones))],
     )
 
 
-@dg.asset(**PER_FILE, deps=[parsed_variants], kinds={"kuzu"}, pool="kuzu", check_specs=[KUZU_COUNTS])
+@dg.asset(**PER_FILE, deps=[lancedb_variants], kinds={"kuzu"}, pool="kuzu", check_specs=[KUZU_COUNTS])
 def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
-    """Replaces the file's node and edges in the graph and upserts its variants, genes, conditions, samples."""
+    """Replaces the file's node and edges in the graph and upserts its variants, genes, conditions,
+    samples, as LanceDB stored them (merged across files, curated): the two stores agree."""
     _refuse_if_retracted(context)
     files = settings.files(context.partition_key)
     graph = settings.graph_store()
+    overlay = CurationLog(settings.variant_store()).overlay()
     source = files.source_info()
     started = time.perf_counter()
     with _step_memory():
         stats = graph.load_partition(
-            context.partition_key, source["path"], source["sha256"], open_parquet(files.variants), open_parquet(files.calls)
+            context.partition_key, source["path"], source["sha256"],
+            stream_batches(files.stored_rows, 50_000),
+            lambda: overlay.without_tombstoned(stream_batches(files.calls, 50_000)),
+            spare=overlay.additions,
+            refreshed=stream_batches(files.refreshed_rows, 50_000),
         )
     seconds = time.perf_counter() - started
     return dg.MaterializeResult(
@@ -187,7 +204,7 @@ def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) ->
             "database": dg.MetadataValue.path(str(graph.path)),
             "load_seconds": round(seconds, 3),
         },
-        check_results=[check_result(KUZU_COUNTS, consistency.graph_holds_partition(files, graph))],
+        check_results=[check_result(KUZU_COUNTS, consistency.graph_holds_partition(files, graph, overlay.tombstones))],
     )
 
 

@@ -6,7 +6,9 @@ import shutil
 import dagster as dg
 
 from vcf_pipeline.defs.partitions import vcf_files
-from vcf_pipeline.defs.resources import PipelineSettings
+from vcf_pipeline.defs.resources import EmbeddingModel, PipelineSettings
+from vcf_pipeline.lib.curations import CurationLog
+from vcf_pipeline.lib.stored_rows import refresh
 
 
 class RetractConfig(dg.Config):
@@ -29,11 +31,16 @@ def _retract_each(context: dg.OpExecutionContext, keys: list[str], retract, stor
 
 
 @dg.op(pool="lancedb", out=dg.Out(dg.Nothing), tags={"kind": "lancedb"})
-def retract_from_lancedb(context: dg.OpExecutionContext, config: RetractConfig, settings: PipelineSettings) -> None:
+def retract_from_lancedb(
+    context: dg.OpExecutionContext, config: RetractConfig, settings: PipelineSettings, embedding_model: EmbeddingModel
+) -> None:
     store, journal = settings.variant_store(), settings.write_journal()
+    overlay, embedder = CurationLog(store).overlay(), embedding_model.embedder()
 
     def retract(key: str) -> int:
-        removed = store.retract_partition(key)
+        removed, shared = store.retract_partition(key)
+        # What the other files say of the variants they shared with it, merged anew.
+        refresh(store, shared, overlay, lambda texts: store.vectors_for(texts, embedder.model_id, embedder.encode))
         journal.end("lancedb", key)  # a killed write of the file, if any, is moot now
         return removed
 
@@ -44,9 +51,12 @@ def retract_from_lancedb(context: dg.OpExecutionContext, config: RetractConfig, 
         context.log.warning(f"table upkeep failed (retried by the next write): {upkeep.error}")
 
 
-@dg.op(pool="kuzu", out=dg.Out(dg.Nothing), tags={"kind": "kuzu"})
+@dg.op(pool="kuzu", ins={"lancedb_done": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing), tags={"kind": "kuzu"})
 def retract_from_kuzu(context: dg.OpExecutionContext, config: RetractConfig, settings: PipelineSettings) -> None:
-    _retract_each(context, config.partition_keys, settings.graph_store().retract_partition, "Kuzu")
+    """After LanceDB: variants other files still hold take their annotation as LanceDB stores it now."""
+    graph, store = settings.graph_store(), settings.variant_store()
+    additions = CurationLog(store).overlay().additions
+    _retract_each(context, config.partition_keys, lambda key: graph.retract_partition(key, spare=additions, refresh=store.rows_of), "Kuzu")
 
 
 @dg.op(ins={"lancedb_done": dg.In(dg.Nothing), "kuzu_done": dg.In(dg.Nothing)})
@@ -57,7 +67,8 @@ def remove_warehouse_files(context: dg.OpExecutionContext, config: RetractConfig
 
 @dg.job(description="Removes deleted files' rows from LanceDB and Kuzu; launched by the folder sensor.")
 def retract_vcf_files():
-    remove_warehouse_files(lancedb_done=retract_from_lancedb(), kuzu_done=retract_from_kuzu())
+    lancedb_done = retract_from_lancedb()
+    remove_warehouse_files(lancedb_done=lancedb_done, kuzu_done=retract_from_kuzu(lancedb_done=lancedb_done))
 
 
 def retraction_run_config(partition_keys: list[str]) -> dg.RunConfig:

@@ -1,6 +1,7 @@
-"""The audit log of curation commands: `<home>/audit.log`, one JSON line per write, owner-only.
-Entries name the command, the columns touched and the rows affected; filters are logged with their
-literals masked, and values are never logged."""
+"""The audit log of curation commands: `<home>/audit.log`, one JSON line per attempted write,
+owner-only. Entries name the command, the columns touched, the rows affected and the outcome (`ok`,
+`refused`, or `failed: <error type>`, nothing written); filters are logged with their literals
+masked, and values (nor error messages, which may quote them) are never logged."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 
-def append_audit(home: Path, command: str, rows: int, filter_masked: str | None = None, columns: list[str] | None = None) -> dict:
+def append_audit(
+    home: Path, command: str, rows: int, filter_masked: str | None = None, columns: list[str] | None = None, outcome: str = "ok"
+) -> dict:
     entry = {
+        "outcome": outcome,
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "user": getpass.getuser(),
         "command": command,

@@ -48,15 +48,26 @@ def embeddings_sane(files: PartitionFiles, dimension: int) -> CheckOutcome:
     )
 
 
-def lancedb_holds_partition(files: PartitionFiles, store: VariantStore) -> CheckOutcome:
-    """Every parsed variant is in `variants`, and `calls` holds exactly the partition's calls."""
+def _parsed_counts(files: PartitionFiles, tombstones: set[str]) -> tuple[int, int]:
+    """(variants, calls) of the partition's parse, less those of tombstoned (curated-away) variants."""
+    dead = pa.array(sorted(tombstones), pa.string())
+
+    def count(path: Path) -> int:
+        if not len(dead):
+            return pq.ParquetFile(path).metadata.num_rows
+        return sum(b.num_rows - (pc.sum(pc.is_in(b.column(0), value_set=dead)).as_py() or 0) for b in stream_batches(path, columns=["variant_id"]))
+
+    return count(files.variants), count(files.calls)
+
+
+def lancedb_holds_partition(files: PartitionFiles, store: VariantStore, tombstones: set[str] = frozenset()) -> CheckOutcome:
+    """Every parsed variant (not tombstoned) is in `variants`, and `calls` holds exactly the partition's calls."""
     stored = store.read(VARIANTS, ["variant_id"])
     stored_ids = stored.column("variant_id").combine_chunks() if stored.num_rows else pa.array([], pa.string())
-    parsed = present = 0
+    present = 0
     for batch in stream_batches(files.variants, columns=["variant_id"]):
         present += pc.sum(pc.is_in(batch.column(0), value_set=stored_ids)).as_py() or 0
-        parsed += batch.num_rows
-    parsed_calls = pq.ParquetFile(files.calls).metadata.num_rows
+    parsed, parsed_calls = _parsed_counts(files, tombstones)
     stored_calls = store.count(CALLS, f"partition_key = {sql_string(files.partition_key)}")
     return CheckOutcome(
         present == parsed and stored_calls == parsed_calls,
@@ -65,13 +76,12 @@ def lancedb_holds_partition(files: PartitionFiles, store: VariantStore) -> Check
     )
 
 
-def graph_holds_partition(files: PartitionFiles, graph: GraphStore) -> CheckOutcome:
-    """The file's CONTAINS and CARRIES edges match its parsed variants and calls."""
+def graph_holds_partition(files: PartitionFiles, graph: GraphStore, tombstones: set[str] = frozenset()) -> CheckOutcome:
+    """The file's CONTAINS and CARRIES edges match its parsed variants and calls (less tombstoned ones)."""
     key = {"pk": files.partition_key}
     contains = graph.count("(:VcfFile {partition_key: $pk})-[:CONTAINS]->(:Variant)", key)
     carries = graph.count("(:Sample)-[r:CARRIES]->(:Variant) WHERE r.partition_key = $pk", key)
-    parsed = pq.ParquetFile(files.variants).metadata.num_rows
-    parsed_calls = pq.ParquetFile(files.calls).metadata.num_rows
+    parsed, parsed_calls = _parsed_counts(files, tombstones)
     return CheckOutcome(
         contains == parsed and carries == parsed_calls,
         f"CONTAINS {contains}/{parsed}; CARRIES {carries}/{parsed_calls}",

@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,6 +20,8 @@ import kuzu
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from vcf_pipeline.lib.vcf import VARIANT_SCHEMA
 
 SCHEMA = [
     "CREATE NODE TABLE IF NOT EXISTS Sample(name STRING PRIMARY KEY)",
@@ -129,24 +131,28 @@ class GraphStore:
         partition_key: str,
         source_path: str,
         sha256: str,
-        variants: pq.ParquetFile,
-        calls: pq.ParquetFile,
-        batch_rows: int = 50_000,
+        variants: Iterable[pa.RecordBatch],
+        calls: Callable[[], Iterable[pa.RecordBatch]],
+        spare: set[str] = frozenset(),
+        refreshed: Iterable[pa.RecordBatch] = (),
     ) -> GraphLoadStats:
         """Replace the partition's file node and edges and upsert its variants, genes, conditions and
-        samples, all in one transaction: a failure leaves the graph as it was."""
+        samples, all in one transaction: a failure leaves the graph as it was. `calls` is read
+        twice; variants in `spare` (curated additions) stay even when no file holds them;
+        `refreshed` rows (variants other files hold whose annotation changed) update those nodes."""
         stats = GraphLoadStats()
         with self._transaction() as (conn, staging):
             old_ids = self._variant_ids_of(conn, partition_key)
             self._replace_file_node(conn, partition_key, source_path, sha256)
-            for batch in variants.iter_batches(batch_size=batch_rows, use_threads=False):
-                self._load_variants(conn, staging, partition_key, pa.Table.from_batches([batch]), stats)
+            for batch in variants:
+                if batch.num_rows:
+                    self._load_variants(conn, staging, partition_key, pa.Table.from_batches([batch]), stats)
             samples = set()
-            for batch in calls.iter_batches(batch_size=batch_rows, columns=["sample"], use_threads=False):
-                samples.update(batch.column(0).to_pylist())
+            for batch in calls():
+                samples.update(batch.column("sample").to_pylist())
             stats.samples_new = staging.copy_new_nodes("Sample", "name", sorted(samples))
             staging.copy_rows("CALLED_IN", {"from": sorted(samples), "to": [partition_key] * len(samples)})
-            for batch in calls.iter_batches(batch_size=batch_rows, use_threads=False):
+            for batch in calls():
                 t = pa.Table.from_batches([batch])
                 stats.carries += staging.copy_rows(
                     "CARRIES",
@@ -155,68 +161,102 @@ class GraphStore:
                         "dp": t["dp"], "gq": t["gq"], "partition_key": pa.array([partition_key] * t.num_rows, pa.string()),
                     },
                 )
-            stats.variants_removed = self._remove_orphans(conn, old_ids)
+            stats.variants_removed = self._remove_orphans(conn, sorted(set(old_ids) - set(spare)))
+            for batch in refreshed:
+                if batch.num_rows:
+                    self._load_variants(conn, staging, None, pa.Table.from_batches([batch]), stats)
         return stats
 
-    def retract_partition(self, partition_key: str) -> int:
+    def retract_partition(self, partition_key: str, spare: set[str] = frozenset(), refresh: Callable[[list[str]], pa.Table] | None = None) -> int:
         """Remove the partition's file node and edges, and every node only it held, in one transaction:
         the graph is left as if the file had never been loaded. Returns the variants removed."""
         if not self.path.exists():
             return 0
-        with self._transaction() as (conn, _):
+        with self._transaction() as (conn, staging):
             old_ids = self._variant_ids_of(conn, partition_key)
             self._drop_file_edges(conn, partition_key)
             conn.execute("MATCH (f:VcfFile {partition_key: $pk}) DELETE f", {"pk": partition_key})
-            removed = self._remove_orphans(conn, old_ids)
+            removed = self._remove_orphans(conn, sorted(set(old_ids) - set(spare)))
+            if refresh is not None:  # variants other files still hold: their annotation as stored now
+                left = conn.execute("UNWIND $ids AS id MATCH (v:Variant {variant_id: id}) RETURN v.variant_id", {"ids": old_ids})
+                rows = refresh(left.get_as_arrow().column(0).to_pylist())
+                if rows.num_rows:
+                    self._load_variants(conn, staging, None, rows, GraphLoadStats())
         return removed
 
     def upsert_variants(self, rows: list[dict]) -> None:
         """Curation edits: set each variant's node and replace its gene and condition edges (one
         transaction; row by row, as edits are few; bulk loads use COPY)."""
-        with self._transaction() as (conn, _):
-            for r in rows:
-                key = {"id": r["variant_id"]}
+        with self.transaction() as conn:
+            self.upsert_variants_in(conn, rows)
+
+    @classmethod
+    def upsert_variants_in(cls, conn, rows: list[dict]) -> None:
+        """`upsert_variants` inside a transaction the caller holds (see `transaction`)."""
+        for r in rows:
+            key = {"id": r["variant_id"]}
+            conn.execute(
+                "MERGE (v:Variant {variant_id: $id}) SET v.chrom = $chrom, v.pos = $pos, v.ref = $ref, v.alt = $alt, "
+                "v.variant_type = $variant_type, v.clinical_significance = $sig, v.annotation_key = NULL",  # a file's reload rewrites it
+                {**key, **{c: r[c] for c in ("chrom", "pos", "ref", "alt", "variant_type")}, "sig": r.get("clinical_significance")},
+            )
+            for rel in ("IN_GENE", "ASSOCIATED_WITH"):
+                conn.execute(f"MATCH (:Variant {{variant_id: $id}})-[e:{rel}]->() DELETE e", key)
+        # Sweep before the new edges exist: Kuzu 0.11's NOT EXISTS misses many edges created earlier in
+        # the same transaction (500 new conditions: "has connected edges ... cannot be deleted").
+        cls._remove_orphans(conn, [])
+        for r in rows:
+            key = {"id": r["variant_id"]}
+            if r.get("gene_symbol"):
+                conn.execute("MERGE (:Gene {symbol: $g})", {"g": r["gene_symbol"]})
                 conn.execute(
-                    "MERGE (v:Variant {variant_id: $id}) SET v.chrom = $chrom, v.pos = $pos, v.ref = $ref, v.alt = $alt, "
-                    "v.variant_type = $variant_type, v.clinical_significance = $sig, v.annotation_key = NULL",  # a file's reload rewrites it
-                    {**key, **{c: r[c] for c in ("chrom", "pos", "ref", "alt", "variant_type")}, "sig": r.get("clinical_significance")},
+                    "MATCH (v:Variant {variant_id: $id}), (g:Gene {symbol: $g}) CREATE (v)-[:IN_GENE {consequence: $c, impact: $i}]->(g)",
+                    {**key, "g": r["gene_symbol"], "c": r.get("consequence"), "i": r.get("impact")},
                 )
-                for rel in ("IN_GENE", "ASSOCIATED_WITH"):
-                    conn.execute(f"MATCH (:Variant {{variant_id: $id}})-[e:{rel}]->() DELETE e", key)
-                if r.get("gene_symbol"):
-                    conn.execute("MERGE (:Gene {symbol: $g})", {"g": r["gene_symbol"]})
-                    conn.execute(
-                        "MATCH (v:Variant {variant_id: $id}), (g:Gene {symbol: $g}) CREATE (v)-[:IN_GENE {consequence: $c, impact: $i}]->(g)",
-                        {**key, "g": r["gene_symbol"], "c": r.get("consequence"), "i": r.get("impact")},
-                    )
-                for condition in dict.fromkeys(r.get("conditions") or []):
-                    conn.execute("MERGE (:Condition {name: $n})", {"n": condition})
-                    conn.execute(
-                        "MATCH (v:Variant {variant_id: $id}), (c:Condition {name: $n}) CREATE (v)-[:ASSOCIATED_WITH {significance: $s}]->(c)",
-                        {**key, "n": condition, "s": r.get("clinical_significance")},
-                    )
-            self._remove_orphans(conn, [])
+            for condition in dict.fromkeys(r.get("conditions") or []):
+                conn.execute("MERGE (:Condition {name: $n})", {"n": condition})
+                conn.execute(
+                    "MATCH (v:Variant {variant_id: $id}), (c:Condition {name: $n}) CREATE (v)-[:ASSOCIATED_WITH {significance: $s}]->(c)",
+                    {**key, "n": condition, "s": r.get("clinical_significance")},
+                )
 
     def delete_variants(self, variant_ids: list[str]) -> int:
         """Remove variants (and their edges), then genes, conditions and samples left without edges."""
         if not variant_ids or not self.path.exists():
             return 0
-        with self._transaction() as (conn, _):
-            result = conn.execute("UNWIND $ids AS id MATCH (v:Variant {variant_id: id}) DETACH DELETE v RETURN count(*)", {"ids": variant_ids})
-            removed = int(result.get_as_arrow().column(0)[0].as_py())
-            self._remove_orphans(conn, [])
+        with self.transaction() as conn:
+            return self.delete_variants_in(conn, variant_ids)
+
+    @classmethod
+    def delete_variants_in(cls, conn, variant_ids: list[str]) -> int:
+        """`delete_variants` inside a transaction the caller holds (see `transaction`)."""
+        result = conn.execute("UNWIND $ids AS id MATCH (v:Variant {variant_id: id}) DETACH DELETE v RETURN count(*)", {"ids": variant_ids})
+        removed = int(result.get_as_arrow().column(0)[0].as_py())
+        cls._remove_orphans(conn, [])
         return removed
 
     @contextmanager
+    def transaction(self) -> Iterator[kuzu.Connection]:
+        """A write transaction for edits that must land together with another store's: the caller
+        writes the other store inside the block, so a failure there rolls this one back."""
+        with self._transaction() as (conn, _):
+            yield conn
+
+    @contextmanager
     def _transaction(self) -> Iterator[tuple[kuzu.Connection, "_Staging"]]:
-        """One write transaction: committed when the block ends, rolled back (all of it) if it raises."""
+        """One write transaction: committed when the block ends, rolled back (all of it) if it raises.
+        The error that ended it is the one raised: Kuzu may already have rolled back after a failed
+        statement, and its "No active transaction for ROLLBACK" would hide the cause."""
         with self._write() as (conn, staging):
             conn.execute("BEGIN TRANSACTION")
             try:
                 yield conn, staging
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except RuntimeError:
+                    pass  # already rolled back by Kuzu
                 raise
 
     @contextmanager
@@ -270,17 +310,21 @@ class GraphStore:
         )
 
     @staticmethod
-    def _load_variants(conn, staging: "_Staging", partition_key: str, t: pa.Table, stats: GraphLoadStats) -> None:
+    def _load_variants(conn, staging: "_Staging", partition_key: str | None, t: pa.Table, stats: GraphLoadStats) -> None:
+        """Create new variants, update changed ones with their edges; the file (`partition_key`)
+        CONTAINS them all. With no file, only the annotation of existing variants is brought up to date."""
+        t = t.select([c for c in VARIANT_SCHEMA.names if c in t.column_names])
         t = t.append_column("annotation_key", annotation_keys(t))
         found = conn.execute(
             "UNWIND $ids AS id MATCH (v:Variant {variant_id: id}) RETURN v.variant_id, v.annotation_key", {"ids": t["variant_id"].to_pylist()}
         ).get_as_arrow()
         stored = dict(zip(found.column(0).to_pylist(), found.column(1).to_pylist()))
         ids, keys = t["variant_id"].to_pylist(), t["annotation_key"].to_pylist()
-        is_new = pa.array([i not in stored for i in ids])
+        is_new = pa.array([i not in stored and partition_key is not None for i in ids])
         is_changed = pa.array([i in stored and stored[i] != k for i, k in zip(ids, keys)])
         stats.variants_new += staging.copy_table("Variant", t.select(VARIANT_NODE_COLUMNS).filter(is_new))
-        staging.copy_rows("CONTAINS", {"from": [partition_key] * t.num_rows, "to": t["variant_id"]})
+        if partition_key is not None:
+            staging.copy_rows("CONTAINS", {"from": [partition_key] * t.num_rows, "to": t["variant_id"]})
         changed = t.filter(is_changed)
         if changed.num_rows:
             conn.execute(

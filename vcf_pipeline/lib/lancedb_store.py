@@ -1,6 +1,7 @@
 """The LanceDB store: table `variants` (one row per distinct variant, with its embedding), and two
 tables owned by partitions and replaced as a whole per partition: `file_variants` (which file holds
-which variant; it decides when a variant is no longer held by any file) and `calls` (per sample)."""
+which variant, with that file's own annotation of it: it decides when a variant is no longer held by
+any file, and what a variant shares across files, see `annotation_merge`) and `calls` (per sample)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vcf_pipeline.lib.annotation_merge import ANNOTATION, FILE_VARIANTS_SCHEMA, RANK, merge
 from vcf_pipeline.lib.table_upkeep import IndexPolicy, Upkeep, compact, maintain_variants
 from vcf_pipeline.lib.vcf import CALL_SCHEMA, VARIANT_SCHEMA
 
@@ -69,10 +71,10 @@ def row_keys(data: pa.Table) -> pa.Array:
 
 
 CALLS_SCHEMA = pa.schema([pa.field("partition_key", pa.string()), *CALL_SCHEMA])
-FILE_VARIANTS_SCHEMA = pa.schema([pa.field("partition_key", pa.string()), pa.field("variant_id", pa.string())])
 
 
-def _in_list(column: str, values: list[str]) -> str:
+def in_list(column: str, values: list[str]) -> str:
+    """`column IN ('a', 'b')` for our own ids (never user text)."""
     return f"{column} IN ({', '.join(map(sql_string, values))})"
 
 
@@ -108,8 +110,13 @@ class VariantStore:
         return list(self.db.list_tables().tables)
 
     def _ensure_table(self, name: str, schema: pa.Schema):
-        # An existing table is opened as it is (create_table would insist its schema equals `schema`).
-        return self._table(name) or self.db.create_table(name, schema=schema, exist_ok=True)
+        # An existing table is opened as it is (create_table would insist its schema equals `schema`);
+        # columns added since it was made are added to it, empty.
+        table = self._table(name) or self.db.create_table(name, schema=schema, exist_ok=True)
+        missing = [f for f in schema if f.name not in table.schema.names]
+        if missing:
+            table.add_columns(pa.schema(missing))
+        return table
 
     def _ensure_btree(self, table, column: str) -> None:
         if not any(column in idx.columns for idx in table.list_indices()):
@@ -192,22 +199,29 @@ class VariantStore:
     def replace_partition(
         self,
         partition_key: str,
-        variant_ids: Callable[[], Iterator[pa.Array]],
+        rank: int,
+        annotations: Callable[[], Iterator[pa.RecordBatch]],
         calls: Callable[[], Iterator[pa.RecordBatch]],
-    ) -> tuple[int, int]:
-        """Make the partition hold exactly `variant_ids()` and `calls()`, and remove the variants it
-        held before that no file holds any more. Returns (calls written, variants removed).
+    ) -> tuple[int, int, list[str]]:
+        """Make the partition hold exactly the variants of `annotations()` (batches of `variant_id`
+        and the file's own annotation columns) and `calls()`, and remove the variants it held before
+        that no file holds any more. Returns (calls written, variants removed, ids it no longer
+        holds that other files do: their merged annotation may change).
 
         Run after `upsert_variants`, under the single-writer pool: orphans are removed before the
         ownership rows change, so a run that dies half-way is finished by its re-run."""
         new_ids: set[str] = set()
-        for ids in variant_ids():
-            new_ids.update(ids.to_pylist())
+        for batch in annotations():
+            new_ids.update(batch.column("variant_id").to_pylist())
+        held = self.read(FILE_VARIANTS, ["variant_id"], f"partition_key = {sql_string(partition_key)}") if self._table(FILE_VARIANTS) else pa.table({})
+        dropped = set(held.column("variant_id").to_pylist()) - new_ids if held.num_rows else set()
         removed = self._remove_orphans(partition_key, keep=new_ids)
 
         def ownership():
-            for ids in variant_ids():
-                yield pa.RecordBatch.from_arrays([pa.array([partition_key] * len(ids), pa.string()), ids], schema=FILE_VARIANTS_SCHEMA)
+            for batch in annotations():
+                columns = {"partition_key": pa.array([partition_key] * batch.num_rows, pa.string()), "variant_id": batch.column("variant_id"),
+                           RANK: pa.array([rank] * batch.num_rows, pa.int8()), **{c: batch.column(c) for c in ANNOTATION}}
+                yield pa.RecordBatch.from_pydict(columns, schema=FILE_VARIANTS_SCHEMA)
 
         self._replace_rows(FILE_VARIANTS, FILE_VARIANTS_SCHEMA, partition_key, ["partition_key", "variant_id"], ownership)
 
@@ -217,33 +231,94 @@ class VariantStore:
                 yield pa.RecordBatch.from_arrays([keys, *batch.columns], schema=CALLS_SCHEMA)
 
         written = self._replace_rows(CALLS, CALLS_SCHEMA, partition_key, ["partition_key", "sample", "variant_id"], calls_with_key)
-        return written, removed
+        return written, removed, sorted(self.ids_held(sorted(dropped)))
 
-    def retract_partition(self, partition_key: str) -> int:
+    def ids_held_elsewhere(self, partition_key: str) -> pa.Array:
+        """Ids of the variants some other partition holds (one scan of two narrow columns)."""
+        if self._table(FILE_VARIANTS) is None:
+            return pa.array([], pa.string())
+        held = self._table(FILE_VARIANTS).search().select(["variant_id"]).where(f"partition_key != {sql_string(partition_key)}").limit(None).to_arrow()
+        return pc.unique(held.column("variant_id").combine_chunks()) if held.num_rows else pa.array([], pa.string())
+
+    def ids_held(self, variant_ids: list[str]) -> set[str]:
+        """Those of `variant_ids` some partition holds."""
+        found: set[str] = set()
+        for start in range(0, len(variant_ids), _LOOKUP_CHUNK):
+            rows = self.read(FILE_VARIANTS, ["variant_id"], in_list("variant_id", variant_ids[start : start + _LOOKUP_CHUNK]))
+            found.update(rows.column("variant_id").to_pylist() if rows.num_rows else [])
+        return found
+
+    def file_annotations(self, variant_ids: list[str]) -> dict[str, list[dict]]:
+        """Every file's own annotation row of each of `variant_ids` (`file_variants` rows), by id."""
+        found: dict[str, list[dict]] = {}
+        for start in range(0, len(variant_ids), _LOOKUP_CHUNK):
+            for row in self.read(FILE_VARIANTS, where=in_list("variant_id", variant_ids[start : start + _LOOKUP_CHUNK])).to_pylist():
+                found.setdefault(row["variant_id"], []).append(row)
+        return found
+
+    def merged_annotations(self, variant_ids: list[str], extra: dict[str, dict] | None = None) -> dict[str, dict]:
+        """The merged annotation columns of each of `variant_ids`, from the files holding it (plus
+        `extra` rows: a file's own rows not stored yet)."""
+        rows = self.file_annotations(variant_ids)
+        for variant_id, row in (extra or {}).items():
+            rows[variant_id] = [r for r in rows.get(variant_id, []) if r["partition_key"] != row["partition_key"]] + [row]
+        return {variant_id: merge(held) for variant_id, held in rows.items()}
+
+    def rows_of(self, variant_ids: list[str]) -> pa.Table:
+        """Whole `variants` rows of these ids (those that exist)."""
+        tables = [self.read(VARIANTS, where=in_list("variant_id", variant_ids[i : i + _LOOKUP_CHUNK])) for i in range(0, len(variant_ids), _LOOKUP_CHUNK)]
+        tables = [t for t in tables if t.num_rows]
+        return pa.concat_tables(tables) if tables else pa.table({})
+
+    def vectors_for(self, texts: list[str], model_id: str, encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """Embeddings of `texts`: stored ones where the store has the text already, `encode` the rest."""
+        from vcf_pipeline.lib.describe import text_hash
+
+        hashes = [text_hash(t) for t in texts]
+        cached = self.cached_embeddings(hashes, model_id)
+        missing = sorted({t for t, h in zip(texts, hashes) if h not in cached})
+        if missing:
+            cached.update(zip((text_hash(t) for t in missing), encode(missing)))
+        return np.stack([np.asarray(cached[h], dtype=np.float32) for h in hashes]) if texts else np.zeros((0, 0), np.float32)
+
+    def retract_partition(self, partition_key: str) -> tuple[int, list[str]]:
         """Remove the partition's calls and ownership rows and the variants only it held, as if it
-        had never been ingested. Returns the variants removed."""
-        removed = self._remove_orphans(partition_key, keep=set())
+        had never been ingested. Returns (variants removed, ids it held that other files still hold:
+        their merged annotation may change)."""
         owned = f"partition_key = {sql_string(partition_key)}"
+        held = self.read(FILE_VARIANTS, ["variant_id"], owned) if self._table(FILE_VARIANTS) else pa.table({})
+        removed = self._remove_orphans(partition_key, keep=set())
         for name in (FILE_VARIANTS, CALLS):
             table = self._table(name)
             if table is not None:
                 _retry_conflicts(lambda: table.delete(owned))
-        return removed
+        return removed, sorted(self.ids_held(held.column("variant_id").to_pylist() if held.num_rows else []))
+
+    def add_rows(self, name: str, rows: pa.Table) -> None:
+        """Append rows to a table as they are (to put back rows a failed edit deleted)."""
+        if rows.num_rows:
+            table = self._table(name)
+            _retry_conflicts(lambda: table.add(rows.select(table.schema.names)))
 
     def delete_variants(self, variant_ids: list[str]) -> int:
         """Delete variants with their calls and ownership rows (curation); returns variants deleted."""
         tables = [t for t in map(self._table, (CALLS, FILE_VARIANTS, VARIANTS)) if t is not None]
         deleted = 0
         for start in range(0, len(variant_ids), _LOOKUP_CHUNK):
-            where = _in_list("variant_id", variant_ids[start : start + _LOOKUP_CHUNK])
+            where = in_list("variant_id", variant_ids[start : start + _LOOKUP_CHUNK])
             deleted += self.count(VARIANTS, where)
             for table in tables:
                 _retry_conflicts(lambda: table.delete(where))
         return deleted
 
-    def sweep_unowned(self, spare: set[str] = frozenset()) -> int:
-        """Delete the variants no partition holds, except `spare` (curated additions): what a write
-        killed between its upsert and its ownership commit left. Returns the variants deleted."""
+    def curated_additions(self) -> set[str]:
+        from vcf_pipeline.lib.curations import CurationLog
+
+        return CurationLog(self).overlay().additions
+
+    def sweep_unowned(self) -> int:
+        """Delete the variants no partition holds, except curated additions: what a write killed
+        between its upsert and its ownership commit left. Returns the variants deleted."""
         variants = self._table(VARIANTS)
         if variants is None:
             return 0
@@ -252,11 +327,11 @@ class VariantStore:
         orphans = sorted(
             set(stored.column("variant_id").to_pylist() if stored.num_rows else [])
             - set(owned.column("variant_id").to_pylist() if owned.num_rows else [])
-            - set(spare)
+            - self.curated_additions()
         )
         for start in range(0, len(orphans), _LOOKUP_CHUNK):
             chunk = orphans[start : start + _LOOKUP_CHUNK]
-            _retry_conflicts(lambda: variants.delete(_in_list("variant_id", chunk)))
+            _retry_conflicts(lambda: variants.delete(in_list("variant_id", chunk)))
         return len(orphans)
 
     def _remove_orphans(self, partition_key: str, keep: set[str]) -> int:
@@ -265,16 +340,17 @@ class VariantStore:
         if ownership is None or variants is None:
             return 0
         held = self.read(FILE_VARIANTS, ["variant_id"], f"partition_key = {sql_string(partition_key)}")
-        candidates = sorted(set(held.column("variant_id").to_pylist()) - keep) if held.num_rows else []
+        # Curated additions stay whatever the files do (see lib/curations.py).
+        candidates = sorted(set(held.column("variant_id").to_pylist()) - keep - self.curated_additions()) if held.num_rows else []
         removed = 0
         for start in range(0, len(candidates), _LOOKUP_CHUNK):
             chunk = candidates[start : start + _LOOKUP_CHUNK]
             elsewhere = self.read(
-                FILE_VARIANTS, ["variant_id"], f"partition_key != {sql_string(partition_key)} AND {_in_list('variant_id', chunk)}"
+                FILE_VARIANTS, ["variant_id"], f"partition_key != {sql_string(partition_key)} AND {in_list('variant_id', chunk)}"
             )
             orphans = sorted(set(chunk) - set(elsewhere.column("variant_id").to_pylist() if elsewhere.num_rows else []))
             if orphans:
-                _retry_conflicts(lambda: variants.delete(_in_list("variant_id", orphans)))
+                _retry_conflicts(lambda: variants.delete(in_list("variant_id", orphans)))
                 removed += len(orphans)
         return removed
 

@@ -54,6 +54,17 @@ class PartitionFiles:
         return self.folder / "embeddings.parquet"
 
     @property
+    def stored_rows(self) -> Path:
+        """The file's variants as the LanceDB step stored them (merged across files, curated): what
+        the graph loads."""
+        return self.folder / "stored_rows.parquet"
+
+    @property
+    def refreshed_rows(self) -> Path:
+        """Variants the file no longer holds that other files do, with their annotation merged anew."""
+        return self.folder / "refreshed_rows.parquet"
+
+    @property
     def source(self) -> Path:
         return self.folder / "source.json"
 

@@ -85,14 +85,14 @@ class WriteJournal:
         os.replace(partial, path)
 
 
-def sweep_after_killed_writes(journal: WriteJournal, store, spare: set[str] = frozenset()) -> int:
+def sweep_after_killed_writes(journal: WriteJournal, store) -> int:
     """Run by a LanceDB writer (holding the pool) before it writes: if a writer died between its
-    commits, delete the variants no file holds (except `spare`, curated additions) and mark those
-    entries swept. Returns the variants deleted."""
+    commits, delete the variants no file holds (curated additions stay) and mark those entries
+    swept. Returns the variants deleted."""
     unswept = [w for w in journal.unfinished("lancedb") if not w.swept]
     if not unswept:
         return 0
-    deleted = store.sweep_unowned(spare)
+    deleted = store.sweep_unowned()
     for write in unswept:
         journal.mark_swept(write)
     return deleted

@@ -1,0 +1,166 @@
+"""Two files annotating one variant differently: the store shows the documented merge whatever the
+order they came in, and retracting either leaves exactly what the other one alone gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pytest
+
+from vcf_pipeline.definitions import defs
+from vcf_pipeline.defs.retract import retraction_run_config
+from vcf_pipeline.headless import ingest_paths
+from vcf_pipeline.instance import prepare_home
+from vcf_pipeline.lib.annotation_merge import RANK, merge
+from vcf_pipeline.lib.kuzu_store import GraphStore
+from vcf_pipeline.lib.lancedb_store import VARIANTS, VariantStore
+from vcf_pipeline_tests.stores import StoredView
+
+SHARED = "chr1-1000-A-G"
+COLUMNS = ["gene_symbol", "gene_id", "consequence", "impact", "hgvs_c", "hgvs_p", "clinical_significance",
+           "clinvar_review_status", "conditions", "rsid", "allele_frequency", "description", "text_hash", "embedding"]
+
+HEADER = "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=248956422>\n"
+VEP = HEADER + (
+    '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. '
+    'Format: Allele|Consequence|IMPACT|SYMBOL|Gene|HGVSc|HGVSp|Existing_variation">\n'
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    "chr1\t1000\t.\tA\tG\t50\tPASS\tCSQ=G|missense_variant|MODERATE|GENEV|ENSG0001|ENST0001.1:c.10A>G|ENSP0001.1:p.Lys4Glu|rs111\n"
+    "chr1\t2000\t.\tC\tT\t50\tPASS\tCSQ=T|synonymous_variant|LOW|GENEV|ENSG0001|ENST0001.1:c.20C>T||\n"
+)
+CLINVAR = HEADER + (
+    '##INFO=<ID=CLNSIG,Number=.,Type=String,Description="Clinical significance">\n'
+    '##INFO=<ID=CLNREVSTAT,Number=.,Type=String,Description="Review status">\n'
+    '##INFO=<ID=CLNDN,Number=.,Type=String,Description="Disease names">\n'
+    '##INFO=<ID=GENEINFO,Number=1,Type=String,Description="Gene symbol:id">\n'
+    '##INFO=<ID=RS,Number=1,Type=String,Description="dbSNP id">\n'
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    "chr1\t1000\t.\tA\tG\t.\t.\tCLNSIG=Pathogenic;CLNREVSTAT=criteria_provided,_single_submitter;CLNDN=Disease_X;GENEINFO=GENEC:999;RS=222\n"
+    "chr1\t3000\t.\tG\tA\t.\t.\tCLNSIG=Benign;CLNDN=not_provided;GENEINFO=GENEC:999\n"
+)
+# The rule (lib/annotation_merge.py), written out for the shared variant: the transcript annotation
+# from the VEP file, the ClinVar assertion from the ClinVar file, the rsID from the VEP file (ranked first).
+EXPECTED = {
+    "gene_symbol": "GENEV", "gene_id": "ENSG0001", "consequence": "missense_variant", "impact": "MODERATE",
+    "hgvs_c": "ENST0001.1:c.10A>G", "hgvs_p": "ENSP0001.1:p.Lys4Glu", "clinical_significance": "Pathogenic",
+    "clinvar_review_status": "criteria provided, single submitter", "conditions": ["Disease X"], "rsid": "rs111",
+}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("annotated")
+    (folder / "vep.vcf").write_text(VEP)
+    (folder / "clinvar.vcf").write_text(CLINVAR)
+    return folder / "vep.vcf", folder / "clinvar.vcf"
+
+
+def _ingest(home: Path, *paths: Path) -> dict[Path, str]:
+    keys = {}
+    for path in paths:  # one at a time: the order is the point
+        [summary] = ingest_paths(home, [path])
+        assert summary.ok, summary.error
+        keys[path] = summary.partition_key
+    return keys
+
+
+def _row(home: Path, variant_id: str = SHARED) -> dict:
+    """The variant's stored columns. Its vector is compared by cosine: the default int8 ONNX backend
+    quantises activations per batch, so one text embedded beside other texts comes out at cosine
+    0.99 to itself embedded alone (measured), and the one-file home embedded it in another batch."""
+    [row] = VariantStore(home / "lancedb").read(VARIANTS, columns=COLUMNS, where=f"variant_id = '{variant_id}'").to_pylist()
+    return {**row, "embedding": Same(row["embedding"])}
+
+
+class Same:
+    """A vector equal to another when their cosine similarity is at least 0.98 (the int8 backend's
+    accepted fidelity; a different text's vector is far below it)."""
+
+    def __init__(self, vector):
+        self.vector = np.asarray(vector, dtype=np.float64)
+
+    def __eq__(self, other) -> bool:
+        a, b = self.vector, other.vector
+        return a.shape == b.shape and float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))) >= 0.98
+
+    def __repr__(self) -> str:
+        return f"vector({self.vector[:3].round(4).tolist()}...)"
+
+
+def _graph(home: Path, variant_id: str = SHARED) -> dict:
+    row = GraphStore(home / "kuzu" / "graph.kuzu").query(
+        "MATCH (v:Variant {variant_id: $id}) OPTIONAL MATCH (v)-[:IN_GENE]->(g:Gene) OPTIONAL MATCH (v)-[:ASSOCIATED_WITH]->(c:Condition) "
+        "RETURN v.clinical_significance AS sig, collect(DISTINCT g.symbol) AS genes, collect(DISTINCT c.name) AS conditions",
+        {"id": variant_id},
+    ).to_pylist()[0]
+    return {k: v or [] if k != "sig" else v for k, v in row.items()}  # Kuzu collects nothing as null
+
+
+def _retract(home: Path, key: str) -> None:
+    prepare_home(home)  # this process's instance and stores: this home's
+    with dg.DagsterInstance.get() as instance:
+        instance.delete_dynamic_partition("vcf_files", key)
+        result = defs.resolve_job_def("retract_vcf_files").execute_in_process(run_config=retraction_run_config([key]), instance=instance)
+    assert result.success
+
+
+def test_the_merge_follows_the_rule_in_either_order_and_a_retraction_returns_to_the_one_file_state(files, tmp_path):
+    vep, clinvar = files
+    only_vep, only_clinvar = tmp_path / "only_vep", tmp_path / "only_clinvar"
+    _ingest(only_vep, vep)
+    _ingest(only_clinvar, clinvar)
+    assert _row(only_vep)["clinical_significance"] is None and _row(only_clinvar)["gene_symbol"] == "GENEC"
+
+    vep_first, clinvar_first = tmp_path / "vep_first", tmp_path / "clinvar_first"
+    keys_a = _ingest(vep_first, vep, clinvar)
+    keys_b = _ingest(clinvar_first, clinvar, vep)
+    for home in (vep_first, clinvar_first):
+        row = _row(home)
+        assert {k: row[k] for k in EXPECTED} == EXPECTED, home.name
+        assert "GENEV" in row["description"] and "Pathogenic" in row["description"]
+        assert _graph(home) == {"sig": "Pathogenic", "genes": ["GENEV"], "conditions": ["Disease X"]}
+        StoredView(home).assert_consistent()
+    assert _row(vep_first) == _row(clinvar_first)  # the order files came in changes nothing, vector included
+    assert _row(vep_first, "chr1-2000-C-T") == _row(only_vep, "chr1-2000-C-T")  # unshared variants keep their own
+
+    _retract(vep_first, keys_a[vep])
+    assert _row(vep_first) == _row(only_clinvar)
+    assert _graph(vep_first) == _graph(only_clinvar) == {"sig": "Pathogenic", "genes": ["GENEC"], "conditions": ["Disease X"]}
+    _retract(clinvar_first, keys_b[clinvar])
+    assert _row(clinvar_first) == _row(only_vep)
+    assert _graph(clinvar_first) == _graph(only_vep) == {"sig": None, "genes": ["GENEV"], "conditions": []}
+    for home in (vep_first, clinvar_first):
+        StoredView(home).assert_consistent()
+
+
+def test_a_changed_file_that_drops_a_shared_variant_hands_it_the_other_files_annotation(files, tmp_path):
+    vep, clinvar = files
+    home = tmp_path / "home"
+    _ingest(home, vep, clinvar)
+    changed = tmp_path / "vep_changed"
+    changed.mkdir()
+    (changed / "vep.vcf").write_text("\n".join(line for line in VEP.splitlines() if not line.startswith("chr1\t1000")) + "\n")
+    only_clinvar = tmp_path / "only_clinvar"
+    _ingest(only_clinvar, clinvar)
+    # The VEP file changes in place (same partition), without the shared variant.
+    (vep.parent / "vep.vcf").write_text((changed / "vep.vcf").read_text())
+    try:
+        _ingest(home, vep)
+        assert _row(home) == _row(only_clinvar)
+        assert _graph(home) == _graph(only_clinvar)
+        StoredView(home).assert_consistent()
+    finally:
+        vep.write_text(VEP)
+
+
+def test_merge_rule_orders_by_source_then_partition_key_never_by_arrival():
+    rows = [
+        {"partition_key": "b/x.vcf", RANK: 2, "gene_symbol": "OTHER", "clinical_significance": "Benign", "rsid": None, "qual": 10.0},
+        {"partition_key": "a/y.vcf", RANK: 1, "gene_symbol": "SNPEFF", "clinical_significance": None, "rsid": "rs1", "qual": None},
+        {"partition_key": "c/z.vcf", RANK: 1, "gene_symbol": "LATER", "clinical_significance": "Pathogenic", "rsid": "rs2", "qual": 5.0},
+    ]
+    for order in (rows, rows[::-1], rows[1:] + rows[:1]):
+        merged = merge(order)
+        assert (merged["gene_symbol"], merged["clinical_significance"], merged["rsid"], merged["qual"]) == ("SNPEFF", "Pathogenic", "rs1", 5.0)
