@@ -23,8 +23,9 @@ from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.tags import BACKFILL_ID_TAG
 
 from vcf_pipeline.instance import prepare_home
-from vcf_pipeline.lib.synthetic import variant_universe, write_vcf
+from vcf_pipeline.lib.write_journal import WriteJournal
 from vcf_pipeline_tests.conftest import REPO, SHARED_VCF
+from vcf_pipeline_tests.files import write_raw_calls
 from vcf_pipeline_tests.stores import StoredView
 
 BIN = Path(sys.executable).parent
@@ -206,7 +207,9 @@ def test_an_unchanged_folder_requests_nothing_even_across_a_daemon_restart(scena
 
 
 def test_a_run_killed_while_holding_the_kuzu_pool_does_not_block_the_next_one(scenario, tmp_path):
-    big = write_vcf(tmp_path / "large_panel.vcf", variant_universe(80_000, seed=11), [f"S{i}" for i in range(10)], seed=11)
+    # Raw calls (a dozen distinct texts): embedding is quick, and the graph load, which now follows
+    # the LanceDB write, is reached within seconds.
+    big = write_raw_calls(tmp_path / "large_panel.vcf", 80_000, seed=11, samples=tuple(f"S{i}" for i in range(10)))
     scenario.drop("large_panel.vcf", big)
 
     def holder():
@@ -235,13 +238,19 @@ def test_a_run_killed_while_holding_the_kuzu_pool_does_not_block_the_next_one(sc
     assert after.status == dg.DagsterRunStatus.SUCCESS, scenario.daemon.log_tail()
     assert not scenario.instance.event_log_storage.get_concurrency_info("kuzu").claimed_slots
     view = scenario.view()
-    view.assert_consistent()
-    view.assert_absent("incoming/large_panel.vcf")  # rolled back in Kuzu; never reached LanceDB
+    assert "incoming/large_panel.vcf" not in view.graph_files  # the Kuzu load rolled back
     assert not list((scenario.home / "kuzu").glob("staging-*")), "the killed load's staging files are cleaned up"
     view.assert_holds_exactly("incoming/pysam__cbcf_data__gnomad.vcf", SHARED_VCF / "pysam__cbcf_data__gnomad.vcf")
+    # LanceDB had the file before the kill: the journal says its write is unfinished, so queries warn.
+    [unfinished] = WriteJournal(scenario.home / "writes").unfinished()
+    assert unfinished.partition_key == "incoming/large_panel.vcf" and unfinished.run_id == run_id
 
-    (scenario.incoming / "large_panel.vcf").unlink()  # the backfill below need not embed 80k variants
+    (scenario.incoming / "large_panel.vcf").unlink()  # retracted: the stores agree again
     scenario.wait_for_runs("retract_vcf_files", 2, "the large file's retraction")
+    view = scenario.view()
+    view.assert_consistent()
+    view.assert_absent("incoming/large_panel.vcf")
+    assert not WriteJournal(scenario.home / "writes").pending()
 
 
 def test_backfill_all_queues_one_run_per_partition_through_the_daemon(scenario):

@@ -140,10 +140,9 @@ def lancedb_variants(
     vectors = lambda texts: store.vectors_for(texts, embedder.model_id, embedder.encode)  # noqa: E731 (merged or curated texts)
     rank = transcript_rank(files.source_info()["stats"]["annotation_kinds"])
     started = time.perf_counter()
-    journal.begin("lancedb", context.partition_key, context.run_id)
+    journal.begin(context.partition_key, context.run_id)  # ended by kuzu_graph: the file is then in both stores
     with _step_memory():
         written = store_partition(store, files, rank, overlay, vectors)
-    journal.end("lancedb", context.partition_key)
     seconds = time.perf_counter() - started
     with _step_memory():
         upkeep = store.maintain()  # vector index and compaction, while this step holds the lancedb pool
@@ -190,6 +189,7 @@ def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) ->
             spare=overlay.additions,
             refreshed=stream_batches(files.refreshed_rows, 50_000),
         )
+    settings.write_journal().end(context.partition_key)  # both stores hold the file now
     seconds = time.perf_counter() - started
     return dg.MaterializeResult(
         metadata={

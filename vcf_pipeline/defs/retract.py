@@ -34,14 +34,13 @@ def _retract_each(context: dg.OpExecutionContext, keys: list[str], retract, stor
 def retract_from_lancedb(
     context: dg.OpExecutionContext, config: RetractConfig, settings: PipelineSettings, embedding_model: EmbeddingModel
 ) -> None:
-    store, journal = settings.variant_store(), settings.write_journal()
+    store = settings.variant_store()
     overlay, embedder = CurationLog(store).overlay(), embedding_model.embedder()
 
     def retract(key: str) -> int:
         removed, shared = store.retract_partition(key)
         # What the other files say of the variants they shared with it, merged anew.
         refresh(store, shared, overlay, lambda texts: store.vectors_for(texts, embedder.model_id, embedder.encode))
-        journal.end("lancedb", key)  # a killed write of the file, if any, is moot now
         return removed
 
     _retract_each(context, config.partition_keys, retract, "LanceDB")
@@ -54,9 +53,15 @@ def retract_from_lancedb(
 @dg.op(pool="kuzu", ins={"lancedb_done": dg.In(dg.Nothing)}, out=dg.Out(dg.Nothing), tags={"kind": "kuzu"})
 def retract_from_kuzu(context: dg.OpExecutionContext, config: RetractConfig, settings: PipelineSettings) -> None:
     """After LanceDB: variants other files still hold take their annotation as LanceDB stores it now."""
-    graph, store = settings.graph_store(), settings.variant_store()
+    graph, store, journal = settings.graph_store(), settings.variant_store(), settings.write_journal()
     additions = CurationLog(store).overlay().additions
-    _retract_each(context, config.partition_keys, lambda key: graph.retract_partition(key, spare=additions, refresh=store.rows_of), "Kuzu")
+
+    def retract(key: str) -> int:
+        removed = graph.retract_partition(key, spare=additions, refresh=store.rows_of)
+        journal.end(key)  # a killed write of the file, if any, is moot now
+        return removed
+
+    _retract_each(context, config.partition_keys, retract, "Kuzu")
 
 
 @dg.op(ins={"lancedb_done": dg.In(dg.Nothing), "kuzu_done": dg.In(dg.Nothing)})

@@ -1,11 +1,12 @@
-"""A journal of store writes in progress: `<home>/writes/<store>--<key>.json`, one entry per write.
+"""A journal of partition writes in progress: `<home>/writes/<partition key>.json`, one per write.
 
-LanceDB has no transaction across tables: a partition's write is an upsert of its variants, then one
-commit of its ownership rows and calls. A writer killed between the two leaves variants no file owns,
-or a file's old calls beside its new variants. The journal says so: an entry is written before the
-first commit and removed after the last, so an entry whose process is gone marks an unfinished write.
-Queries warn about them; the next write sweeps what they left (variants no file or curation holds),
-and the next complete write of the same partition clears its entry.
+A partition's write spans commits that no transaction joins: the upsert of its variants into
+LanceDB, one commit of its ownership rows and calls, then the Kuzu transaction. A writer killed in
+between leaves the stores disagreeing about that file (or variants no file owns). The journal says
+so: an entry is written before the first LanceDB commit and removed after the Kuzu commit, so an
+entry whose process is gone marks an unfinished write. Queries warn about them; the next write
+sweeps what they left in LanceDB (variants no file or curation holds), and the next complete write
+(or the retraction) of the same partition clears its entry.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from vcf_pipeline.lib.processes import process_alive
 
 @dataclass(frozen=True)
 class PendingWrite:
-    store: str
     partition_key: str
     run_id: str
     pid: int
@@ -38,58 +38,56 @@ class PendingWrite:
 
     def describe(self) -> str:
         state = "in progress" if self.alive else f"unfinished: its process {self.pid} is gone"
-        return f"the {self.store} write of {self.partition_key} (run {self.run_id[:8]}) is {state}"
+        return f"the write of {self.partition_key} (run {self.run_id[:8]}) is {state}"
 
 
 class WriteJournal:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
 
-    def _entry(self, store: str, partition_key: str) -> Path:
-        return self.folder / f"{quote(f'{store}--{partition_key}', safe='')}.json"
+    def _entry(self, partition_key: str) -> Path:
+        return self.folder / f"{quote(partition_key, safe='')}.json"
 
-    def begin(self, store: str, partition_key: str, run_id: str) -> PendingWrite:
-        write = PendingWrite(store, partition_key, run_id, os.getpid(), socket.gethostname(), time.time())
+    def _put(self, write: PendingWrite) -> None:
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self._entry(store, partition_key)
+        path = self._entry(write.partition_key)
         partial = path.with_suffix(".tmp")
         partial.write_text(json.dumps(asdict(write)))
         os.replace(partial, path)
+
+    def begin(self, partition_key: str, run_id: str) -> PendingWrite:
+        write = PendingWrite(partition_key, run_id, os.getpid(), socket.gethostname(), time.time())
+        self._put(write)
         return write
 
-    def end(self, store: str, partition_key: str) -> None:
-        self._entry(store, partition_key).unlink(missing_ok=True)
+    def end(self, partition_key: str) -> None:
+        self._entry(partition_key).unlink(missing_ok=True)
 
-    def pending(self, store: str | None = None) -> list[PendingWrite]:
+    def pending(self) -> list[PendingWrite]:
         """Writes begun and not ended (by a writer at work, or by one that died)."""
         if not self.folder.is_dir():
             return []
         found = []
         for path in sorted(self.folder.glob("*.json")):
             try:
-                write = PendingWrite(**json.loads(path.read_text()))
+                found.append(PendingWrite(**json.loads(path.read_text())))
             except (OSError, ValueError, TypeError):
                 continue  # removed meanwhile, or half-written by a writer that died: nothing to say
-            if store is None or write.store == store:
-                found.append(write)
         return found
 
-    def unfinished(self, store: str | None = None) -> list[PendingWrite]:
+    def unfinished(self) -> list[PendingWrite]:
         """Writes whose writer died before finishing."""
-        return [w for w in self.pending(store) if not w.alive]
+        return [w for w in self.pending() if not w.alive]
 
     def mark_swept(self, write: PendingWrite) -> None:
-        path = self._entry(write.store, write.partition_key)
-        partial = path.with_suffix(".tmp")
-        partial.write_text(json.dumps({**asdict(write), "swept": True}))
-        os.replace(partial, path)
+        self._put(PendingWrite(**{**asdict(write), "swept": True}))
 
 
 def sweep_after_killed_writes(journal: WriteJournal, store) -> int:
     """Run by a LanceDB writer (holding the pool) before it writes: if a writer died between its
     commits, delete the variants no file holds (curated additions stay) and mark those entries
     swept. Returns the variants deleted."""
-    unswept = [w for w in journal.unfinished("lancedb") if not w.swept]
+    unswept = [w for w in journal.unfinished() if not w.swept]
     if not unswept:
         return 0
     deleted = store.sweep_unowned()
