@@ -50,24 +50,35 @@ def pool_holders(instance: dg.DagsterInstance, pools=POOLS) -> dict[str, list[st
     return {pool: sorted({slot.run_id for slot in info.claimed_slots}) for pool, info in infos.items() if info.claimed_slots}
 
 
+class _BoundedWait:
+    """Waiting for busy pools: says who holds them every REPORT_EVERY_S seconds, PoolBusy after `wait_s`."""
+
+    def __init__(self, wait_s: float, report: Callable[[str], None]):
+        self.wait_s, self.report = wait_s, report
+        self.deadline, self.next_report = time.monotonic() + wait_s, 0.0
+
+    def pause(self, instance: dg.DagsterInstance, pools, seconds: float) -> None:
+        busy = pool_holders(instance, pools)
+        held = "; ".join(f"pool {p} held by run {', '.join(r[:8] for r in runs)}" for p, runs in busy.items()) or "pools busy"
+        if time.monotonic() > self.deadline:
+            raise PoolBusy(f"a pipeline run is writing ({held}); waited {self.wait_s:.0f}s, try again when it finishes")
+        if time.monotonic() >= self.next_report:
+            self.report(f"waiting: {held}")
+            self.next_report = time.monotonic() + REPORT_EVERY_S
+        time.sleep(seconds)  # Ctrl-C (or TERM, which the command turns into it) ends the wait here
+
+
 def wait_for_pools(
     instance: dg.DagsterInstance, wait_s: float, pools=POOLS, report: Callable[[str], None] = lambda line: None
 ) -> None:
-    """Free what dead runs hold, then wait until no run holds `pools`, reporting who does every
-    REPORT_EVERY_S seconds; PoolBusy after `wait_s`. Ctrl-C ends the wait like any sleep."""
-    deadline, next_report = time.monotonic() + wait_s, 0.0
+    """Free what dead runs hold, then wait until no run holds `pools`, reporting who does;
+    PoolBusy after `wait_s`."""
+    waiting = _BoundedWait(wait_s, report)
     while True:
         fail_dead_runs(instance)
-        busy = pool_holders(instance, pools)
-        if not busy:
+        if not pool_holders(instance, pools):
             return
-        held = "; ".join(f"pool {p} held by run {', '.join(r[:8] for r in runs)}" for p, runs in busy.items())
-        if time.monotonic() > deadline:
-            raise PoolBusy(f"a pipeline run is writing ({held}); waited {wait_s:.0f}s, try again when it finishes")
-        if time.monotonic() >= next_report:
-            report(f"waiting: {held}")
-            next_report = time.monotonic() + REPORT_EVERY_S
-        time.sleep(1.0)
+        waiting.pause(instance, pools, 1.0)
 
 
 @contextmanager
@@ -86,7 +97,7 @@ def holding_pools(
     storage = instance.event_log_storage
     for pool in pools:
         storage.initialize_concurrency_limit_to_default(pool)
-    deadline, next_report = time.monotonic() + wait_s, 0.0
+    waiting = _BoundedWait(wait_s, report)
     try:
         while True:
             fail_dead_runs(instance)
@@ -94,14 +105,7 @@ def holding_pools(
             if all(claimed):
                 break
             storage.free_concurrency_slots_for_run(run.run_id)  # all or nothing
-            busy = pool_holders(instance, pools)
-            held = "; ".join(f"pool {p} held by run {', '.join(r[:8] for r in runs)}" for p, runs in busy.items()) or "pools busy"
-            if time.monotonic() > deadline:
-                raise PoolBusy(f"a pipeline run is writing ({held}); waited {wait_s:.0f}s, try again when it finishes")
-            if time.monotonic() >= next_report:
-                report(f"waiting: {held}")
-                next_report = time.monotonic() + REPORT_EVERY_S
-            time.sleep(0.5)
+            waiting.pause(instance, pools, 0.5)
         yield run
     except BaseException as exc:
         storage.free_concurrency_slots_for_run(run.run_id)

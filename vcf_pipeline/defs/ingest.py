@@ -22,7 +22,7 @@ from vcf_pipeline.lib.curations import CurationLog
 from vcf_pipeline.lib.embed import embed_variant_file
 from vcf_pipeline.lib.lancedb_store import VARIANTS, variants_schema
 from vcf_pipeline.lib.memory import release_free_memory
-from vcf_pipeline.lib.stored_rows import store_partition
+from vcf_pipeline.lib.stored_rows import as_stored_now, store_partition
 from vcf_pipeline.lib.vcf import VcfFormatError
 from vcf_pipeline.lib.warehouse import parse_into, stream_batches
 from vcf_pipeline.lib.write_journal import sweep_after_killed_writes
@@ -177,14 +177,14 @@ def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) ->
     samples, as LanceDB stored them (merged across files, curated): the two stores agree."""
     _refuse_if_retracted(context)
     files = settings.files(context.partition_key)
-    graph = settings.graph_store()
-    overlay = CurationLog(settings.variant_store()).overlay()
+    graph, store = settings.graph_store(), settings.variant_store()
+    overlay = CurationLog(store).overlay()
     source = files.source_info()
     started = time.perf_counter()
     with _step_memory():
         stats = graph.load_partition(
             context.partition_key, source["path"], source["sha256"],
-            stream_batches(files.stored_rows, 50_000),
+            as_stored_now(stream_batches(files.stored_rows, 50_000), store, overlay),
             lambda: overlay.without_tombstoned(stream_batches(files.calls, 50_000)),
             spare=overlay.additions,
             refreshed=stream_batches(files.refreshed_rows, 50_000),

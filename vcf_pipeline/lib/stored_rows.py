@@ -114,3 +114,19 @@ def store_partition(store, files: PartitionFiles, rank: int, overlay: Overlay, v
     done.refreshed = refreshed.num_rows
     pq.write_table(refreshed.select(VARIANT_SCHEMA.names).cast(VARIANT_SCHEMA) if refreshed.num_rows else VARIANT_SCHEMA.empty_table(), files.refreshed_rows)
     return done
+
+
+def as_stored_now(batches: Iterable[pa.RecordBatch], store, overlay: Overlay) -> Iterator[pa.RecordBatch]:
+    """A partition's stored rows (`files.stored_rows`) with curated variants as LanceDB holds them
+    now: an edit or a delete made between the LanceDB write and the graph load (curation holds both
+    pools, a run holds one at a time) must reach the graph too."""
+    curated = pa.array(sorted(overlay.by_id), pa.string())
+    for batch in overlay.without_tombstoned(batches):
+        hit = pc.is_in(batch.column("variant_id"), value_set=curated)
+        if not batch.num_rows or not pc.any(hit).as_py():
+            yield batch
+            continue
+        now = store.rows_of(batch.filter(hit).column("variant_id").to_pylist())
+        kept = pa.Table.from_batches([batch.filter(pc.invert(hit))], batch.schema)
+        current = now.select(batch.schema.names).cast(batch.schema) if now.num_rows else batch.schema.empty_table()
+        yield pa.concat_tables([kept, current]).combine_chunks().to_batches()[0] if kept.num_rows + current.num_rows else batch.slice(0, 0)
