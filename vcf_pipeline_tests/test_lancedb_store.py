@@ -193,3 +193,18 @@ def test_rows_are_compared_with_their_own_stored_digest(tmp_path):
     store.upsert_variants([pa.RecordBatch.from_pydict({k: v[:1] for k, v in twins.items()})], DIM)
     # ...but its own stored row differs, so it is rewritten.
     assert store.upsert_variants([pa.RecordBatch.from_pydict(twins)], DIM) == (2, 0, 1)
+
+
+def test_ownership_rows_from_before_per_file_annotations_take_the_annotation_their_variant_shows(tmp_path):
+    from vcf_pipeline.lib.annotation_merge import FILE_VARIANTS_SCHEMA
+
+    store = VariantStore(tmp_path)
+    batch = variants(["v1", "v2"])
+    store.upsert_variants([batch.set_column(batch.schema.get_field_index("gene_symbol"), "gene_symbol", pa.array(["GENE1", None]))], DIM)
+    store.db.create_table(FILE_VARIANTS, data=pa.table({"partition_key": ["src/a.vcf", "src/b.vcf"], "variant_id": ["v1", "v2"]}))
+    # The next write of any partition migrates the table: new columns, old rows filled from `variants`.
+    ingest(store, "src/c.vcf", ["v3"], ["S1"])
+    rows = {r["variant_id"]: r for r in store.read(FILE_VARIANTS).to_pylist()}
+    assert store.db.open_table(FILE_VARIANTS).schema.names == FILE_VARIANTS_SCHEMA.names
+    assert (rows["v1"]["gene_symbol"], rows["v1"]["transcript_rank"]) == ("GENE1", 2)
+    assert rows["v2"]["gene_symbol"] is None and rows["v3"]["partition_key"] == "src/c.vcf"

@@ -116,7 +116,24 @@ class VariantStore:
         missing = [f for f in schema if f.name not in table.schema.names]
         if missing:
             table.add_columns(pa.schema(missing))
+            if name == FILE_VARIANTS:
+                self._migrate_file_annotations(table)
         return table
+
+    def _migrate_file_annotations(self, table) -> None:
+        """`file_variants` from before per-file annotations: give each old row the annotation its
+        variant shows now (the last file's, as the store kept it then), so a later merge never
+        takes an old file for one that says nothing."""
+        owned = table.search().select(["partition_key", "variant_id"]).limit(None).to_arrow()
+        variants = self.read(VARIANTS, ["variant_id", *ANNOTATION]) if self._table(VARIANTS) else pa.table({})
+        if not owned.num_rows or not variants.num_rows:
+            return
+        at = pc.index_in(owned["variant_id"], value_set=variants["variant_id"].combine_chunks())
+        owned, at = owned.filter(pc.is_valid(at)), at.filter(pc.is_valid(at))
+        found = variants.take(at)  # Arrow joins cannot carry the list column `conditions`
+        rows = pa.table({**{c: owned[c] for c in ("partition_key", "variant_id")}, RANK: pa.array([2] * owned.num_rows, pa.int8()),
+                         **{c: found[c] for c in ANNOTATION}}, schema=FILE_VARIANTS_SCHEMA)
+        _retry_conflicts(lambda: table.merge_insert(["partition_key", "variant_id"]).when_matched_update_all().execute(rows))
 
     def _ensure_btree(self, table, column: str) -> None:
         if not any(column in idx.columns for idx in table.list_indices()):
