@@ -26,16 +26,32 @@ from pathlib import Path
 import pyarrow as pa
 import pysam
 
-from vcf_pipeline.lib.annotations import ANNOTATION_COLUMNS, AnnotationReader, parse_subfield_names
-from vcf_pipeline.lib.vcf_rules import line_problem, record_problem, unterminated_line_problem
+from vcf_pipeline.lib.annotations import (
+    ANNOTATION_COLUMNS,
+    AnnotationReader,
+    parse_subfield_names,
+)
+from vcf_pipeline.lib.vcf_faults import (
+    VcfFormatError,
+    check_complete,
+    compression,
+    data_line,
+    data_line_count,
+    ends_with_newline,
+    explain_open_failure,
+    last_line,
+)
+from vcf_pipeline.lib.vcf_rules import (
+    line_problem,
+    record_problem,
+    unterminated_line_problem,
+)
 
 DEFAULT_BATCH_RECORDS = 50_000
 MAX_ALLELE_IN_ID = 32
 REFERENCE_ALLELES = frozenset({"<NON_REF>", "<*>", "."})
 STAR_ALLELE = "*"
 BAD_RECORD_POLICIES = ("fail", "skip")
-# The empty BGZF block every complete BGZF file (bgzip, BCF) ends with.
-BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 VARIANT_SCHEMA = pa.schema(
     [
@@ -72,14 +88,6 @@ CALL_SCHEMA = pa.schema(
         ("ad", pa.list_(pa.int32())),
     ]
 )
-
-
-class VcfFormatError(ValueError):
-    """A VCF/BCF file that cannot be read, with the file, the place and the reason in words."""
-
-    def __init__(self, path: Path | str, reason: str, where: str | None = None):
-        self.path, self.reason, self.where = str(path), reason, where
-        super().__init__(f"{self.path}: {where + ': ' if where else ''}{reason}")
 
 
 @dataclass
@@ -133,51 +141,8 @@ def classify_variant(ref: str, alt: str) -> str:
     return "INDEL"
 
 
-def _compression(path: Path) -> str:
-    """`bgzf`, `gzip` (plain, not BGZF: BGZF blocks carry an extra field with the 'BC' subfield) or `none`."""
-    with open(path, "rb") as fh:
-        head = fh.read(18)
-    if head[:2] != b"\x1f\x8b":
-        return "none"
-    has_extra = len(head) >= 4 and head[3] & 0x04
-    return "bgzf" if has_extra and head[12:14] == b"BC" else "gzip"
-
-
 def _is_plain_gzip(path: Path) -> bool:
-    return _compression(path) == "gzip"
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        fh.seek(0, 2)
-        if fh.tell() == 0:
-            return True  # empty: refused later, with its own reason
-        fh.seek(-1, 2)
-        return fh.read(1) == b"\n"
-
-
-def _check_complete(path: Path) -> None:
-    """Refuse a BGZF file cut short: htslib would read it up to the cut and call it a whole file.
-    (A plain VCF's last line is checked once its header is known: `VcfReader._last_line_problem`.)"""
-    if _compression(path) != "bgzf":
-        return
-    with open(path, "rb") as fh:
-        fh.seek(0, 2)
-        fh.seek(max(0, fh.tell() - len(BGZF_EOF)))
-        if fh.read() != BGZF_EOF:
-            raise VcfFormatError(path, "file is truncated: the BGZF end-of-file block is missing (an interrupted copy or write?)")
-
-
-def _last_line(path: Path) -> str:
-    with open(path, "rb") as fh:
-        fh.seek(0, 2)
-        fh.seek(max(0, fh.tell() - (1 << 20)))
-        return fh.read().rsplit(b"\n", 1)[-1].decode("utf-8", "replace")
-
-
-def _data_line_count(path: Path) -> int:
-    with open(path, "rb") as fh:
-        return sum(1 for line in fh if line.strip() and not line.startswith(b"#"))
+    return compression(path) == "gzip"
 
 
 @contextmanager
@@ -194,32 +159,6 @@ def _readable_copy(path: Path, tmp_dir: Path | None) -> Iterator[Path]:
         except (EOFError, OSError, zlib.error) as exc:
             raise VcfFormatError(path, f"gzip stream is truncated or corrupt ({exc})") from exc
         yield plain
-
-
-def _explain_open_failure(path: Path, exc: Exception) -> str:
-    """Words for why htslib refused a file, from a look at its first bytes."""
-    if path.stat().st_size == 0:
-        return "file is empty (0 bytes): not a VCF/BCF file"
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16)
-    if head[:2] == b"\x1f\x8b":
-        return f"compressed file could not be read as VCF/BCF ({exc})"
-    if b"\0" in head:
-        line = head[: head.index(b"\0")].count(b"\n") + 1
-        return f"header line {line} holds a NUL byte (a binary or damaged file?)"
-    text = head.decode("utf-8", "replace")
-    lines = text.splitlines()
-    if not lines[0].startswith("##fileformat=VCF"):
-        return f"first line is not '##fileformat=VCFv4.x' (found {lines[0][:60]!r}); not a valid VCF header"
-    chrom_line = next((ln for ln in lines if ln.startswith("#CHROM")), None)
-    if chrom_line is None and len(head) < (1 << 16):
-        return "header has no '#CHROM' column line"
-    if chrom_line is not None:
-        return (
-            "the '#CHROM' header line is malformed (columns must be separated by single tabs, "
-            f"with FORMAT before any sample names): {chrom_line[:80]!r}"
-        )
-    return f"invalid VCF header ({exc})"
 
 
 class VcfReader:
@@ -239,14 +178,14 @@ class VcfReader:
     def __enter__(self) -> "VcfReader":
         if not self.path.is_file():
             raise VcfFormatError(self.path, "file does not exist")
-        _check_complete(self.path)
+        check_complete(self.path)
         self._copy = _readable_copy(self.path, self.tmp_dir)
         self._readable = self._copy.__enter__()
         try:
             self._vcf = pysam.VariantFile(str(self._readable))
         except (ValueError, OSError) as exc:
             self._copy.__exit__(None, None, None)
-            raise VcfFormatError(self.path, _explain_open_failure(self._readable, exc)) from exc
+            raise VcfFormatError(self.path, explain_open_failure(self._readable, exc)) from exc
         try:
             header = self._vcf.header
             self.samples = list(header.samples)
@@ -255,7 +194,7 @@ class VcfReader:
             self.__exit__(None, None, None)
             raise VcfFormatError(self.path, f"header is not valid UTF-8 ({exc.reason} at byte {exc.start} of {exc.object[:40]!r})") from exc
         self._header_columns = 8 + (1 + len(self.samples) if self.samples else 0)
-        self._cut_record = self._find_cut_last_line(header)
+        self._cut_record = self._find_cutlast_line(header)
         self.stats.samples = self.samples
         self.stats.annotation_kinds = self.annotations.kinds
         self.stats.file_format = f"{self._vcf.format} {self._vcf.compression}"
@@ -270,12 +209,12 @@ class VcfReader:
         finally:
             self._copy.__exit__(*exc_info)
 
-    def _find_cut_last_line(self, header) -> int | None:
+    def _find_cutlast_line(self, header) -> int | None:
         """A plain VCF whose last line has no line end and looks cut is refused as truncated (with
         `bad_records="skip"`, read without that line: its record number is returned)."""
-        if self._vcf.format == "BCF" or _compression(self._readable) != "none" or _ends_with_newline(self._readable):
+        if self._vcf.format == "BCF" or compression(self._readable) != "none" or ends_with_newline(self._readable):
             return None
-        line = _last_line(self._readable)
+        line = last_line(self._readable)
         if line.startswith("#"):
             return None
         subfields = {k: len(names) for k, m in header.info.items() if (names := parse_subfield_names(m.description or ""))}
@@ -286,7 +225,7 @@ class VcfReader:
             self.__exit__(None, None, None)
             raise VcfFormatError(self.path, f"file is truncated: {problem}")
         self._cut_problem = problem
-        return _data_line_count(self._readable)
+        return data_line_count(self._readable)
 
     def _unreadable(self, exc: Exception, last: str) -> VcfFormatError:
         """The error for record `stats.records + 1`, which htslib could not read."""
@@ -296,7 +235,7 @@ class VcfReader:
             return VcfFormatError(self.path, f"record is not valid UTF-8 ({exc.reason} in {exc.object[:40]!r})", where)
         if isinstance(exc, OSError) and self._vcf.compression != "NONE":
             return VcfFormatError(self.path, f"compressed data is corrupt: a BGZF block cannot be inflated ({exc})", where)
-        line = None if self._vcf.format == "BCF" else _data_line(self._readable, number)
+        line = None if self._vcf.format == "BCF" else data_line(self._readable, number)
         if line is None:
             return VcfFormatError(self.path, f"unreadable record ({exc})", where)
         excerpt = line if len(line) <= 100 else line[:100] + "..."
@@ -447,24 +386,3 @@ def _allele_depths(ad, allele: int) -> list[int | None] | None:
     if not isinstance(ad, tuple) or len(ad) <= allele:
         return None
     return [_as_int(ad[0]), _as_int(ad[allele])]
-
-
-def _data_line(path: Path, number: int) -> str | None:
-    """The `number`-th data line (1-based, header lines not counted) of a VCF, or None (BCF)."""
-    if _compression(path) == "bgzf":
-        opener = lambda: gzip.open(path, "rt", encoding="utf-8", errors="replace")  # noqa: E731
-    else:
-        opener = lambda: open(path, encoding="utf-8", errors="replace")  # noqa: E731
-    try:
-        with opener() as fh:
-            seen = 0
-            for line in fh:
-                if line.startswith("#"):
-                    continue
-                seen += 1
-                if seen == number:
-                    return line.rstrip("\r\n")
-    except (OSError, EOFError, zlib.error):
-        return None
-    return None
-
