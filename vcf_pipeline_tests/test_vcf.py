@@ -242,3 +242,17 @@ def test_depths_in_fields_the_header_types_as_strings_are_read_leniently():
     assert raw, "the case has DP values"
     parsed = {d for d in calls["dp"].to_pylist() if d is not None}
     assert parsed and parsed <= {int(float(v)) for v in raw}
+
+
+def test_numbers_in_fields_typed_as_strings_are_parsed_when_they_are_numbers_and_dropped_when_not(tmp_path):
+    path = _write(
+        tmp_path / "typed.vcf",
+        ["chr1\t10\t.\tA\tG\t.\t.\tAF=0.25\tGT:DP\t0/1:12", "chr1\t20\t.\tC\tT\t.\t.\tAF=abc\tGT:DP\t1/1:deep",
+         "chr1\t30\t.\tG\tA\t.\t.\tAF=7\tGT:DP\t0/1:3.6"],
+        header_extra=['##INFO=<ID=AF,Number=1,Type=String,Description="AF typed as String">',
+                      '##FORMAT=<ID=DP,Number=1,Type=String,Description="Depth typed as String">'],
+        samples=("S1",),
+    )
+    variants, calls, _ = parse(path)
+    assert variants["allele_frequency"].to_pylist() == [0.25, None, None]  # 7 is no frequency
+    assert calls["dp"].to_pylist() == [12, None, 4]

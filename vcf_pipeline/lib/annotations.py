@@ -219,7 +219,7 @@ class AnnotationReader:
             if isinstance(value, tuple):
                 value = value[0] if value else None
             if value is not None:
-                return float(value)
+                return _frequency(value)
         for t in chosen:
             if t.get("af"):
                 try:
@@ -229,8 +229,18 @@ class AnnotationReader:
         for key in ("AF_EXAC", "AF_TGP", "AF_ESP"):
             value = values.get(key)
             if value is not None:
-                return float(value)
+                return _frequency(value)
         return None
+
+
+def _frequency(value) -> float | None:
+    """An allele frequency, leniently: a header may type AF as String (or not declare it), and a
+    value that is no frequency in [0, 1] is left empty rather than failing the file."""
+    try:
+        number = float(value.split(",")[0] if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0.0 <= number <= 1.0 else None
 
 
 def _choose_transcript(entries: list[dict[str, str]]) -> dict[str, str] | None:
