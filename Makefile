@@ -30,7 +30,7 @@ dev: export VCF_PIPELINE_S3_ENDPOINT ?= http://127.0.0.1:$(S3_PORT)
 dev: export VCF_PIPELINE_S3_BUCKET ?= vcf-pipeline
 dev: install
 	$(BIN)/vcf-pipeline ingest --home $(HOME_DIR) data/samples
-	$(BIN)/vcf-pipeline s3-server --home $(HOME_DIR) --port $(S3_PORT) & echo $$! > $(HOME_DIR)/s3-server.pid; \
+	umask 077; $(BIN)/vcf-pipeline s3-server --home $(HOME_DIR) --port $(S3_PORT) & echo $$! > $(HOME_DIR)/s3-server.pid; \
 	trap 'kill $$(cat $(HOME_DIR)/s3-server.pid) 2>/dev/null' EXIT; \
 	$(BIN)/dagster dev -h 127.0.0.1 -p $(PORT) -w workspace.yaml
 
