@@ -116,3 +116,21 @@ def holding_pools(
         dg.DagsterEvent(event_type_value=dg.DagsterEventType.RUN_SUCCESS.value, job_name=name, message=f"{name} done"), run_id=run.run_id
     )
 
+
+
+class PoolsUnlimited(RuntimeError):
+    """The instance does not limit a store's pool to one writer."""
+
+
+def require_single_writer(instance: dg.DagsterInstance, pool: str) -> None:
+    """Refuse to write a store when this instance lets more than one step hold its pool at a time
+    (Dagster started on a DAGSTER_HOME without the project's dagster.yaml): two writers could then
+    change Kuzu or LanceDB at once. Raises PoolsUnlimited naming the missing setting."""
+    limits = {limit.name: limit.limit for limit in instance.event_log_storage.get_pool_limits()}
+    limit = limits.get(pool, instance.get_concurrency_config().pool_config.default_pool_limit)
+    if limit != 1:
+        raise PoolsUnlimited(
+            f"pool {pool!r} is not limited to one writer on this instance (limit: {limit}); nothing written. "
+            f"Run Dagster with the project's dagster.yaml in DAGSTER_HOME ({instance.root_directory}), which sets "
+            "`concurrency: pools: default_limit: 1` (`vcf-pipeline` and `make dev` install it), or set that limit there."
+        )

@@ -173,3 +173,22 @@ def test_the_home_and_everything_in_it_is_owner_only(tmp_path):
     assert (home / "sources.json").exists()  # the shared folder was registered as a source
     opened = [p for p in home.rglob("*") if stat.S_IMODE(p.stat().st_mode) & 0o077]
     assert not opened, [f"{p}: {oct(stat.S_IMODE(p.stat().st_mode))}" for p in opened[:10]]
+
+
+def test_write_steps_refuse_an_instance_without_single_writer_pools(tmp_path, monkeypatch):
+    import dagster as dg
+
+    from vcf_pipeline.definitions import defs
+    from vcf_pipeline.defs.resources import default_resources
+
+    monkeypatch.setenv("VCF_PIPELINE_HOME", str(tmp_path))
+    with dg.instance_for_test() as instance:  # Dagster's defaults: no pool limits
+        instance.add_dynamic_partitions("vcf_files", ["incoming/a.vcf"])
+        for asset in ("lancedb_variants", "kuzu_graph"):
+            result = dg.materialize(
+                [defs.get_assets_def(asset)], partition_key="incoming/a.vcf", instance=instance, resources=default_resources(), raise_on_error=False
+            )
+            [failure] = [e for e in result.all_events if e.is_step_failure]
+            pool = asset.split("_")[0]
+            assert f"pool '{pool}' is not limited to one writer" in failure.step_failure_data.user_failure_data.description
+    assert not (tmp_path / "lancedb").exists() or not any((tmp_path / "lancedb").iterdir())  # nothing written

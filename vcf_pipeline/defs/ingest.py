@@ -26,6 +26,7 @@ from vcf_pipeline.lib.stored_rows import as_stored_now, store_partition
 from vcf_pipeline.lib.vcf import VcfFormatError
 from vcf_pipeline.lib.warehouse import parse_into, stream_batches
 from vcf_pipeline.lib.write_journal import sweep_after_killed_writes
+from vcf_pipeline.pools import PoolsUnlimited, require_single_writer
 
 # One partition per file. Without a backfill policy, backfills also launch one run per partition.
 PER_FILE = dict(partitions_def=vcf_files, group_name="ingest")
@@ -40,9 +41,14 @@ def _step_memory():
         release_free_memory()
 
 
-def _refuse_if_retracted(context: dg.AssetExecutionContext) -> None:
-    """A write step holds its store's pool; if the file was deleted meanwhile (its partition is gone
-    and a retraction run is on its way), writing would bring its rows back after the retraction."""
+def _may_write(context: dg.AssetExecutionContext, pool: str) -> None:
+    """A write step holds its store's pool: refuse if the instance lets another writer hold it too,
+    or if the file was deleted meanwhile (its partition is gone and a retraction run is on its way:
+    writing would bring its rows back after the retraction)."""
+    try:
+        require_single_writer(context.instance, pool)
+    except PoolsUnlimited as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     if not context.instance.has_dynamic_partition(vcf_files.name, context.partition_key):
         raise dg.Failure(
             description=f"partition {context.partition_key!r} was deleted (its file is gone) before this step ran; nothing written",
@@ -128,7 +134,7 @@ def lancedb_variants(
     and removes the variants it no longer holds that no other file holds. A variant other files
     hold too shows their merged annotation (lib/annotation_merge.py); curations win over files:
     edited columns stay as curated, tombstoned variants stay out."""
-    _refuse_if_retracted(context)
+    _may_write(context, "lancedb")
     files = settings.files(context.partition_key)
     store = settings.variant_store()
     overlay = CurationLog(store).overlay()
@@ -175,7 +181,7 @@ def lancedb_variants(
 def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     """Replaces the file's node and edges in the graph and upserts its variants, genes, conditions,
     samples, as LanceDB stored them (merged across files, curated): the two stores agree."""
-    _refuse_if_retracted(context)
+    _may_write(context, "kuzu")
     files = settings.files(context.partition_key)
     graph, store = settings.graph_store(), settings.variant_store()
     overlay = CurationLog(store).overlay()

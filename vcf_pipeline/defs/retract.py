@@ -9,6 +9,7 @@ from vcf_pipeline.defs.partitions import vcf_files
 from vcf_pipeline.defs.resources import EmbeddingModel, PipelineSettings
 from vcf_pipeline.lib.curations import CurationLog
 from vcf_pipeline.lib.stored_rows import refresh
+from vcf_pipeline.pools import PoolsUnlimited, require_single_writer
 
 
 class RetractConfig(dg.Config):
@@ -25,6 +26,10 @@ def _still_deleted(context: dg.OpExecutionContext, keys: list[str]) -> list[str]
 
 
 def _retract_each(context: dg.OpExecutionContext, keys: list[str], retract, store: str) -> None:
+    try:
+        require_single_writer(context.instance, store.lower())
+    except PoolsUnlimited as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     for key in _still_deleted(context, keys):
         removed = retract(key)
         context.log.info(f"{key}: its rows left {store}, with {removed} variants no other file holds")
