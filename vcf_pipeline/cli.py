@@ -122,7 +122,7 @@ def _s3_command(handler):
     def run(args: argparse.Namespace) -> int:
         import os
 
-        from vcf_pipeline.lib.s3_sync import S3SettingsError, describe_s3_error
+        from vcf_pipeline.lib.s3_errors import S3SettingsError, describe_s3_error
 
         try:
             return handler(args)

@@ -12,7 +12,8 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from vcf_pipeline.defs.resources import PipelineSettings
-from vcf_pipeline.lib.s3_sync import S3SettingsError, SnapshotBucket, describe_s3_error, new_snapshot_id, scan_folder
+from vcf_pipeline.lib.s3_errors import S3SettingsError, describe_s3_error
+from vcf_pipeline.lib.s3_sync import SnapshotBucket, new_snapshot_id, scan_folder
 
 BACKUP_TAG = "vcf_pipeline/backup"
 S3_RETRIES = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)

@@ -22,7 +22,7 @@ from vcf_pipeline.lib.curations import CurationLog
 from vcf_pipeline.lib.embed import embed_variant_file
 from vcf_pipeline.lib.lancedb_store import VARIANTS, variants_schema
 from vcf_pipeline.lib.memory import release_free_memory
-from vcf_pipeline.lib.stored_rows import as_stored_now, store_partition
+from vcf_pipeline.lib.stored_rows import as_stored_now, store_partition, vectors_for
 from vcf_pipeline.lib.vcf import VcfFormatError
 from vcf_pipeline.lib.warehouse import parse_into, stream_batches
 from vcf_pipeline.lib.write_journal import sweep_after_killed_writes
@@ -143,7 +143,7 @@ def lancedb_variants(
     if swept:
         context.log.warning(f"swept {swept} variants left by a killed write (no file or curation holds them)")
     embedder = embedding_model.embedder()
-    vectors = lambda texts: store.vectors_for(texts, embedder.model_id, embedder.encode)  # noqa: E731 (merged or curated texts)
+    vectors = lambda texts: vectors_for(store, texts, embedder.model_id, embedder.encode)  # noqa: E731 (merged or curated texts)
     rank = transcript_rank(files.source_info()["stats"]["annotation_kinds"])
     started = time.perf_counter()
     journal.begin(context.partition_key, context.run_id)  # ended by kuzu_graph: the file is then in both stores

@@ -8,7 +8,7 @@ import dagster as dg
 from vcf_pipeline.defs.partitions import vcf_files
 from vcf_pipeline.defs.resources import EmbeddingModel, PipelineSettings
 from vcf_pipeline.lib.curations import CurationLog
-from vcf_pipeline.lib.stored_rows import refresh
+from vcf_pipeline.lib.stored_rows import refresh, vectors_for
 from vcf_pipeline.pools import PoolsUnlimited, require_single_writer
 
 
@@ -45,7 +45,7 @@ def retract_from_lancedb(
     def retract(key: str) -> int:
         removed, shared = store.retract_partition(key)
         # What the other files say of the variants they shared with it, merged anew.
-        refresh(store, shared, overlay, lambda texts: store.vectors_for(texts, embedder.model_id, embedder.encode))
+        refresh(store, shared, overlay, lambda texts: vectors_for(store, texts, embedder.model_id, embedder.encode))
         return removed
 
     _retract_each(context, config.partition_keys, retract, "LanceDB")

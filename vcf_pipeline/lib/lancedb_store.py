@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vcf_pipeline.lib.annotation_merge import ANNOTATION, FILE_VARIANTS_SCHEMA, RANK, merge
+from vcf_pipeline.lib.annotation_merge import ANNOTATION, FILE_VARIANTS_SCHEMA, RANK
 from vcf_pipeline.lib.table_upkeep import IndexPolicy, Upkeep, compact, maintain_variants
 from vcf_pipeline.lib.vcf import CALL_SCHEMA, VARIANT_SCHEMA
 
@@ -265,38 +265,11 @@ class VariantStore:
             found.update(rows.column("variant_id").to_pylist() if rows.num_rows else [])
         return found
 
-    def file_annotations(self, variant_ids: list[str]) -> dict[str, list[dict]]:
-        """Every file's own annotation row of each of `variant_ids` (`file_variants` rows), by id."""
-        found: dict[str, list[dict]] = {}
-        for start in range(0, len(variant_ids), _LOOKUP_CHUNK):
-            for row in self.read(FILE_VARIANTS, where=in_list("variant_id", variant_ids[start : start + _LOOKUP_CHUNK])).to_pylist():
-                found.setdefault(row["variant_id"], []).append(row)
-        return found
-
-    def merged_annotations(self, variant_ids: list[str], extra: dict[str, dict] | None = None) -> dict[str, dict]:
-        """The merged annotation columns of each of `variant_ids`, from the files holding it (plus
-        `extra` rows: a file's own rows not stored yet)."""
-        rows = self.file_annotations(variant_ids)
-        for variant_id, row in (extra or {}).items():
-            rows[variant_id] = [r for r in rows.get(variant_id, []) if r["partition_key"] != row["partition_key"]] + [row]
-        return {variant_id: merge(held) for variant_id, held in rows.items()}
-
     def rows_of(self, variant_ids: list[str]) -> pa.Table:
         """Whole `variants` rows of these ids (those that exist)."""
         tables = [self.read(VARIANTS, where=in_list("variant_id", variant_ids[i : i + _LOOKUP_CHUNK])) for i in range(0, len(variant_ids), _LOOKUP_CHUNK)]
         tables = [t for t in tables if t.num_rows]
         return pa.concat_tables(tables) if tables else pa.table({})
-
-    def vectors_for(self, texts: list[str], model_id: str, encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
-        """Embeddings of `texts`: stored ones where the store has the text already, `encode` the rest."""
-        from vcf_pipeline.lib.describe import text_hash
-
-        hashes = [text_hash(t) for t in texts]
-        cached = self.cached_embeddings(hashes, model_id)
-        missing = sorted({t for t, h in zip(texts, hashes) if h not in cached})
-        if missing:
-            cached.update(zip((text_hash(t) for t in missing), encode(missing)))
-        return np.stack([np.asarray(cached[h], dtype=np.float32) for h in hashes]) if texts else np.zeros((0, 0), np.float32)
 
     def retract_partition(self, partition_key: str) -> tuple[int, list[str]]:
         """Remove the partition's calls and ownership rows and the variants only it held, as if it

@@ -14,13 +14,42 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from vcf_pipeline.lib.annotation_merge import ANNOTATION, RANK
+from vcf_pipeline.lib.annotation_merge import ANNOTATION, RANK, merge
 from vcf_pipeline.lib.curations import Overlay
 from vcf_pipeline.lib.describe import describe_variant, text_hash
+from vcf_pipeline.lib.lancedb_store import FILE_VARIANTS, in_list
 from vcf_pipeline.lib.vcf import VARIANT_SCHEMA
 from vcf_pipeline.lib.warehouse import PartitionFiles, stream_batches, variant_batches_with_embeddings
 
 Vectors = Callable[[list[str]], np.ndarray]  # texts -> vectors (cached ones first)
+
+
+def file_annotations(store, variant_ids: list[str]) -> dict[str, list[dict]]:
+    """Every file's own annotation row of each of `variant_ids` (`file_variants` rows), by id."""
+    found: dict[str, list[dict]] = {}
+    for start in range(0, len(variant_ids), 2_000):
+        for row in store.read(FILE_VARIANTS, where=in_list("variant_id", variant_ids[start : start + 2_000])).to_pylist():
+            found.setdefault(row["variant_id"], []).append(row)
+    return found
+
+
+def merged_annotations(store, variant_ids: list[str], extra: dict[str, dict] | None = None) -> dict[str, dict]:
+    """The merged annotation columns of each of `variant_ids`, from the files holding it (plus
+    `extra` rows: a file's own rows not stored yet)."""
+    rows = file_annotations(store, variant_ids)
+    for variant_id, row in (extra or {}).items():
+        rows[variant_id] = [r for r in rows.get(variant_id, []) if r["partition_key"] != row["partition_key"]] + [row]
+    return {variant_id: merge(held) for variant_id, held in rows.items()}
+
+
+def vectors_for(store, texts: list[str], model_id: str, encode: Vectors) -> np.ndarray:
+    """Embeddings of `texts`: stored ones where the store has the text already, `encode` the rest."""
+    hashes = [text_hash(t) for t in texts]
+    cached = store.cached_embeddings(hashes, model_id)
+    missing = sorted({t for t, h in zip(texts, hashes) if h not in cached})
+    if missing:
+        cached.update(zip((text_hash(t) for t in missing), encode(missing)))
+    return np.stack([np.asarray(cached[h], dtype=np.float32) for h in hashes]) if texts else np.zeros((0, 0), np.float32)
 
 
 def settle(rows: list[dict], merged: dict[str, dict], overlay: Overlay, vectors: Vectors) -> list[dict]:
@@ -58,7 +87,7 @@ def settled_batches(
         rows = batch.filter(touched).to_pylist()
         own = {r["variant_id"]: {"partition_key": partition_key, "variant_id": r["variant_id"], RANK: rank, **{c: r[c] for c in ANNOTATION}}
                for r in batch.filter(shared).to_pylist()}
-        settle(rows, store.merged_annotations(sorted(own), extra=own), overlay, vectors)
+        settle(rows, merged_annotations(store, sorted(own), extra=own), overlay, vectors)
         kept = pa.Table.from_batches([batch.filter(pc.invert(touched))], batch.schema)
         yield pa.concat_tables([kept, pa.Table.from_pylist(rows, batch.schema)]).combine_chunks().to_batches()[0]
 
@@ -69,7 +98,7 @@ def refresh(store, variant_ids: list[str], overlay: Overlay, vectors: Vectors) -
     current = store.rows_of(variant_ids)
     if not current.num_rows:
         return current
-    rows = settle(current.to_pylist(), store.merged_annotations(variant_ids), overlay, vectors)
+    rows = settle(current.to_pylist(), merged_annotations(store, variant_ids), overlay, vectors)
     table = pa.Table.from_pylist(rows, current.schema)
     dimension = table.schema.field("embedding").type.list_size
     store.upsert_variants(table.drop_columns([c for c in ("row_key",) if c in table.column_names]).to_batches(), dimension)
