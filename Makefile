@@ -6,8 +6,11 @@ HOME_DIR ?= $(CURDIR)/data
 PORT ?= 3000
 S3_PORT ?= 8333
 export HF_HUB_OFFLINE := 1
-export DAGSTER_HOME := $(HOME_DIR)/dagster_home
 export VCF_PIPELINE_HOME := $(HOME_DIR)
+export DAGSTER_HOME := $(HOME_DIR)/dagster_home
+# `dg` checks that the project's environment is the active one.
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: install dev ingest test bench clean-home
 
@@ -21,18 +24,12 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-# Ingest the bundled samples (fast when already done: nothing is re-embedded), start the local S3
-# server (SeaweedFS, 127.0.0.1 only, data in $(HOME_DIR)/s3, stopped by its pid on exit), then UI + daemon.
-# The credentials are for that local server only; set these variables to back up elsewhere.
-dev: export AWS_ACCESS_KEY_ID ?= vcf-pipeline-dev
-dev: export AWS_SECRET_ACCESS_KEY ?= vcf-pipeline-dev-secret
-dev: export VCF_PIPELINE_S3_ENDPOINT ?= http://127.0.0.1:$(S3_PORT)
-dev: export VCF_PIPELINE_S3_BUCKET ?= vcf-pipeline
+# Ingest the bundled samples (fast when already done: nothing is re-embedded), then `vcf-pipeline dev`:
+# the local S3 server (SeaweedFS, 127.0.0.1 only, data and owner-only credentials in $(HOME_DIR)/s3,
+# named in $(HOME_DIR)/vcf-pipeline.yaml) and `dg dev` (UI + daemon). Ctrl-C or TERM stops all of it.
 dev: install
-	$(BIN)/vcf-pipeline ingest --home $(HOME_DIR) data/samples
-	umask 077; $(BIN)/vcf-pipeline s3-server --home $(HOME_DIR) --port $(S3_PORT) & echo $$! > $(HOME_DIR)/s3-server.pid; \
-	trap 'kill $$(cat $(HOME_DIR)/s3-server.pid) 2>/dev/null' EXIT; \
-	$(BIN)/dagster dev -h 127.0.0.1 -p $(PORT) -w workspace.yaml
+	umask 077; $(BIN)/vcf-pipeline ingest --home $(HOME_DIR) data/samples
+	umask 077; exec $(BIN)/vcf-pipeline dev --home $(HOME_DIR) --port $(PORT) --s3-port $(S3_PORT)
 
 # Headless: `make ingest FILES="path/to/a.vcf folder/"` (default: the samples and data/incoming).
 FILES ?= data/samples $(HOME_DIR)/incoming

@@ -1,4 +1,4 @@
-"""The benchmark's input files, generated once under bench/work/ with vcf_pipeline.lib.synthetic.
+"""The benchmark's input files, generated once under bench/work/ with vcf_pipeline.lib.vcf.synthetic.
 
 - `annotated_<n>.vcf.gz`: sites-only, VEP CSQ + ClinVar INFO, like a ClinVar or gnomAD release;
 - `cohort_<records>x<samples>.vcf.gz`: the same annotations with genotypes for 100+ samples;
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vcf_pipeline.lib.synthetic import variant_universe, write_vcf
+from vcf_pipeline.lib.vcf.synthetic import variant_universe, write_vcf
 
 
 def annotated(work: Path, records: int) -> Path:

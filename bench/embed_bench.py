@@ -12,9 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vcf_pipeline.lib.describe import describe_variant
-from vcf_pipeline.lib.embed import BACKENDS, Embedder, embed_variant_file
-from vcf_pipeline.lib.vcf import VcfReader
+from vcf_pipeline.lib.embedding.embedder import BACKENDS, Embedder, embed_variant_file
+from vcf_pipeline.lib.embedding.text import describe_variant
+from vcf_pipeline.lib.vcf.reader import VcfReader
 
 
 def neighbour_agreement(reference: np.ndarray, other: np.ndarray, k: int = 10) -> float:

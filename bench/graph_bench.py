@@ -11,8 +11,8 @@ from pathlib import Path
 
 import kuzu
 
-from vcf_pipeline.lib.graph_queries import QUERIES
-from vcf_pipeline.lib.kuzu_store import GraphStore
+from vcf_pipeline.lib.settings import Settings
+from vcf_pipeline.lib.stores.graph_queries import QUERIES
 
 ONE_HOP = "MATCH (v:Variant {variant_id: $id})-[r:IN_GENE]->(g:Gene) RETURN g.symbol, r.consequence"
 TWO_HOP = ("MATCH (f:VcfFile)-[:CONTAINS]->(v:Variant {variant_id: $id})-[:ASSOCIATED_WITH]->(c:Condition) "
@@ -33,7 +33,7 @@ def _latencies(conn, cypher: str, params: list[dict]) -> dict:
 
 
 def run(home: Path, variant_ids: list[str], carried_ids: list[str], samples: list[str], n: int = 200) -> dict:
-    graph = GraphStore(home / "kuzu" / "graph.kuzu")
+    graph = Settings.load(home).graph_store()
     rng = random.Random(5)
     picks = [{"id": i} for i in rng.sample(variant_ids, min(n, len(variant_ids)))]
     db = kuzu.Database(str(graph.path), read_only=True)

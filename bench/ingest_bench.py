@@ -22,7 +22,7 @@ _REPORT_PEAK = (
     "    print('PEAK_RSS_KB', hwm.split()[1], file=sys.stderr)\n"
     "atexit.register(_peak)\n"
     "sys.argv[0] = 'vcf-pipeline'\n"
-    "runpy.run_module('vcf_pipeline.cli', run_name='__main__')\n"
+    "runpy.run_module('vcf_pipeline.cli.main', run_name='__main__')\n"
 )
 COMMAND = [sys.executable, "-c", _REPORT_PEAK, "ingest"]
 

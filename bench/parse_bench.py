@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from vcf_pipeline.lib.vcf import VcfReader
+from vcf_pipeline.lib.vcf.reader import VcfReader
 
 
 def ours(path: Path) -> dict:

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from vcf_pipeline.lib.describe import describe_variant
-from vcf_pipeline.lib.embed import Embedder
-from vcf_pipeline.lib.lancedb_store import VARIANTS, VariantStore
-from vcf_pipeline.lib.synthetic import variant_universe
-from vcf_pipeline.lib.table_upkeep import IndexPolicy
+from vcf_pipeline.lib.embedding.embedder import Embedder
+from vcf_pipeline.lib.embedding.text import describe_variant
+from vcf_pipeline.lib.settings import Settings
+from vcf_pipeline.lib.stores.table_upkeep import IndexPolicy
+from vcf_pipeline.lib.stores.variant_store import VariantStore
+from vcf_pipeline.lib.stores.variant_tables import VARIANTS
+from vcf_pipeline.lib.vcf.synthetic import variant_universe
 
 QUERY_TEXTS = [
     "pathogenic BRCA1 frameshift in hereditary breast cancer",
@@ -58,7 +60,7 @@ def _summary(latencies) -> dict:
 
 
 def run(home: Path, queries: int = 200, grid=((8, 1), (16, 10), (24, 20), (32, 20), (48, 20), (64, 40))) -> dict:
-    store = VariantStore(home / "lancedb")
+    store = Settings.load(home).variant_store()
     rows = store.count(VARIANTS)
     vectors = _queries(Embedder(), queries)
     started = time.perf_counter()

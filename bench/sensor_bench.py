@@ -8,16 +8,16 @@ import time
 from pathlib import Path
 
 import dagster as dg
-
-from vcf_pipeline.defs.resources import FolderWatch, PipelineSettings
-from vcf_pipeline.defs.sensors import vcf_folder_sensor
-
 from bench_files import watch_folder
+
+from vcf_pipeline.defs.resources import PipelineSettings
+from vcf_pipeline.defs.watch.sensors import vcf_folder_sensor
 
 
 def run(home: Path, files: int) -> dict:
     watch_folder(home / "incoming", files)
-    resources = {"settings": PipelineSettings(home=str(home)), "folder_watch": FolderWatch(settle_seconds=0.0)}
+    (home / "vcf-pipeline.yaml").write_text("watch:\n  settle_s: 0\n")  # files count at once
+    resources = {"settings": PipelineSettings(home=str(home))}
     ticks = []
     with dg.instance_for_test() as instance:
         cursor = None

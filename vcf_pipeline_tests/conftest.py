@@ -65,7 +65,7 @@ def expected_from_pysam(path: Path) -> tuple[set[tuple], set[tuple]]:
 @pytest.fixture(scope="session")
 def shared_home(tmp_path_factory):
     """A home into which the whole shared corpus was ingested through Dagster, with the summaries."""
-    from vcf_pipeline.headless import ingest_paths
+    from vcf_pipeline.instance.in_process_runs import ingest_paths
 
     home = tmp_path_factory.mktemp("shared_home")
     summaries = ingest_paths(home, [SHARED_VCF])
@@ -75,7 +75,7 @@ def shared_home(tmp_path_factory):
 @pytest.fixture(scope="session")
 def samples_home(tmp_path_factory):
     """A home holding the bundled sample data, ingested one file at a time."""
-    from vcf_pipeline.headless import ingest_paths
+    from vcf_pipeline.instance.in_process_runs import ingest_paths
 
     home = tmp_path_factory.mktemp("samples_home")
     summaries = [ingest_paths(home, [SAMPLES / name])[0] for name in ("clinvar_sites.vcf", "family_trio.vcf", "tumor_normal_panel.vcf.gz")]

@@ -24,3 +24,13 @@ def write_raw_calls(path: Path, records: int, seed: int = 11, samples: tuple[str
                                     *(["GT", *genotypes] if samples else [])]))
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def write_settings(home: Path, settings: dict) -> Path:
+    """The home's configuration file (`vcf-pipeline.yaml`) holding `settings` (nested sections)."""
+    import yaml
+
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "vcf-pipeline.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    return path

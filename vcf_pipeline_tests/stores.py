@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from vcf_pipeline.lib.kuzu_store import GraphStore
-from vcf_pipeline.lib.lancedb_store import CALLS, FILE_VARIANTS, VARIANTS, VariantStore
+from vcf_pipeline.lib.stores.graph_store import GraphStore
+from vcf_pipeline.lib.stores.variant_store import VariantStore
+from vcf_pipeline.lib.stores.variant_tables import CALLS, FILE_VARIANTS, VARIANTS
 from vcf_pipeline_tests.conftest import expected_from_pysam
 
 

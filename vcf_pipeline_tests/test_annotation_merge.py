@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from vcf_pipeline.definitions import defs
-from vcf_pipeline.defs.retract import retraction_run_config
-from vcf_pipeline.headless import ingest_paths
-from vcf_pipeline.instance import prepare_home
-from vcf_pipeline.lib.annotation_merge import RANK, merge
-from vcf_pipeline.lib.kuzu_store import GraphStore
-from vcf_pipeline.lib.lancedb_store import VARIANTS, VariantStore
+from vcf_pipeline.defs.ingest.retraction import retraction_run_config
+from vcf_pipeline.instance.home import prepare_home
+from vcf_pipeline.instance.in_process_runs import ingest_paths
+from vcf_pipeline.lib.stores.graph_store import GraphStore
+from vcf_pipeline.lib.stores.variant_store import VariantStore
+from vcf_pipeline.lib.stores.variant_tables import VARIANTS
+from vcf_pipeline.lib.vcf.annotation_merge import RANK, merge
 from vcf_pipeline_tests.stores import StoredView
 
 SHARED = "chr1-1000-A-G"

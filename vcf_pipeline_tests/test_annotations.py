@@ -2,8 +2,8 @@
 
 import pyarrow as pa
 
-from vcf_pipeline.lib.describe import describe_variant
-from vcf_pipeline.lib.vcf import VcfReader
+from vcf_pipeline.lib.embedding.text import describe_variant
+from vcf_pipeline.lib.vcf.reader import VcfReader
 from vcf_pipeline_tests.conftest import SHARED_VCF
 
 

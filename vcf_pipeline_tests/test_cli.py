@@ -7,11 +7,11 @@ import sys
 import dagster as dg
 import pytest
 
-from vcf_pipeline.backfills import SelectionError, select_partitions
-from vcf_pipeline.cli import main
-from vcf_pipeline.headless import ingest_paths
-from vcf_pipeline.lib.sources import Sources
-from vcf_pipeline.lib.synthetic import write_samples
+from vcf_pipeline.cli.main import main
+from vcf_pipeline.instance.backfills import SelectionError, select_partitions
+from vcf_pipeline.instance.in_process_runs import ingest_paths
+from vcf_pipeline.lib.vcf.synthetic import write_samples
+from vcf_pipeline.lib.settings import Settings
 from vcf_pipeline_tests.conftest import SAMPLES, SHARED_VCF
 
 
@@ -45,7 +45,7 @@ def test_backfill_selects_registers_and_refuses_what_does_not_exist(tmp_path):
     shutil.copyfile(SHARED_VCF / "bcftools__test__many-alts.vcf", tmp_path / "incoming" / "new.vcf")
 
     with dg.DagsterInstance.get() as instance:  # ingest_paths pointed DAGSTER_HOME at the home
-        sources = Sources.load(tmp_path)
+        sources = Settings.load(tmp_path).source_folders()
         missing = select_partitions(instance, sources, everything=True, missing=True)
         assert missing.keys == ["incoming/new.vcf"] and missing.registered_now == ["incoming/new.vcf"]
         assert set(instance.get_dynamic_partitions("vcf_files")) == {"incoming/done.vcf", "incoming/new.vcf"}

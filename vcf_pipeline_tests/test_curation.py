@@ -11,13 +11,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from vcf_pipeline.cli import main
+from vcf_pipeline.cli.main import main
 from vcf_pipeline.definitions import defs
-from vcf_pipeline.defs.retract import retraction_run_config
-from vcf_pipeline.headless import ingest_paths
-from vcf_pipeline.lib.curation import CurationError, check_fields
-from vcf_pipeline.lib.kuzu_store import GraphStore
-from vcf_pipeline.lib.lancedb_store import CALLS, FILE_VARIANTS, VARIANTS, VariantStore
+from vcf_pipeline.defs.ingest.retraction import retraction_run_config
+from vcf_pipeline.instance.in_process_runs import ingest_paths
+from vcf_pipeline.lib.stores.curation import CurationError, check_fields
+from vcf_pipeline.lib.stores.graph_store import GraphStore
+from vcf_pipeline.lib.stores.variant_store import VariantStore
+from vcf_pipeline.lib.stores.variant_tables import CALLS, FILE_VARIANTS, VARIANTS
 from vcf_pipeline_tests.files import write_raw_calls
 from vcf_pipeline_tests.stores import StoredView
 

@@ -18,12 +18,14 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.execution.backfill import BulkActionStatus
-from dagster._core.scheduler.instigation import TickStatus
-from dagster._core.storage.tags import BACKFILL_ID_TAG
 
-from vcf_pipeline.instance import prepare_home
-from vcf_pipeline.lib.write_journal import WriteJournal
+from vcf_pipeline.instance.dagster_internals import (
+    BACKFILL_ID_TAG,
+    BulkActionStatus,
+    TickStatus,
+)
+from vcf_pipeline.instance.home import prepare_home
+from vcf_pipeline.lib.stores.write_journal import WriteJournal
 from vcf_pipeline_tests.conftest import REPO, SHARED_VCF
 from vcf_pipeline_tests.files import write_raw_calls
 from vcf_pipeline_tests.stores import StoredView

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vcf_pipeline.lib.describe import describe_variant
-from vcf_pipeline.lib.embed import Embedder
-from vcf_pipeline.lib.onnx_embedder import cached_build, exported_model
-from vcf_pipeline.lib.embed import model_folder
-from vcf_pipeline.lib.vcf import VcfReader
+from vcf_pipeline.lib.embedding.embedder import Embedder, model_folder
+from vcf_pipeline.lib.embedding.onnx_backend import cached_build, exported_model
+from vcf_pipeline.lib.embedding.text import describe_variant
+from vcf_pipeline.lib.vcf.reader import VcfReader
 from vcf_pipeline_tests.conftest import SHARED_VCF
 
 ANNOTATED = ["ensembl-vep__clinvar-testset__input.vcf.gz", "snpeff__vcf__long.vcf.gz", "bcftools__test__split-vep.vcf"]
@@ -66,15 +65,13 @@ def test_exports_are_cached_and_built_once(monkeypatch, tmp_path):
     assert cached_build(model_folder("all-MiniLM-L6-v2"), "onnx", must_not_build) == folder
 
 
-def test_a_failed_build_leaves_no_half_written_export(monkeypatch, tmp_path):
-    monkeypatch.setenv("VCF_PIPELINE_MODEL_CACHE", str(tmp_path))
-
+def test_a_failed_build_leaves_no_half_written_export(tmp_path):
     def failing(location, staging):
         (staging / "model.onnx").write_text("half")
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):
-        cached_build(model_folder("all-MiniLM-L6-v2"), "onnx", failing)
+        cached_build(model_folder("all-MiniLM-L6-v2"), "onnx", failing, cache=tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 

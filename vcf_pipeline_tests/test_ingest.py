@@ -3,13 +3,20 @@
 import pyarrow.compute as pc
 import pytest
 
-from vcf_pipeline.headless import ingest_paths
-from vcf_pipeline.lib.embed import Embedder
-from vcf_pipeline.lib.kuzu_store import GraphStore
-from vcf_pipeline.lib.lancedb_store import CALLS, VARIANTS, VariantStore
-from vcf_pipeline.lib.vcf import make_variant_id
+from vcf_pipeline.instance.in_process_runs import ingest_paths
+from vcf_pipeline.lib.embedding.embedder import Embedder
+from vcf_pipeline.lib.stores.graph_store import GraphStore
+from vcf_pipeline.lib.stores.variant_store import VariantStore
+from vcf_pipeline.lib.stores.variant_tables import CALLS, VARIANTS
+from vcf_pipeline.lib.vcf.reader import make_variant_id
+from vcf_pipeline_tests.conftest import (
+    MALFORMED,
+    SAMPLES,
+    SHARED_VCF,
+    expected_from_pysam,
+    readable_shared_files,
+)
 from vcf_pipeline_tests.files import write_raw_calls
-from vcf_pipeline_tests.conftest import MALFORMED, SAMPLES, SHARED_VCF, expected_from_pysam, readable_shared_files
 
 
 def stores(home):
@@ -79,7 +86,7 @@ def test_reingesting_a_file_changes_no_count_and_embeds_nothing(samples_home):
     lance, graph = stores(home)
     before = (lance.count(VARIANTS), lance.count(CALLS), graph.count("(v:Variant)"), graph.count("()-[r]->()"))
     [again] = ingest_paths(home, [SAMPLES / "family_trio.vcf"])
-    assert again.ok and again.figures["embedded_new"] == 0 and again.figures["reused_cached"] > 0
+    assert again.ok and again.metadata["embedded_new"] == 0 and again.metadata["reused_cached"] > 0
     assert (lance.count(VARIANTS), lance.count(CALLS), graph.count("(v:Variant)"), graph.count("()-[r]->()")) == before
 
 
@@ -89,10 +96,10 @@ def test_a_second_file_embeds_only_its_new_variants(samples_home):
     first_ids = {make_variant_id(*k) for k in expected_from_pysam(SAMPLES / "clinvar_sites.vcf")[0]}
     second_ids = {make_variant_id(*k) for k in expected_from_pysam(SAMPLES / "family_trio.vcf")[0]}
     shared = len(first_ids & second_ids)
-    assert first.figures["embedded_new"] == len(first_ids)
+    assert first.metadata["embedded_new"] == len(first_ids)
     assert shared > 0
-    assert second.figures["reused_cached"] == shared
-    assert second.figures["embedded_new"] == len(second_ids) - shared
+    assert second.metadata["reused_cached"] == shared
+    assert second.metadata["embedded_new"] == len(second_ids) - shared
 
 
 def test_asset_checks_pass_and_partitions_are_registered(samples_home):
@@ -138,7 +145,7 @@ def test_a_large_unannotated_file_ingests_without_a_useless_vector_index(tmp_pat
     # Twelve texts ("SNV A>G", ...) cannot train 547 IVF partitions: no index, exact search, and it says so.
     table = lance.db.open_table(VARIANTS)
     assert [i for i in table.list_indices() if i.columns == ["embedding"]] == []
-    from vcf_pipeline.lib.table_upkeep import distinct_vectors
+    from vcf_pipeline.lib.stores.table_upkeep import distinct_vectors
 
     assert distinct_vectors(table) == 12
     hits = lance.search(Embedder().encode(["SNV C>T"])[0], limit=5, columns=["ref", "alt"])
@@ -154,10 +161,10 @@ def test_a_source_can_skip_bad_records_instead_of_failing_the_file(tmp_path):
         (folder / "calls.vcf").write_text(header + body)
     home = tmp_path / "home"
     home.mkdir()
-    (home / "sources.yaml").write_text(f"sources:\n  lab: {{path: {lenient}, bad_records: skip}}\n  core: {strict}\n")
+    (home / "vcf-pipeline.yaml").write_text(f"sources:\n  lab: {{path: {lenient}, bad_records: skip}}\n  core: {strict}\n")
     skipped, refused = ingest_paths(home, [lenient / "calls.vcf", strict / "calls.vcf"])
     assert skipped.ok, skipped.error
-    assert skipped.figures["bad_records_skipped"] == 1 and "ALT 'A T'" in skipped.figures["bad_record_examples"]
+    assert skipped.metadata["bad_records_skipped"] == 1 and "ALT 'A T'" in skipped.metadata["bad_record_examples"]
     assert not refused.ok and "record 2 at chr1:60: ALT 'A T' is neither bases" in refused.error
     lance, _ = stores(home)
     assert sorted(lance.read(VARIANTS, columns=["pos"])["pos"].to_pylist()) == [50, 70]
@@ -175,18 +182,17 @@ def test_the_home_and_everything_in_it_is_owner_only(tmp_path):
     assert not opened, [f"{p}: {oct(stat.S_IMODE(p.stat().st_mode))}" for p in opened[:10]]
 
 
-def test_write_steps_refuse_an_instance_without_single_writer_pools(tmp_path, monkeypatch):
+def test_write_steps_refuse_an_instance_without_single_writer_pools(tmp_path):
     import dagster as dg
 
     from vcf_pipeline.definitions import defs
-    from vcf_pipeline.defs.resources import default_resources
+    from vcf_pipeline.defs.resources import PipelineSettings
 
-    monkeypatch.setenv("VCF_PIPELINE_HOME", str(tmp_path))
     with dg.instance_for_test() as instance:  # Dagster's defaults: no pool limits
         instance.add_dynamic_partitions("vcf_files", ["incoming/a.vcf"])
         for asset in ("lancedb_variants", "kuzu_graph"):
             result = dg.materialize(
-                [defs.get_assets_def(asset)], partition_key="incoming/a.vcf", instance=instance, resources=default_resources(), raise_on_error=False
+                [defs.get_assets_def(asset)], partition_key="incoming/a.vcf", instance=instance, resources={"settings": PipelineSettings(home=str(tmp_path))}, raise_on_error=False
             )
             [failure] = [e for e in result.all_events if e.is_step_failure]
             pool = asset.split("_")[0]

@@ -1,4 +1,4 @@
-"""A headless `vcf-pipeline ingest` SIGKILLed at each step boundary: the next ingest repairs the home
+"""An in-process `vcf-pipeline ingest` SIGKILLed at each step boundary: the next ingest repairs the home
 by itself (no claimed pool slot, no stuck run), and both stores hold exactly what pysam reads."""
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from vcf_pipeline.cli import main
-from vcf_pipeline.instance import prepare_home
-from vcf_pipeline.lib.lancedb_store import VARIANTS, VariantStore
-from vcf_pipeline.lib.sources import Sources
+from vcf_pipeline.cli.main import main
+from vcf_pipeline.instance.home import prepare_home
+from vcf_pipeline.lib.stores.variant_store import VariantStore
+from vcf_pipeline.lib.stores.variant_tables import VARIANTS
+from vcf_pipeline.lib.settings import Settings
 from vcf_pipeline_tests.files import write_raw_calls
 from vcf_pipeline_tests.stores import StoredView
 
@@ -104,7 +105,7 @@ def test_a_killed_ingest_is_repaired_by_the_next_one(home, tmp_path, step, after
         assert not instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
     view = StoredView(home)
     view.assert_consistent()
-    sources = Sources.load(home)
+    sources = Settings.load(home).source_folders()
     for path in tmp_path.parent.glob("*/killed_at_*.vcf"):
         view.assert_holds_exactly(sources.key_for(path), path)
     assert not list((home / "writes").glob("*.json"))  # the next write of the file cleared its journal entry

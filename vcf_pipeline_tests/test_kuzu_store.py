@@ -3,9 +3,8 @@
 import subprocess
 import sys
 
-
-from vcf_pipeline.lib.kuzu_store import GraphStore
-from vcf_pipeline.lib.warehouse import PartitionFiles, parse_into, stream_batches
+from vcf_pipeline.lib.stores.graph_store import GraphStore
+from vcf_pipeline.lib.stores.warehouse import PartitionFiles, parse_into, stream_batches
 from vcf_pipeline_tests.conftest import SHARED_VCF
 
 CLINVAR = SHARED_VCF / "ensembl-vep__clinvar-testset__input.vcf.gz"  # genes and conditions

@@ -3,9 +3,10 @@
 import pyarrow as pa
 import pytest
 
-from vcf_pipeline.lib.annotation_merge import ANNOTATION
-from vcf_pipeline.lib.lancedb_store import CALLS, FILE_VARIANTS, VARIANTS, VariantStore
-from vcf_pipeline.lib.vcf import CALL_SCHEMA, VARIANT_SCHEMA
+from vcf_pipeline.lib.stores.variant_store import VariantStore
+from vcf_pipeline.lib.stores.variant_tables import CALLS, FILE_VARIANTS, VARIANTS
+from vcf_pipeline.lib.vcf.annotation_merge import ANNOTATION
+from vcf_pipeline.lib.vcf.reader import CALL_SCHEMA, VARIANT_SCHEMA
 
 DIM = 4
 
@@ -110,8 +111,8 @@ def test_errors_other_than_conflicts_are_not_retried(tmp_path):
 
 def embedded_variants(universe, embedder):
     """Variant rows of generated variants with their real embeddings."""
-    from vcf_pipeline.lib.describe import describe_variant
-    from vcf_pipeline.lib.vcf import make_variant_id
+    from vcf_pipeline.lib.embedding.text import describe_variant
+    from vcf_pipeline.lib.vcf.reader import make_variant_id
 
     rows = [{"variant_id": make_variant_id(v.chrom, v.pos, v.ref, v.alt), "chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt,
              "gene_symbol": v.gene[0], "consequence": v.consequence, "impact": v.impact, "hgvs_p": v.hgvs_p or None,
@@ -129,9 +130,9 @@ def embedded_variants(universe, embedder):
 
 
 def test_upkeep_builds_updates_and_retrains_the_vector_index(tmp_path):
-    from vcf_pipeline.lib.embed import Embedder
-    from vcf_pipeline.lib.synthetic import variant_universe
-    from vcf_pipeline.lib.table_upkeep import IndexPolicy
+    from vcf_pipeline.lib.embedding.embedder import Embedder
+    from vcf_pipeline.lib.stores.table_upkeep import IndexPolicy
+    from vcf_pipeline.lib.vcf.synthetic import variant_universe
 
     embedder = Embedder()
     universe = variant_universe(3000, seed=3)
@@ -175,7 +176,7 @@ def test_upsert_rewrites_only_new_and_changed_rows(tmp_path):
 
 
 def test_a_table_from_before_row_digests_gets_them_and_its_rows_count_as_changed_once(tmp_path):
-    from vcf_pipeline.lib.lancedb_store import ROW_KEY, variants_schema
+    from vcf_pipeline.lib.stores.variant_tables import ROW_KEY, variants_schema
 
     store = VariantStore(tmp_path / "db")
     old = pa.Table.from_batches([variants(["1-10-A-G"])])
@@ -196,7 +197,7 @@ def test_rows_are_compared_with_their_own_stored_digest(tmp_path):
 
 
 def test_ownership_rows_from_before_per_file_annotations_take_the_annotation_their_variant_shows(tmp_path):
-    from vcf_pipeline.lib.annotation_merge import FILE_VARIANTS_SCHEMA
+    from vcf_pipeline.lib.vcf.annotation_merge import FILE_VARIANTS_SCHEMA
 
     store = VariantStore(tmp_path)
     batch = variants(["v1", "v2"])

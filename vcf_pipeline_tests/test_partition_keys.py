@@ -1,6 +1,6 @@
 import pytest
 
-from vcf_pipeline.lib.partition_keys import decode_key, encode_key
+from vcf_pipeline.lib.watch.partition_keys import decode_key, encode_key
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """The query and curation commands on real ingested VCFs, through `vcf-pipeline` as a user runs them.
 
-Read-only tests come first; the curation tests at the end change the module's home."""
+The read tests share one ingested home; each curation test works on its own copy of it, so every
+test passes alone and in any order."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
-from vcf_pipeline.cli import main
-from vcf_pipeline.headless import ingest_paths
-from vcf_pipeline.lib.embed import Embedder
-from vcf_pipeline.lib.kuzu_store import GraphStore
-from vcf_pipeline.lib.lancedb_store import CALLS, VARIANTS, VariantStore
-from vcf_pipeline.lib.s3_sync import scan_folder
+from vcf_pipeline.cli.main import main
+from vcf_pipeline.instance.in_process_runs import ingest_paths
+from vcf_pipeline.lib.backup.snapshots import scan_folder
+from vcf_pipeline.lib.embedding.embedder import Embedder
+from vcf_pipeline.lib.stores.graph_store import GraphStore
+from vcf_pipeline.lib.stores.variant_store import VariantStore
+from vcf_pipeline.lib.stores.variant_tables import CALLS, VARIANTS
 from vcf_pipeline_tests.conftest import SAMPLES, SHARED_VCF
 from vcf_pipeline_tests.test_sqlfilter import HOSTILE
 
@@ -36,6 +38,14 @@ def home(tmp_path_factory):
     home = tmp_path_factory.mktemp("query_home")
     assert all(s.ok for s in ingest_paths(home, FILES))
     return home
+
+
+@pytest.fixture
+def writable_home(home, tmp_path):
+    """A copy of the ingested home (stores, warehouse and Dagster instance) for a test that writes."""
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    return copy
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -221,7 +231,8 @@ def kuzu_variant(home, variant_id):
     return rows[0] if rows else None
 
 
-def test_update_variant_keeps_both_stores_agreeing_and_re_embeds_only_when_the_text_changes(home, capsys):
+def test_update_variant_keeps_both_stores_agreeing_and_re_embeds_only_when_the_text_changes(writable_home, capsys):
+    home = writable_home
     store = lance(home)
     [before] = store.read(VARIANTS, where="gene_symbol = 'TTC5'").to_pylist()
     result = run_json(capsys, "update-variant", before["variant_id"], "--set", '{"clinical_significance": "Benign", "gene_symbol": "TTC5B"}', "--home", home)
@@ -242,7 +253,8 @@ def test_update_variant_keeps_both_stores_agreeing_and_re_embeds_only_when_the_t
     assert code == 2 and "no variant" in err
 
 
-def test_add_variant_then_find_it_by_search_and_in_the_graph(home, capsys, tmp_path):
+def test_add_variant_then_find_it_by_search_and_in_the_graph(writable_home, capsys, tmp_path):
+    home = writable_home
     added = run_json(
         capsys, "add-variant", "--chrom", "chrX", "--pos", 624345, "--ref", "C", "--alt", "T", "--gene-symbol", "SHOX",
         "--consequence", "stop_gained", "--clinical-significance", "Pathogenic", "--condition", "Leri-Weill dyschondrosteosis", "--home", home,
@@ -260,16 +272,17 @@ def test_add_variant_then_find_it_by_search_and_in_the_graph(home, capsys, tmp_p
     assert code == 2 and "2 dimensions" in err
 
 
-def test_delete_variants_removes_them_from_both_stores(home, capsys, monkeypatch):
+def test_delete_variants_removes_them_from_both_stores(writable_home, capsys, monkeypatch):
+    home = writable_home
     store = lance(home)
     doomed = set(store.read(VARIANTS, columns=["variant_id"], where="gene_symbol = 'SHOX'")["variant_id"].to_pylist())
-    assert len(doomed) == 3  # two ingested, one added above
+    assert len(doomed) == 2  # the ClinVar test set's two SHOX variants
     monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
     code, _, err = run(capsys, "delete-variants", "gene_symbol = 'SHOX'", "--home", home)
     assert code == 2 and "pass --yes" in err  # no terminal to ask: refused, nothing deleted
-    assert store.count(VARIANTS, "gene_symbol = 'SHOX'") == 3
+    assert store.count(VARIANTS, "gene_symbol = 'SHOX'") == 2
     result = run_json(capsys, "delete-variants", "gene_symbol = 'SHOX'", "--yes", "--home", home)
-    assert result["deleted"] == 3
+    assert result["deleted"] == 2
     left = set(store.read(VARIANTS, columns=["variant_id"])["variant_id"].to_pylist())
     assert not doomed & left
     assert {r["id"] for r in graph(home).query("MATCH (v:Variant) RETURN v.variant_id AS id").to_pylist()} == left
@@ -278,14 +291,26 @@ def test_delete_variants_removes_them_from_both_stores(home, capsys, monkeypatch
     assert not doomed & owned
 
 
-def test_audit_log_records_every_write_without_literal_values(home):
-    entries = audit_lines(home)
-    # Every attempt that reached the stores, refused ones included (usage errors such as bad JSON never do).
-    assert [(e["command"], e["outcome"]) for e in entries] == [
-        ("update-variant", "ok"), ("update-variant", "ok"), *[("update-variant", "refused")] * 5,
-        ("add-variant", "ok"), ("add-variant", "refused"), ("add-variant", "refused"), ("delete-variants", "ok"),
+def test_audit_log_records_every_write_without_literal_values(writable_home, capsys, tmp_path):
+    home = writable_home
+    [ttc5] = lance(home).read(VARIANTS, columns=["variant_id"], where="gene_symbol = 'TTC5'")["variant_id"].to_pylist()
+    writes = [
+        ("update-variant", ttc5, "--set", '{"clinical_significance": "Benign", "gene_symbol": "TTC5B"}'),
+        ("update-variant", ttc5, "--set", '{"qual": "high"}'),  # refused by the store
+        ("update-variant", ttc5, "--set", "{"),  # a usage error: never reaches the stores, no audit line
+        ("add-variant", "--chrom", "chrX", "--pos", 624345, "--ref", "C", "--alt", "T", "--gene-symbol", "SHOX",
+         "--clinical-significance", "Pathogenic", "--condition", "Leri-Weill dyschondrosteosis"),
+        ("add-variant", "--chrom", "chrX", "--pos", 624345, "--ref", "C", "--alt", "T"),  # exists: refused
+        ("delete-variants", "gene_symbol = 'SHOX'", "--yes"),
     ]
-    assert entries[-1]["filter"] == "`gene_symbol` = ?" and entries[-1]["rows"] == 3
+    codes = [run(capsys, *argv, "--home", home)[0] for argv in writes]
+    assert codes == [0, 2, 2, 0, 2, 0]
+    entries = audit_lines(home)
+    # Every attempt that reached the stores, refused ones included.
+    assert [(e["command"], e["outcome"]) for e in entries] == [
+        ("update-variant", "ok"), ("update-variant", "refused"), ("add-variant", "ok"), ("add-variant", "refused"), ("delete-variants", "ok"),
+    ]
+    assert entries[-1]["filter"] == "`gene_symbol` = ?" and entries[-1]["rows"] == 3  # two ingested, one added
     assert entries[0]["columns"] == ["clinical_significance", "gene_symbol"]
     assert all(e["rows"] == 0 for e in entries if e["outcome"] != "ok")
     text = (home / "audit.log").read_text()
@@ -295,8 +320,9 @@ def test_audit_log_records_every_write_without_literal_values(home):
     assert (home / "audit.log").stat().st_mode & 0o077 == 0
 
 
-def test_writes_wait_for_a_run_holding_the_pool_then_refuse(home, capsys):
-    with dg.DagsterInstance.get() as instance:  # the home's instance (the commands pointed DAGSTER_HOME at it)
+def test_writes_wait_for_a_run_holding_the_pool_then_refuse(writable_home, capsys):
+    home = writable_home
+    with dg.DagsterInstance.from_config(str(home / "dagster_home")) as instance:
         storage = instance.event_log_storage
         storage.initialize_concurrency_limit_to_default("lancedb")
         assert storage.claim_concurrency_slot("lancedb", "0f0f0f0f-run", "lancedb_variants").is_claimed
@@ -316,7 +342,8 @@ def test_create_index_builds_scalar_and_vector_indexes(shared_home, capsys, tmp_
     for column, kind in (("gene_symbol", "BTREE"), ("chrom", "BITMAP")):
         assert run_json(capsys, "create-index", column, "--type", kind, "--home", home)["index_type"] == kind
     pq_index = run_json(capsys, "create-index", "embedding", "--type", "IVF_PQ", "--home", home)
-    assert pq_index["num_partitions"] == int(rows**0.5) and pq_index["num_sub_vectors"] == 24
+    # The automatic index's rules: about sqrt(rows) partitions, 8 dimensions per PQ sub-vector.
+    assert pq_index["num_partitions"] == int(rows**0.5) and pq_index["num_sub_vectors"] == 384 // 8
     indexes = {i.name: i.index_type for i in lance(home).db.open_table(VARIANTS).list_indices()}
     assert {"gene_symbol_idx", "chrom_idx", "embedding_idx"} <= set(indexes)
     hits = run_json(capsys, "search", "SAMD11 missense variant", "--home", home, "--limit", 3)["results"]

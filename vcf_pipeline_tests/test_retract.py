@@ -3,9 +3,9 @@
 import dagster as dg
 
 from vcf_pipeline.definitions import defs
-from vcf_pipeline.defs.retract import retraction_run_config
-from vcf_pipeline.headless import ingest_paths
-from vcf_pipeline.lib.warehouse import PartitionFiles
+from vcf_pipeline.defs.ingest.retraction import retraction_run_config
+from vcf_pipeline.instance.in_process_runs import ingest_paths
+from vcf_pipeline.lib.stores.warehouse import PartitionFiles
 from vcf_pipeline_tests.conftest import SHARED_VCF
 from vcf_pipeline_tests.stores import StoredView
 

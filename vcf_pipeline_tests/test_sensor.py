@@ -11,12 +11,13 @@ import shutil
 import dagster as dg
 import pytest
 
-from vcf_pipeline.defs.partitions import vcf_files
-from vcf_pipeline.defs.resources import FolderWatch, PipelineSettings
-from vcf_pipeline.defs.sensors import vcf_folder_sensor
-from vcf_pipeline.lib.folder_watch import WatchState, look
-from vcf_pipeline.lib.warehouse import parse_into
+from vcf_pipeline.defs.ingest.partitions import vcf_files
+from vcf_pipeline.defs.resources import PipelineSettings
+from vcf_pipeline.defs.watch.sensors import vcf_folder_sensor
+from vcf_pipeline.lib.stores.warehouse import parse_into
+from vcf_pipeline.lib.watch.changes import WatchState, scan_for_changes
 from vcf_pipeline_tests.conftest import SHARED_VCF
+from vcf_pipeline_tests.files import write_settings
 
 TRIO_LIKE = "htslib__test__vcf44_1.vcf"
 OTHER = "bcftools__test__many-alts.vcf"
@@ -25,12 +26,14 @@ OTHER = "bcftools__test__many-alts.vcf"
 class Watcher:
     def __init__(self, instance, home, settle_s=0.0, max_files=500):
         self.instance, self.home, self.cursor = instance, home, None
-        self.resources = {
-            "settings": PipelineSettings(home=str(home)),
-            "folder_watch": FolderWatch(settle_seconds=settle_s, max_files_per_tick=max_files),
-        }
+        self.resources = {"settings": PipelineSettings(home=str(home))}
+        self.watch(settle_s, max_files)
         self.incoming = home / "incoming"
         self.incoming.mkdir(parents=True, exist_ok=True)
+
+    def watch(self, settle_s: float, max_files: int = 500) -> None:
+        """The home's watch settings, as a person would write them in its configuration file."""
+        write_settings(self.home, {"watch": {"settle_s": settle_s, "max_files_per_tick": max_files}})
 
     def tick(self) -> dg.SensorResult:
         context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor, resources=self.resources)
@@ -113,12 +116,12 @@ def test_deleted_file_deletes_its_partition_and_requests_a_retraction(watcher):
 
 
 def test_file_still_being_written_waits_for_the_settle_time(watcher, tmp_path):
-    watcher.resources["folder_watch"] = FolderWatch(settle_seconds=3600)
+    watcher.watch(settle_s=3600)
     watcher.drop("a.vcf")
     result = watcher.tick()
     assert result.run_requests == [] and watcher.partitions() == set()
     assert "1 still being written" in str(result.skip_reason)
-    watcher.resources["folder_watch"] = FolderWatch(settle_seconds=0)
+    watcher.watch(settle_s=0)
     assert len(ingest_runs(watcher.tick())) == 1
 
 
@@ -147,10 +150,10 @@ def test_symlink_leading_outside_the_source_is_refused_and_reported_once(watcher
     (watcher.incoming / "escape_dir").symlink_to(outside, target_is_directory=True)
     watcher.drop("real.vcf")
     (watcher.incoming / "alias.vcf").symlink_to(watcher.incoming / "real.vcf")  # inside: allowed
-    sources = watcher.resources["settings"].sources()
-    first = look(sources, WatchState(), set(), settle_s=0)
+    sources = watcher.resources["settings"].current().source_folders()
+    first = scan_for_changes(sources, WatchState(), set(), settle_s=0)
     assert first.refused == ["incoming/escape.vcf", "incoming/escape_dir"]
-    assert look(sources, first.state, set(), settle_s=0).refused == []  # logged once, not every tick
+    assert scan_for_changes(sources, first.state, set(), settle_s=0).refused == []  # logged once, not every tick
 
     result = watcher.tick()
     assert sorted(r.partition_key for r in ingest_runs(result)) == ["incoming/alias.vcf", "incoming/real.vcf"]
@@ -160,7 +163,7 @@ def test_symlink_leading_outside_the_source_is_refused_and_reported_once(watcher
 def test_many_files_are_paged_through_across_ticks(watcher):
     for i in range(1200):
         watcher.drop(f"f{i:04d}.vcf")
-    watcher.resources["folder_watch"] = FolderWatch(settle_seconds=0, max_files_per_tick=500)
+    watcher.watch(settle_s=0, max_files=500)
     first = watcher.tick()
     counts = [len(ingest_runs(first))] + [len(ingest_runs(watcher.tick())) for _ in range(3)]
     assert counts == [500, 500, 200, 0]
@@ -170,8 +173,8 @@ def test_many_files_are_paged_through_across_ticks(watcher):
 
 def test_files_ingested_before_the_watch_are_adopted_without_a_run(watcher):
     path = watcher.drop("a.vcf")
-    settings = watcher.resources["settings"]
-    parse_into(path, settings.files("incoming/a.vcf"))  # as `vcf-pipeline ingest` would have
+    home = watcher.resources["settings"].current()
+    parse_into(path, home.partition_files("incoming/a.vcf"))  # as `vcf-pipeline ingest` would have
     watcher.instance.add_dynamic_partitions(vcf_files.name, ["incoming/a.vcf"])
     assert watcher.tick().run_requests == []
     watcher.drop("a.vcf", source=OTHER)  # from now on, changes are runs

@@ -4,8 +4,14 @@ malformed ones are refused, pointing at the offending part."""
 import pyarrow.compute as pc
 import pytest
 
-from vcf_pipeline.lib.lancedb_store import VARIANTS, VariantStore
-from vcf_pipeline.lib.sqlfilter import MAX_LENGTH, FilterError, column_kinds, parse_filter
+from vcf_pipeline.lib.query.filter_grammar import (
+    MAX_LENGTH,
+    FilterError,
+    column_kinds,
+    parse_filter,
+)
+from vcf_pipeline.lib.stores.variant_store import VariantStore
+from vcf_pipeline.lib.stores.variant_tables import VARIANTS
 
 COLUMNS = {"chrom": "string", "pos": "number", "gene_symbol": "string", "filter": "string", "end": "number", "qual": "number"}
 

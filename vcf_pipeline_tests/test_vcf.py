@@ -6,8 +6,18 @@ import pyarrow as pa
 import pysam
 import pytest
 
-from vcf_pipeline.lib.vcf import VcfFormatError, VcfReader, classify_variant, make_variant_id
-from vcf_pipeline_tests.conftest import MALFORMED, SHARED_VCF, expected_from_pysam, readable_shared_files
+from vcf_pipeline.lib.vcf.reader import (
+    VcfFormatError,
+    VcfReader,
+    classify_variant,
+    make_variant_id,
+)
+from vcf_pipeline_tests.conftest import (
+    MALFORMED,
+    SHARED_VCF,
+    expected_from_pysam,
+    readable_shared_files,
+)
 
 
 def parse(path, batch_records=50_000):

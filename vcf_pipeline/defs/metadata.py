@@ -5,6 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import pyarrow as pa
 
+from vcf_pipeline.lib.units import human_bytes
+
 
 def column_schema(schema: pa.Schema) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
@@ -17,3 +19,8 @@ def preview(table: pa.Table, columns: list[str], rows: int = 5, width: int = 60)
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row[c]) for c in columns) + " |" for row in head]
     return dg.MetadataValue.md("\n".join(lines))
+
+
+def byte_count(name: str, n: int) -> dict:
+    """A byte count as an integer (for plots) and, beside it, in human units."""
+    return {name: n, f"{name.removesuffix('_bytes').removeprefix('bytes_')}_size": human_bytes(n)}

@@ -1,0 +1,67 @@
+"""`vcf-pipeline dev`: what `make dev` runs. The local S3 server (when the home's S3 target is the
+local one) and `dg dev` (UI, daemon, code server), each in its own process group; Ctrl-C or TERM
+stops both groups within seconds, leaving no process behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from vcf_pipeline.cli.options import add_command, say, settings_of
+
+
+def cmd_dev(args) -> int:
+    from vcf_pipeline.instance.home import prepare_home
+    from vcf_pipeline.lib.backup.dev_target import configure_dev_target, dev_credentials
+    from vcf_pipeline.lib.backup.local_s3 import SeaweedServer
+    from vcf_pipeline.lib.settings import Settings
+    from vcf_pipeline.lib.system.process_groups import start_group, stop_groups
+
+    settings = settings_of(args)
+    prepare_home(settings)
+    if configure_dev_target(settings.file, args.s3_port):
+        say(f"backups go to the local S3 server: s3 section added to {settings.file}")
+    settings = Settings.load(settings.home)
+    local_endpoint = f"http://127.0.0.1:{args.s3_port}"
+    children = []
+
+    def stop_requested(signum, frame):
+        # Only raise here: stopping waits on the children, which the interrupted code may be doing.
+        raise _StopRequested(signum)
+
+    signal.signal(signal.SIGTERM, stop_requested)
+    signal.signal(signal.SIGINT, stop_requested)
+    try:
+        if settings["s3.endpoint"] == local_endpoint:
+            access, secret = dev_credentials(settings.home)
+            server = SeaweedServer(settings.s3_folder, access, secret, s3_port=args.s3_port)
+            children.append(server.start(log=settings.s3_folder / "server.log").process)
+            say(f"S3 (SeaweedFS) on {server.endpoint}, data in {settings.s3_folder}")
+        dg = os.path.join(os.path.dirname(sys.executable), "dg")
+        children.append(start_group([dg, "dev", "-h", "127.0.0.1", "-p", str(args.port)], cwd=args.project))
+        say(f"Dagster UI on http://127.0.0.1:{args.port} (home {settings.home})")
+        code = children[-1].wait()
+        say(f"dg dev exited with {code}")
+        return 1
+    except _StopRequested:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second Ctrl-C must not cut the stopping short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        say("stopping the UI, the daemon and the S3 server ...")
+        stop_groups(children, grace_s=args.grace)
+
+
+class _StopRequested(Exception):
+    """Ctrl-C or TERM: stop everything started."""
+
+
+def add_commands(commands) -> None:
+    from pathlib import Path
+
+    p = add_command(commands, "dev", cmd_dev, "run the UI and the daemon (dg dev) and the local S3 server; Ctrl-C stops all of them")
+    p.add_argument("--port", type=int, default=3000, help="UI port (default 3000)")
+    p.add_argument("--s3-port", type=int, default=8333, help="local S3 server port (default 8333)")
+    p.add_argument("--project", type=Path, default=Path.cwd(), help="the project folder (pyproject.toml with [tool.dg])")
+    p.add_argument("--grace", type=float, default=10.0, help="seconds given to each process to stop before it is killed")

@@ -1,0 +1,219 @@
+"""Read commands: search, filter, export, graph, tables, schema, status. Output is a readable table,
+or JSON with `--json`. Every store comes from the home's settings (so `VCF_PIPELINE_LANCEDB_URI`
+and the configuration file hold for each command)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from vcf_pipeline.cli.options import Refused, add_command, say, settings_of
+from vcf_pipeline.cli.output import emit, table_rows
+
+DEFAULT_COLUMNS = ["variant_id", "gene_symbol", "consequence", "clinical_significance"]
+
+
+def open_stores(settings):
+    """The home's two stores, after a warning for each write a killed run left unfinished."""
+    for write in settings.write_journal().pending():  # answers may hold part of such a file
+        say(f"warning: {write.describe()}; its rows may be partial until it is ingested again")
+    return settings.variant_store(), settings.graph_store()
+
+
+def variants_table(store):
+    from vcf_pipeline.lib.stores.variant_tables import VARIANTS
+
+    try:
+        return store.open_table(VARIANTS)
+    except LookupError as exc:
+        raise Refused(str(exc)) from None
+
+
+def parse_filter(text: str | None, schema):
+    from vcf_pipeline.lib.query.filter_grammar import FilterError, column_kinds
+    from vcf_pipeline.lib.query.filter_grammar import parse_filter as parse
+
+    if text is None:
+        return None
+    try:
+        return parse(text, column_kinds(schema))
+    except FilterError as exc:
+        raise Refused(f"filter refused: {exc}") from exc
+
+
+def chosen_columns(select: str | None, schema, default: list[str]) -> list[str]:
+    if not select:
+        return [c for c in default if c in schema.names]
+    wanted = [c.strip() for c in select.split(",") if c.strip()]
+    unknown = [c for c in wanted if c not in schema.names]
+    if unknown:
+        raise Refused(f"unknown column(s) {', '.join(unknown)} (known: {', '.join(schema.names)})")
+    return wanted
+
+
+def cmd_search(args) -> int:
+    settings = settings_of(args)
+    store, _ = open_stores(settings)
+    schema = variants_table(store).schema
+    dimension = schema.field("embedding").type.list_size
+    where = parse_filter(args.filter, schema)  # refused before any work
+    columns = chosen_columns(args.select, schema, DEFAULT_COLUMNS)
+    if args.vector:
+        source = sys.stdin.read() if args.vector == "-" else Path(args.vector).read_text()
+        try:
+            vector = [float(x) for x in json.loads(source)]
+        except (ValueError, TypeError) as exc:
+            raise Refused(f"--vector: expected a JSON list of numbers ({exc})") from exc
+        if len(vector) != dimension:
+            raise Refused(f"--vector has {len(vector)} numbers; the table's embeddings have {dimension}")
+        query = "<vector>"
+    else:
+        if not args.text:
+            raise Refused("give TEXT to search for, or --vector FILE|-")
+        query = " ".join(args.text)
+        vector = settings.embedder().encode([query])[0]  # the model and backend that embedded the store
+    tuning = {k: v for k, v in (("nprobes", args.nprobes), ("refine_factor", args.refine_factor)) if v is not None}
+    store.policy = dataclasses.replace(store.policy, **tuning)
+    hits = store.search(vector, limit=args.limit, where=where.sql if where else None, columns=columns, exact=args.exact)
+    rows = [{**{k: v for k, v in r.items() if k != "_distance"}, "distance": r["_distance"]} for r in table_rows(hits)]
+    emit(args, {"query": query, "filter": args.filter, "results": rows}, rows, [*columns, "distance"])
+    return 0
+
+
+def cmd_filter(args) -> int:
+    from vcf_pipeline.lib.stores.variant_tables import VARIANTS
+
+    store, _ = open_stores(settings_of(args))
+    schema = variants_table(store).schema
+    where = parse_filter(args.expr, schema)
+    columns = chosen_columns(args.select, schema, ["variant_id", "chrom", "pos", "ref", "alt", *DEFAULT_COLUMNS[1:]])
+    rows = table_rows(store.read(VARIANTS, columns=columns, where=where.sql, limit=args.limit))
+    emit(args, {"filter": args.expr, "count": len(rows), "rows": rows}, rows, columns)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from vcf_pipeline.lib.query.export import (
+        ExportRefused,
+        default_columns,
+        export_rows,
+    )
+
+    store, _ = open_stores(settings_of(args))
+    table = variants_table(store)
+    where = parse_filter(args.expr, table.schema)
+    columns = chosen_columns(args.select, table.schema, default_columns(table.schema, args.format))
+    try:
+        written = export_rows(table, where.sql, columns, args.format, Path(args.out), args.batch_rows)
+    except ExportRefused as exc:
+        raise Refused(str(exc)) from None
+    emit(args, {"filter": args.expr, "format": args.format, "out": args.out, "rows": written})
+    return 0
+
+
+def cmd_graph(args) -> int:
+    from vcf_pipeline.lib.stores.graph_queries import run_graph_query
+    from vcf_pipeline.lib.stores.graph_store import GraphBusyError
+
+    _, graph = open_stores(settings_of(args))
+    try:
+        result = run_graph_query(graph, args.query, args.args, gene=args.gene, wait_s=args.wait)
+    except ValueError as exc:
+        raise Refused(str(exc)) from exc
+    except GraphBusyError as exc:
+        say(f"vcf-pipeline graph: the graph stayed locked by a pipeline run for {args.wait:.0f}s: {exc}")
+        return 1
+    rows = result.to_pylist()
+    emit(args, {"query": args.query, "args": args.args, "gene": args.gene, "rows": rows}, rows, result.column_names)
+    return 0
+
+
+def cmd_tables(args) -> int:
+    store, graph = open_stores(settings_of(args))
+    lancedb = [{"store": "lancedb", "table": t, "rows": v["rows"], "version": v["version"]} for t, v in sorted(store.table_stats().items())]
+    kuzu = [{"store": "kuzu", "table": t, "rows": n, "version": None} for t, n in (graph.counts().items() if graph.path.exists() else [])]
+    emit(args, {"lancedb": lancedb, "kuzu": kuzu}, lancedb + kuzu, ["store", "table", "rows", "version"])
+    return 0
+
+
+def cmd_schema(args) -> int:
+    store, _ = open_stores(settings_of(args))
+    try:
+        schema = store.open_table(args.table).schema
+    except LookupError as exc:
+        raise Refused(str(exc)) from None
+    rows = [{"column": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema]
+    emit(args, {"table": args.table, "columns": rows}, rows, ["column", "type", "nullable"])
+    return 0
+
+
+def cmd_status(args) -> int:
+    from vcf_pipeline.instance.home import last_materialized
+
+    settings = settings_of(args)
+    store, graph = open_stores(settings)
+    indexes = store.indexes()
+    payload = {
+        "home": str(settings.home),
+        "lancedb_uri": store.uri,
+        "lancedb": store.table_stats(),
+        "kuzu": graph.counts() if graph.path.exists() else {},
+        "last_ingest": last_materialized(settings, "lancedb_variants"),
+        "last_backup": last_materialized(settings, "lancedb_backup"),
+        "indexes": indexes,
+    }
+    if args.json:
+        emit(args, payload)
+        return 0
+    print(f"home         {settings.home}")
+    print(f"lancedb      {store.uri}")
+    print(f"last ingest  {payload['last_ingest'] or 'never'}")
+    print(f"last backup  {payload['last_backup'] or 'never'}")
+    for t, v in payload["lancedb"].items():
+        kinds = ", ".join(f"{i['type']}({', '.join(i['columns'])})" for i in indexes.get(t, [])) or "no index"
+        print(f"lancedb {t:<14} {v['rows']:>9} rows  v{v['version']:<5} {kinds}")
+    for t, n in payload["kuzu"].items():
+        print(f"kuzu    {t:<14} {n:>9}")
+    return 0
+
+
+def add_commands(commands) -> None:
+    import argparse
+
+    from vcf_pipeline.lib.query.export import FORMATS
+    from vcf_pipeline.lib.stores.graph_queries import QUERIES
+
+    p = add_command(commands, "search", cmd_search, "nearest variants to a text (embedded with the configured model) or a vector", json=True)
+    p.add_argument("text", nargs="*", metavar="TEXT")
+    p.add_argument("--vector", metavar="FILE|-", help="a JSON list of numbers instead of TEXT")
+    p.add_argument("--filter", metavar="EXPR", help="e.g. \"clinical_significance LIKE 'Pathogenic%%' AND chrom = '17'\"")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--select", metavar="COLS", help="comma-separated columns")
+    p.add_argument("--nprobes", type=int, help="index partitions probed (default 32; more: better recall, slower)")
+    p.add_argument("--refine-factor", type=int, help="candidates re-ranked on exact vectors, x limit (default 20)")
+    p.add_argument("--exact", action="store_true", help="exact search, ignoring the vector index")
+
+    p = add_command(commands, "filter", cmd_filter, "variants matching a filter expression", json=True)
+    p.add_argument("expr", metavar="EXPR")
+    p.add_argument("--select", metavar="COLS")
+    p.add_argument("--limit", type=int, default=100)
+
+    p = add_command(commands, "export", cmd_export, "stream the variants matching a filter to a file", json=True)
+    p.add_argument("expr", metavar="EXPR")
+    p.add_argument("--format", choices=FORMATS, required=True)
+    p.add_argument("--out", required=True, metavar="PATH")
+    p.add_argument("--select", metavar="COLS")
+    p.add_argument("--batch-rows", type=int, default=50_000, help=argparse.SUPPRESS)
+
+    named = "; ".join(f"{n} {' '.join(q.params).upper()}" for n, q in QUERIES.items())
+    p = add_command(commands, "graph", cmd_graph, "named graph queries: " + named, json=True, wait_s=30.0)
+    p.add_argument("query", choices=sorted(QUERIES))
+    p.add_argument("args", nargs="*")
+    p.add_argument("--gene", help="carriers-of-significance: only variants in this gene")
+
+    add_command(commands, "tables", cmd_tables, "tables of both stores, with row counts", json=True)
+    p = add_command(commands, "schema", cmd_schema, "columns of a LanceDB table", json=True)
+    p.add_argument("table")
+    add_command(commands, "status", cmd_status, "row counts, last ingest, last backup, indexes", json=True)

@@ -1,0 +1,13 @@
+import dagster as dg
+
+from vcf_pipeline.defs.backup import jobs
+from vcf_pipeline.lib.settings import Settings
+
+_home = Settings.load()
+
+backup_schedule = dg.ScheduleDefinition(
+    job=jobs.backup_job,
+    cron_schedule=_home["backup.cron"],
+    default_status=dg.DefaultScheduleStatus.RUNNING if _home["s3.bucket"] else dg.DefaultScheduleStatus.STOPPED,
+    description="Snapshot of both stores (backup.cron; on when the home's configuration names an S3 bucket).",
+)

@@ -1,0 +1,219 @@
+"""Per-file ingest: parse -> embed -> LanceDB and Kuzu. Each asset is one partition's step."""
+
+import time
+from contextlib import contextmanager
+
+import dagster as dg
+import pyarrow.parquet as pq
+
+from vcf_pipeline.defs.ingest.checks import (
+    EMBEDDINGS_SANE,
+    KUZU_COUNTS,
+    LANCEDB_COUNTS,
+    UNIQUE_IDS,
+    check_result,
+)
+from vcf_pipeline.defs.ingest.partitions import vcf_files
+from vcf_pipeline.defs.metadata import column_schema, preview
+from vcf_pipeline.defs.resources import PipelineSettings
+from vcf_pipeline.instance.pools import PoolsUnlimited, require_single_writer
+from vcf_pipeline.lib.embedding.embedder import embed_variant_file
+from vcf_pipeline.lib.stores import consistency
+from vcf_pipeline.lib.stores.curation_log import CurationLog
+from vcf_pipeline.lib.stores.stored_rows import (
+    as_stored_now,
+    store_partition,
+    vectors_for,
+)
+from vcf_pipeline.lib.stores.variant_tables import VARIANTS, variants_schema
+from vcf_pipeline.lib.stores.warehouse import parse_into, stream_batches
+from vcf_pipeline.lib.stores.write_journal import sweep_after_killed_writes
+from vcf_pipeline.lib.system.memory import release_free_memory
+from vcf_pipeline.lib.vcf.annotation_merge import transcript_rank
+from vcf_pipeline.lib.vcf.reader import VcfFormatError
+
+# One partition per file. Without a backfill policy, backfills also launch one run per partition.
+PER_FILE = dict(partitions_def=vcf_files, group_name="ingest")
+
+
+@contextmanager
+def _step_memory():
+    """The steps of a run share one process: each hands what it freed back before the next starts."""
+    try:
+        yield
+    finally:
+        release_free_memory()
+
+
+def _may_write(context: dg.AssetExecutionContext, pool: str) -> None:
+    """A write step holds its store's pool: refuse if the instance lets another writer hold it too,
+    or if the file was deleted meanwhile (its partition is gone and a retraction run is on its way:
+    writing would bring its rows back after the retraction)."""
+    try:
+        require_single_writer(context.instance, pool)
+    except PoolsUnlimited as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    if not context.instance.has_dynamic_partition(vcf_files.name, context.partition_key):
+        raise dg.Failure(
+            description=f"partition {context.partition_key!r} was deleted (its file is gone) before this step ran; nothing written",
+            allow_retries=False,
+        )
+
+
+@dg.asset(**PER_FILE, kinds={"pysam", "parquet"}, check_specs=[UNIQUE_IDS])
+def parsed_variants(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    """Variants (one row per ALT allele) and per-sample calls of one VCF file, as Parquet."""
+    home = settings.current()
+    sources = home.source_folders()
+    path = sources.path_for(context.partition_key)
+    files = home.partition_files(context.partition_key)
+    try:
+        with _step_memory():
+            result = parse_into(path, files, home["parse.batch_records"], sources.bad_records_for(context.partition_key))
+    except VcfFormatError as exc:
+        # A malformed file fails its own partition; the stores are untouched.
+        raise dg.Failure(description=str(exc), metadata={"file": exc.path, "reason": exc.reason, "where": exc.where or ""}) from exc
+    stats = result.stats
+    head = pq.ParquetFile(files.variants).read_row_group(0) if stats.variants else None
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stats.variants,
+            "dagster/column_schema": column_schema(pq.read_schema(files.variants)),
+            "file": dg.MetadataValue.path(str(path)),
+            "sha256": result.sha256,
+            "format": stats.file_format,
+            "records": stats.records,
+            "samples": len(stats.samples),
+            "calls": stats.calls,
+            "reference_blocks_skipped": stats.reference_blocks,
+            "star_alleles_skipped": stats.star_alleles,
+            "duplicate_variants_skipped": stats.duplicate_variants,
+            "telomere_records_skipped": stats.telomere_records,
+            "bad_records_skipped": stats.bad_records_skipped,
+            **({"bad_record_examples": "\n".join(stats.bad_record_examples)} if stats.bad_record_examples else {}),
+            "annotations": ", ".join(stats.annotation_kinds) or "none",
+            "parse_seconds": round(result.seconds, 3),
+            "records_per_second": round(stats.records / result.seconds, 1) if result.seconds else 0.0,
+            **({"preview": preview(head, ["variant_id", "variant_type", "gene_symbol", "consequence", "clinical_significance"])} if head else {}),
+        },
+        check_results=[check_result(UNIQUE_IDS, consistency.unique_variant_ids(files), context.partition_key)],
+    )
+
+
+@dg.asset(**PER_FILE, deps=[parsed_variants], kinds={"sentence-transformers", "parquet"}, check_specs=[EMBEDDINGS_SANE])
+def variant_embeddings(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    """A text per variant and its embedding; texts already embedded with this model are reused."""
+    home = settings.current()
+    files = home.partition_files(context.partition_key)
+    embedder = home.embedder()
+    store = home.variant_store()
+    started = time.perf_counter()
+    with _step_memory():
+        stats = embed_variant_file(files.variants, files.embeddings, embedder, lambda hashes: store.cached_embeddings(hashes, embedder.model_id))
+    seconds = time.perf_counter() - started
+    head = pq.ParquetFile(files.embeddings).read_row_group(0, columns=["variant_id", "description"]) if stats.variants else None
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stats.variants,
+            "dagster/column_schema": column_schema(pq.read_schema(files.embeddings)),
+            "model": embedder.model_id,
+            "dimension": embedder.dimension,
+            "distinct_texts": stats.distinct_texts,
+            "embedded_new": stats.embedded,
+            "reused_cached": stats.cached,
+            "encode_seconds": round(stats.seconds_encoding, 3),
+            "texts_per_second": round(stats.embedded / stats.seconds_encoding, 1) if stats.seconds_encoding else 0.0,
+            "step_seconds": round(seconds, 3),
+            **({"preview": preview(head, ["variant_id", "description"], width=120)} if head else {}),
+        },
+        check_results=[check_result(EMBEDDINGS_SANE, consistency.embeddings_sane(files, embedder.dimension), context.partition_key)],
+    )
+
+
+@dg.asset(**PER_FILE, deps=[variant_embeddings], kinds={"lancedb"}, pool="lancedb", check_specs=[LANCEDB_COUNTS])
+def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    """Upserts the file's variants into `variants`, replaces its rows in `file_variants` and `calls`,
+    and removes the variants it no longer holds that no other file holds. A variant other files
+    hold too shows their merged annotation (lib/annotation_merge.py); curations win over files:
+    edited columns stay as curated, tombstoned variants stay out."""
+    _may_write(context, "lancedb")
+    home = settings.current()
+    files = home.partition_files(context.partition_key)
+    store = home.variant_store()
+    overlay = CurationLog(store).overlay()
+    journal = home.write_journal()
+    swept = sweep_after_killed_writes(journal, store)
+    if swept:
+        context.log.warning(f"swept {swept} variants left by a killed write (no file or curation holds them)")
+    embedder = home.embedder()
+    vectors = lambda texts: vectors_for(store, texts, embedder.model_id, embedder.encode)  # noqa: E731 (merged or curated texts)
+    rank = transcript_rank(files.source_info()["stats"]["annotation_kinds"])
+    started = time.perf_counter()
+    journal.begin(context.partition_key, context.run_id)  # ended by kuzu_graph: the file is then in both stores
+    with _step_memory():
+        written = store_partition(store, files, rank, overlay, vectors)
+    seconds = time.perf_counter() - started
+    with _step_memory():
+        upkeep = store.maintain()  # vector index and compaction, while this step holds the lancedb pool
+    if upkeep.error:
+        context.log.warning(f"table upkeep failed (the variants are stored; the next write retries it): {upkeep.error}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": written.given,
+            "dagster/column_schema": column_schema(variants_schema(embedder.dimension)),
+            "variants_inserted": written.inserted,
+            "variants_updated": written.updated,
+            "variants_unchanged": written.given - written.inserted - written.updated,
+            "calls_written": written.calls,
+            "variants_removed": written.removed,
+            "variants_merged_anew": written.refreshed,
+            "variants_swept_after_killed_writes": swept,
+            "variants_table_rows": store.count(VARIANTS),
+            "variants_table_version": store.version(VARIANTS),
+            "uri": store.uri,
+            "write_seconds": round(seconds, 3),
+            "table_upkeep": "; ".join(upkeep.actions) or "none needed",
+            "table_upkeep_error": upkeep.error or "none",
+            "upkeep_seconds": round(upkeep.seconds, 3),
+        },
+        check_results=[check_result(LANCEDB_COUNTS, consistency.lancedb_holds_partition(files, store, overlay.tombstones), context.partition_key)],
+    )
+
+
+@dg.asset(**PER_FILE, deps=[lancedb_variants], kinds={"kuzu"}, pool="kuzu", check_specs=[KUZU_COUNTS])
+def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
+    """Replaces the file's node and edges in the graph and upserts its variants, genes, conditions,
+    samples, as LanceDB stored them (merged across files, curated): the two stores agree."""
+    _may_write(context, "kuzu")
+    home = settings.current()
+    files = home.partition_files(context.partition_key)
+    graph, store = home.graph_store(), home.variant_store()
+    overlay = CurationLog(store).overlay()
+    source = files.source_info()
+    started = time.perf_counter()
+    with _step_memory():
+        stats = graph.load_partition(
+            context.partition_key, source["path"], source["sha256"],
+            as_stored_now(stream_batches(files.stored_rows, 50_000), store, overlay),
+            lambda: overlay.without_tombstoned(stream_batches(files.calls, 50_000)),
+            spare=overlay.additions,
+            refreshed=stream_batches(files.refreshed_rows, 50_000),
+        )
+    home.write_journal().end(context.partition_key)  # both stores hold the file now
+    seconds = time.perf_counter() - started
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stats.variants_new + stats.variants_updated,
+            "variants_new": stats.variants_new,
+            "variants_updated": stats.variants_updated,
+            "variants_removed": stats.variants_removed,
+            "genes_new": stats.genes_new,
+            "conditions_new": stats.conditions_new,
+            "samples_new": stats.samples_new,
+            "carries_edges": stats.carries,
+            "database": dg.MetadataValue.path(str(graph.path)),
+            "load_seconds": round(seconds, 3),
+        },
+        check_results=[check_result(KUZU_COUNTS, consistency.graph_holds_partition(files, graph, overlay.tombstones), context.partition_key)],
+    )
+

@@ -1,0 +1,70 @@
+"""The short text embedded for each variant, built from its annotations rather than its coordinates.
+
+Coordinates would dominate the vector and are filterable columns anyway. So are the allele
+frequency and the rsID, which the text leaves out: they cost a quarter of its tokens (embedding time
+grows with tokens) and carry no meaning a vector can use. Example:
+`BRCA1 p.Arg1699Gln: missense_variant (MODERATE); SNV; ClinVar Pathogenic (single submitter) for
+Hereditary breast ovarian cancer`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+_MAX_ALLELE_IN_TEXT = 12
+
+
+def _short_hgvs(value: str | None) -> str | None:
+    """`ENST0001.2:c.76A>T` -> `c.76A>T`; protein changes drop nothing else."""
+    if not value:
+        return None
+    return value.rsplit(":", 1)[-1]
+
+
+def _alleles(ref: str, alt: str, variant_type: str) -> str:
+    if variant_type in ("SV", "BND"):
+        return alt if len(alt) <= 40 else alt[:40] + "..."
+    if len(ref) <= _MAX_ALLELE_IN_TEXT and len(alt) <= _MAX_ALLELE_IN_TEXT:
+        return f"{ref}>{alt}"
+    return f"{len(ref)} bp > {len(alt)} bp"
+
+
+def _short_review(status: str) -> str:
+    """ClinVar review status in a few words: `criteria provided, multiple submitters, no conflicts`
+    -> `multiple submitters`, `reviewed by expert panel` -> `expert panel`."""
+    status = status.removeprefix("criteria provided, ").removesuffix(", no conflicts")
+    return {"reviewed by expert panel": "expert panel", "no assertion criteria provided": "no criteria"}.get(status, status)
+
+
+def describe_variant(v: Mapping) -> str:
+    """The text for one variant row (a mapping with the `variants` columns)."""
+    gene = v.get("gene_symbol")
+    change = _short_hgvs(v.get("hgvs_p")) or _short_hgvs(v.get("hgvs_c"))
+    head = " ".join(filter(None, (gene, change)))
+    effect = v.get("consequence")
+    if effect:
+        effect = effect.replace("&", ", ")
+        if v.get("impact"):
+            effect = f"{effect} ({v['impact']})"
+    kind = v.get("variant_type") or "variant"
+    typed = f"{kind} {_alleles(v.get('ref') or '', v.get('alt') or '', v.get('variant_type') or '')}"
+    parts = [f"{head}: {effect}" if head and effect else head or effect or typed]
+    if head or effect:
+        parts.append(kind if change else typed)  # an HGVS change already names the alleles
+    significance = v.get("clinical_significance")
+    if significance:
+        clinvar = f"ClinVar {significance}"
+        if v.get("clinvar_review_status"):
+            clinvar += f" ({_short_review(v['clinvar_review_status'])})"
+        conditions = v.get("conditions") or []
+        if conditions:
+            clinvar += " for " + ", ".join(conditions[:2])
+        parts.append(clinvar)
+    return "; ".join(parts)
+
+
+def text_hash(text: str) -> str:
+    """Stable key of a text: the cache of embeddings is keyed by (text_hash, model)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+

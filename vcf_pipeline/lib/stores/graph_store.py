@@ -1,0 +1,395 @@
+"""The Kuzu graph: samples, files, variants, genes and conditions, loaded with COPY FROM Parquet.
+
+Kuzu allows one read-write process per database and blocks all others while it is open, so the
+writer opens the database only for one partition's load, in one transaction, and closes it at once.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import kuzu
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
+
+SCHEMA = [
+    "CREATE NODE TABLE IF NOT EXISTS Sample(name STRING PRIMARY KEY)",
+    "CREATE NODE TABLE IF NOT EXISTS VcfFile(partition_key STRING PRIMARY KEY, path STRING, sha256 STRING, ingested_at TIMESTAMP)",
+    "CREATE NODE TABLE IF NOT EXISTS Variant(variant_id STRING PRIMARY KEY, chrom STRING, pos INT64, ref STRING, alt STRING, variant_type STRING, clinical_significance STRING)",
+    "CREATE NODE TABLE IF NOT EXISTS Gene(symbol STRING PRIMARY KEY)",
+    "CREATE NODE TABLE IF NOT EXISTS Condition(name STRING PRIMARY KEY)",
+    "CREATE REL TABLE IF NOT EXISTS CARRIES(FROM Sample TO Variant, gt STRING, zygosity STRING, dp INT32, gq INT32, partition_key STRING)",
+    "CREATE REL TABLE IF NOT EXISTS CONTAINS(FROM VcfFile TO Variant)",
+    "CREATE REL TABLE IF NOT EXISTS CALLED_IN(FROM Sample TO VcfFile)",
+    "CREATE REL TABLE IF NOT EXISTS IN_GENE(FROM Variant TO Gene, consequence STRING, impact STRING)",
+    "CREATE REL TABLE IF NOT EXISTS ASSOCIATED_WITH(FROM Variant TO Condition, significance STRING)",
+    # Graphs made before the annotation key existed get it added (null: their variants count as changed once).
+    "ALTER TABLE Variant ADD IF NOT EXISTS annotation_key STRING",
+]
+VARIANT_NODE_COLUMNS = ["variant_id", "chrom", "pos", "ref", "alt", "variant_type", "clinical_significance", "annotation_key"]
+# The columns the graph holds of a variant beyond its id: when none changed, a reload leaves it alone.
+_ANNOTATION_COLUMNS = ["variant_type", "clinical_significance", "gene_symbol", "consequence", "impact"]
+_READ_ONLY_WAIT_S = 30.0
+_STAGING_PREFIX = "staging-"
+# Nodes that only exist through edges: once nothing points at them they go, as if never ingested.
+_ORPHAN_SWEEPS = [
+    "MATCH (g:Gene) WHERE NOT EXISTS { MATCH (:Variant)-[:IN_GENE]->(g) } DELETE g",
+    "MATCH (c:Condition) WHERE NOT EXISTS { MATCH (:Variant)-[:ASSOCIATED_WITH]->(c) } DELETE c",
+    "MATCH (s:Sample) WHERE NOT EXISTS { MATCH (s)-[:CALLED_IN]->(:VcfFile) } DETACH DELETE s",
+]
+
+
+# Kuzu's page cache per open database. Its default, 80% of the machine's memory, let a 1M-variant
+# load keep 1.2 GB resident after the database closed; 512 MB loads 1M variants in one transaction.
+DEFAULT_BUFFER_MB = 512
+
+
+class GraphBusyError(RuntimeError):
+    """The graph stayed locked by a writer for longer than the caller was willing to wait."""
+
+
+@dataclass
+class GraphLoadStats:
+    variants_new: int = 0
+    variants_updated: int = 0
+    variants_removed: int = 0
+    genes_new: int = 0
+    conditions_new: int = 0
+    samples_new: int = 0
+    carries: int = 0
+
+
+class GraphStore:
+    """The Kuzu database file at `path` (e.g. `<home>/kuzu/graph.kuzu`)."""
+
+    def __init__(self, path: Path | str, buffer_mb: int = DEFAULT_BUFFER_MB):
+        self.path = Path(path)
+        self.buffer_mb = buffer_mb
+
+    @contextmanager
+    def _connect(self, read_only: bool, wait_s: float = _READ_ONLY_WAIT_S) -> Iterator[kuzu.Connection]:
+        if read_only and not self.path.exists():
+            raise FileNotFoundError(f"no graph at {self.path}: nothing has been ingested yet")
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                db = kuzu.Database(str(self.path), read_only=read_only, buffer_pool_size=self.buffer_mb << 20)
+                break
+            except RuntimeError as exc:
+                # Another process holds the database (a pipeline run writing): wait, bounded.
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise GraphBusyError(f"{self.path} is locked by another process ({exc})") from exc
+                time.sleep(0.5)
+        conn = kuzu.Connection(db)
+        try:
+            yield conn
+        finally:
+            conn.close()
+            db.close()
+
+    def query(self, cypher: str, parameters: dict | None = None, wait_s: float = _READ_ONLY_WAIT_S) -> pa.Table:
+        """Run a read-only query with bound parameters; waits (bounded) while a writer holds the graph."""
+        with self._connect(read_only=True, wait_s=wait_s) as conn:
+            return conn.execute(cypher, parameters or {}).get_as_arrow()
+
+    def count(self, pattern: str, parameters: dict | None = None) -> int:
+        """`MATCH <pattern> RETURN count(*)`, e.g. count('(v:Variant)')."""
+        return int(self.query(f"MATCH {pattern} RETURN count(*) AS n", parameters).column("n")[0].as_py())
+
+    def counts(self) -> dict[str, int]:
+        """Rows of every node and relationship table (backups record them, restores compare them)."""
+        with self._connect(read_only=True) as conn:
+            tables = conn.execute("CALL show_tables() RETURN name, type").get_as_arrow().to_pylist()
+            counts = {}
+            for t in sorted(tables, key=lambda t: t["name"]):
+                pattern = f"(:{t['name']})" if t["type"] == "NODE" else f"()-[:{t['name']}]->()"
+                counts[t["name"]] = int(conn.execute(f"MATCH {pattern} RETURN count(*)").get_as_arrow().column(0)[0].as_py())
+        return counts
+
+    def checkpoint(self) -> None:
+        """Fold a write-ahead log left by a writer that died into the database file, so the file alone
+        is a consistent copy. A clean close already did that (and removed the log); the file is then
+        left untouched, byte for byte, which keeps unchanged backups free."""
+        if self.path.with_name(self.path.name + ".wal").exists():
+            with self._connect(read_only=False) as conn:
+                conn.execute("CHECKPOINT")
+
+    def load_partition(
+        self,
+        partition_key: str,
+        source_path: str,
+        sha256: str,
+        variants: Iterable[pa.RecordBatch],
+        calls: Callable[[], Iterable[pa.RecordBatch]],
+        spare: set[str] = frozenset(),
+        refreshed: Iterable[pa.RecordBatch] = (),
+    ) -> GraphLoadStats:
+        """Replace the partition's file node and edges and upsert its variants, genes, conditions and
+        samples, all in one transaction: a failure leaves the graph as it was. `calls` is read
+        twice; variants in `spare` (curated additions) stay even when no file holds them;
+        `refreshed` rows (variants other files hold whose annotation changed) update those nodes."""
+        stats = GraphLoadStats()
+        with self._transaction() as (conn, staging):
+            old_ids = self._variant_ids_of(conn, partition_key)
+            self._replace_file_node(conn, partition_key, source_path, sha256)
+            for batch in variants:
+                if batch.num_rows:
+                    self._load_variants(conn, staging, partition_key, pa.Table.from_batches([batch]), stats)
+            samples = set()
+            for batch in calls():
+                samples.update(batch.column("sample").to_pylist())
+            stats.samples_new = staging.copy_new_nodes("Sample", "name", sorted(samples))
+            staging.copy_rows("CALLED_IN", {"from": sorted(samples), "to": [partition_key] * len(samples)})
+            for batch in calls():
+                t = pa.Table.from_batches([batch])
+                stats.carries += staging.copy_rows(
+                    "CARRIES",
+                    {
+                        "from": t["sample"], "to": t["variant_id"], "gt": t["gt"], "zygosity": t["zygosity"],
+                        "dp": t["dp"], "gq": t["gq"], "partition_key": pa.array([partition_key] * t.num_rows, pa.string()),
+                    },
+                )
+            stats.variants_removed = self._remove_orphans(conn, sorted(set(old_ids) - set(spare)))
+            for batch in refreshed:
+                if batch.num_rows:
+                    self._load_variants(conn, staging, None, pa.Table.from_batches([batch]), stats)
+        return stats
+
+    def retract_partition(self, partition_key: str, spare: set[str] = frozenset(), refresh: Callable[[list[str]], pa.Table] | None = None) -> int:
+        """Remove the partition's file node and edges, and every node only it held, in one transaction:
+        the graph is left as if the file had never been loaded. Returns the variants removed."""
+        if not self.path.exists():
+            return 0
+        with self._transaction() as (conn, staging):
+            old_ids = self._variant_ids_of(conn, partition_key)
+            self._drop_file_edges(conn, partition_key)
+            conn.execute("MATCH (f:VcfFile {partition_key: $pk}) DELETE f", {"pk": partition_key})
+            removed = self._remove_orphans(conn, sorted(set(old_ids) - set(spare)))
+            if refresh is not None:  # variants other files still hold: their annotation as stored now
+                left = conn.execute("UNWIND $ids AS id MATCH (v:Variant {variant_id: id}) RETURN v.variant_id", {"ids": old_ids})
+                rows = refresh(left.get_as_arrow().column(0).to_pylist())
+                if rows.num_rows:
+                    self._load_variants(conn, staging, None, rows, GraphLoadStats())
+        return removed
+
+    def upsert_variants(self, rows: list[dict]) -> None:
+        """Curation edits: set each variant's node and replace its gene and condition edges (one
+        transaction; row by row, as edits are few; bulk loads use COPY)."""
+        with self.transaction() as conn:
+            self.upsert_variants_in(conn, rows)
+
+    @classmethod
+    def upsert_variants_in(cls, conn, rows: list[dict]) -> None:
+        """`upsert_variants` inside a transaction the caller holds (see `transaction`)."""
+        for r in rows:
+            key = {"id": r["variant_id"]}
+            conn.execute(
+                "MERGE (v:Variant {variant_id: $id}) SET v.chrom = $chrom, v.pos = $pos, v.ref = $ref, v.alt = $alt, "
+                "v.variant_type = $variant_type, v.clinical_significance = $sig, v.annotation_key = NULL",  # a file's reload rewrites it
+                {**key, **{c: r[c] for c in ("chrom", "pos", "ref", "alt", "variant_type")}, "sig": r.get("clinical_significance")},
+            )
+            for rel in ("IN_GENE", "ASSOCIATED_WITH"):
+                conn.execute(f"MATCH (:Variant {{variant_id: $id}})-[e:{rel}]->() DELETE e", key)
+        # Sweep before the new edges exist: Kuzu 0.11's NOT EXISTS misses many edges created earlier in
+        # the same transaction (500 new conditions: "has connected edges ... cannot be deleted").
+        cls._remove_orphans(conn, [])
+        for r in rows:
+            key = {"id": r["variant_id"]}
+            if r.get("gene_symbol"):
+                conn.execute("MERGE (:Gene {symbol: $g})", {"g": r["gene_symbol"]})
+                conn.execute(
+                    "MATCH (v:Variant {variant_id: $id}), (g:Gene {symbol: $g}) CREATE (v)-[:IN_GENE {consequence: $c, impact: $i}]->(g)",
+                    {**key, "g": r["gene_symbol"], "c": r.get("consequence"), "i": r.get("impact")},
+                )
+            for condition in dict.fromkeys(r.get("conditions") or []):
+                conn.execute("MERGE (:Condition {name: $n})", {"n": condition})
+                conn.execute(
+                    "MATCH (v:Variant {variant_id: $id}), (c:Condition {name: $n}) CREATE (v)-[:ASSOCIATED_WITH {significance: $s}]->(c)",
+                    {**key, "n": condition, "s": r.get("clinical_significance")},
+                )
+
+    def delete_variants(self, variant_ids: list[str]) -> int:
+        """Remove variants (and their edges), then genes, conditions and samples left without edges."""
+        if not variant_ids or not self.path.exists():
+            return 0
+        with self.transaction() as conn:
+            return self.delete_variants_in(conn, variant_ids)
+
+    @classmethod
+    def delete_variants_in(cls, conn, variant_ids: list[str]) -> int:
+        """`delete_variants` inside a transaction the caller holds (see `transaction`)."""
+        result = conn.execute("UNWIND $ids AS id MATCH (v:Variant {variant_id: id}) DETACH DELETE v RETURN count(*)", {"ids": variant_ids})
+        removed = int(result.get_as_arrow().column(0)[0].as_py())
+        cls._remove_orphans(conn, [])
+        return removed
+
+    @contextmanager
+    def transaction(self) -> Iterator[kuzu.Connection]:
+        """A write transaction for edits that must land together with another store's: the caller
+        writes the other store inside the block, so a failure there rolls this one back."""
+        with self._transaction() as (conn, _):
+            yield conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[tuple[kuzu.Connection, "_ParquetCopy"]]:
+        """One write transaction: committed when the block ends, rolled back (all of it) if it raises.
+        The error that ended it is the one raised: Kuzu may already have rolled back after a failed
+        statement, and its "No active transaction for ROLLBACK" would hide the cause."""
+        with self._write() as (conn, staging):
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                yield conn, staging
+                conn.execute("COMMIT")
+            except BaseException:
+                try:
+                    conn.execute("ROLLBACK")
+                except RuntimeError:
+                    pass  # already rolled back by Kuzu
+                raise
+
+    @contextmanager
+    def _write(self) -> Iterator[tuple[kuzu.Connection, "_ParquetCopy"]]:
+        """A read-write connection with the schema in place, and a staging folder for COPY files."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._connect(read_only=False) as conn:
+            # We hold Kuzu's one read-write lock: any staging folder left now is from a killed writer.
+            for stale in self.path.parent.glob(_STAGING_PREFIX + "*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            with tempfile.TemporaryDirectory(prefix=_STAGING_PREFIX, dir=self.path.parent) as tmp:
+                for statement in SCHEMA:
+                    conn.execute(statement)
+                yield conn, _ParquetCopy(Path(tmp), conn)
+
+    @staticmethod
+    def _variant_ids_of(conn, partition_key: str) -> list[str]:
+        result = conn.execute("MATCH (:VcfFile {partition_key: $pk})-[:CONTAINS]->(v:Variant) RETURN v.variant_id", {"pk": partition_key})
+        return result.get_as_arrow().column(0).to_pylist()
+
+    @staticmethod
+    def _drop_file_edges(conn, partition_key: str) -> None:
+        key = {"pk": partition_key}
+        conn.execute("MATCH (:VcfFile {partition_key: $pk})-[r:CONTAINS]->() DELETE r", key)
+        conn.execute("MATCH (:Sample)-[r:CALLED_IN]->(:VcfFile {partition_key: $pk}) DELETE r", key)
+        conn.execute("MATCH (:Sample)-[r:CARRIES]->(:Variant) WHERE r.partition_key = $pk DELETE r", key)
+
+    @staticmethod
+    def _remove_orphans(conn, candidate_ids: list[str], chunk: int = 50_000) -> int:
+        """Delete the candidates no file contains any more, then genes, conditions and samples left
+        without edges."""
+        removed = 0
+        for start in range(0, len(candidate_ids), chunk):
+            result = conn.execute(
+                "UNWIND $ids AS id MATCH (v:Variant {variant_id: id}) "
+                "WHERE NOT EXISTS { MATCH (:VcfFile)-[:CONTAINS]->(v) } DETACH DELETE v RETURN count(*)",
+                {"ids": candidate_ids[start : start + chunk]},
+            )
+            removed += int(result.get_as_arrow().column(0)[0].as_py())
+        for statement in _ORPHAN_SWEEPS:
+            conn.execute(statement)
+        return removed
+
+    @staticmethod
+    def _replace_file_node(conn, partition_key: str, source_path: str, sha256: str) -> None:
+        GraphStore._drop_file_edges(conn, partition_key)
+        key = {"pk": partition_key}
+        conn.execute(
+            "MERGE (f:VcfFile {partition_key: $pk}) SET f.path = $path, f.sha256 = $sha, f.ingested_at = $at",
+            {**key, "path": source_path, "sha": sha256, "at": datetime.now(timezone.utc).replace(tzinfo=None)},
+        )
+
+    @staticmethod
+    def _load_variants(conn, staging: "_ParquetCopy", partition_key: str | None, t: pa.Table, stats: GraphLoadStats) -> None:
+        """Create new variants, update changed ones with their edges; the file (`partition_key`)
+        CONTAINS them all. With no file, only the annotation of existing variants is brought up to date."""
+        t = t.select([c for c in VARIANT_SCHEMA.names if c in t.column_names])
+        t = t.append_column("annotation_key", annotation_keys(t))
+        found = conn.execute(
+            "UNWIND $ids AS id MATCH (v:Variant {variant_id: id}) RETURN v.variant_id, v.annotation_key", {"ids": t["variant_id"].to_pylist()}
+        ).get_as_arrow()
+        stored = dict(zip(found.column(0).to_pylist(), found.column(1).to_pylist()))
+        ids, keys = t["variant_id"].to_pylist(), t["annotation_key"].to_pylist()
+        is_new = pa.array([i not in stored and partition_key is not None for i in ids])
+        is_changed = pa.array([i in stored and stored[i] != k for i, k in zip(ids, keys)])
+        stats.variants_new += staging.copy_table("Variant", t.select(VARIANT_NODE_COLUMNS).filter(is_new))
+        if partition_key is not None:
+            staging.copy_rows("CONTAINS", {"from": [partition_key] * t.num_rows, "to": t["variant_id"]})
+        changed = t.filter(is_changed)
+        if changed.num_rows:
+            conn.execute(
+                "UNWIND $rows AS r MATCH (v:Variant {variant_id: r.variant_id}) "
+                "SET v.variant_type = r.variant_type, v.clinical_significance = r.clinical_significance, v.annotation_key = r.annotation_key",
+                {"rows": changed.select(VARIANT_NODE_COLUMNS).to_pylist()},
+            )
+            # Annotation edges belong to the variant; the newest file's annotation replaces them.
+            for rel in ("IN_GENE", "ASSOCIATED_WITH"):
+                conn.execute(f"UNWIND $ids AS id MATCH (v:Variant {{variant_id: id}})-[r:{rel}]->() DELETE r", {"ids": changed["variant_id"].to_pylist()})
+            stats.variants_updated += changed.num_rows
+        # Unchanged variants keep their gene and condition edges; only new and changed ones get them.
+        t = t.filter(pc.or_(is_new, is_changed))
+        ids = t["variant_id"].to_pylist()
+
+        with_gene = t.filter(pc.is_valid(t["gene_symbol"]))
+        stats.genes_new += staging.copy_new_nodes("Gene", "symbol", sorted(set(with_gene["gene_symbol"].to_pylist())))
+        staging.copy_rows(
+            "IN_GENE",
+            {"from": with_gene["variant_id"], "to": with_gene["gene_symbol"], "consequence": with_gene["consequence"], "impact": with_gene["impact"]},
+        )
+        pairs = [
+            (vid, condition, sig)
+            for vid, conditions, sig in zip(ids, t["conditions"].to_pylist(), t["clinical_significance"].to_pylist())
+            for condition in dict.fromkeys(conditions or [])
+        ]
+        stats.conditions_new += staging.copy_new_nodes("Condition", "name", sorted({p[1] for p in pairs}))
+        staging.copy_rows(
+            "ASSOCIATED_WITH",
+            {"from": [p[0] for p in pairs], "to": [p[1] for p in pairs], "significance": pa.array([p[2] for p in pairs], pa.string())},
+        )
+
+
+def annotation_keys(t: pa.Table) -> pa.Array:
+    """One string per variant joining what the graph holds of it (type, significance, gene edge,
+    condition edges): equal keys mean an unchanged variant."""
+    conditions = pc.binary_join(pc.fill_null(t["conditions"], pa.scalar([], pa.list_(pa.string()))), "|")
+    parts = [pc.fill_null(t[c].cast(pa.string()), "") for c in _ANNOTATION_COLUMNS]
+    return pc.binary_join_element_wise(*parts, pc.fill_null(conditions, ""), "\x1f").combine_chunks()
+
+
+class _ParquetCopy:
+    """Writes Arrow data to Parquet files and COPYs them into Kuzu tables."""
+
+    def __init__(self, folder: Path, conn: kuzu.Connection):
+        self.folder, self.conn, self.n = folder, conn, 0
+
+    def copy_table(self, table: str, data: pa.Table) -> int:
+        if data.num_rows == 0:
+            return 0
+        self.n += 1
+        path = self.folder / f"{self.n:06d}-{table}.parquet"
+        pq.write_table(data, path)
+        self.conn.execute(f"COPY {table} FROM '{path.as_posix()}'")
+        return data.num_rows
+
+    def copy_rows(self, table: str, columns: dict) -> int:
+        data = pa.table({k: v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, pa.string()) for k, v in columns.items()})
+        return self.copy_table(table, data)
+
+    def copy_new_nodes(self, table: str, key: str, values: list[str]) -> int:
+        """COPY the nodes among `values` that the table does not hold yet."""
+        if not values:
+            return 0
+        found = self.conn.execute(
+            f"UNWIND $v AS k MATCH (n:{table} {{{key}: k}}) RETURN n.{key}", {"v": values}
+        ).get_as_arrow().column(0).to_pylist()
+        new = sorted(set(values) - set(found))
+        return self.copy_rows(table, {key: new})

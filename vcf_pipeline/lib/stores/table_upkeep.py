@@ -1,0 +1,168 @@
+"""Upkeep of the LanceDB tables: the ANN index on `variants.embedding`, fragments and old versions.
+
+Below `min_rows` exact search is fast enough and no vector index is built. Nor is one built when
+the table holds few distinct texts (raw caller output without annotations reads "SNV A>G" for every
+such variant): k-means cannot form more clusters than there are distinct vectors, and an index over
+a few dozen points gains nothing over exact search. Otherwise an IVF_PQ index (about sqrt(rows)
+partitions, at most one per `vectors_per_partition` distinct vectors, 8-dimension PQ sub-vectors)
+is trained once and kept current:
+`optimize()` folds new rows into it and compacts small fragments once they pile up, and the index is
+retrained when the table has grown `retrain_growth` times since training (its centroids no longer
+fit the data). Old versions are pruned after `keep_versions`: backups hold their own copies.
+Searches probe `nprobes` partitions and re-rank `refine_factor` x limit candidates on the exact
+vectors: recall@10 0.93-0.97 at 100k rows, 0.78 at 1M on tightly clustered texts (bench/README.md).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+VECTOR_COLUMN = "embedding"
+INDEX_PREFIX = "embedding_ivfpq_"
+
+
+@dataclass(frozen=True)
+class IndexPolicy:
+    min_rows: int = 20_000  # exact search of 100k rows measured 53 ms p50 on 2 cores, IVF_PQ 7-9 ms
+    retrain_growth: float = 4.0
+    max_unindexed_fraction: float = 0.05
+    max_small_fragments: int = 32
+    keep_versions: timedelta = timedelta(hours=1)
+    min_distinct_vectors: int = 4096  # PQ codebooks want 256 distinct points each; k-means many more
+    vectors_per_partition: int = 32
+    nprobes: int = 32
+    refine_factor: int = 20
+
+
+@dataclass
+class Upkeep:
+    """What `maintain` did, for run metadata."""
+
+    rows: int = 0
+    actions: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str = ""  # upkeep that failed: the write it followed stands, and the next write tries again
+
+
+def partitions_for(rows: int, distinct: int | None = None, policy: IndexPolicy = IndexPolicy()) -> int:
+    """IVF partitions for `rows` vectors of which `distinct` differ: about sqrt(rows), never more
+    than the distinct vectors can fill."""
+    by_rows = max(1, min(4096, int(math.sqrt(rows))))
+    return by_rows if distinct is None else max(1, min(by_rows, distinct // policy.vectors_per_partition))
+
+
+def distinct_vectors(table) -> int:
+    """How many different embeddings the table holds (one per distinct text)."""
+    import pyarrow.compute as pc
+
+    hashes = table.search().select(["text_hash"]).limit(None).to_arrow()["text_hash"]
+    return pc.count_distinct(hashes).as_py()
+
+
+def sub_vectors_for(dimension: int) -> int:
+    """8 dimensions per PQ sub-vector (the count must divide the dimension)."""
+    return next(n for n in (dimension // 8, dimension // 4, dimension // 2, 1) if n and dimension % n == 0)
+
+
+def _vector_indexes(table) -> list:
+    return [i for i in table.list_indices() if i.columns == [VECTOR_COLUMN] and i.name.startswith(INDEX_PREFIX)]
+
+
+def trained_rows(index_name: str) -> int:
+    """The row count an index was trained at, kept in its name (`embedding_ivfpq_<rows>`)."""
+    return int(index_name.rsplit("_", 1)[1])
+
+
+def build_index(table, rows: int, partitions: int) -> str:
+    """Train a new index, then drop the ones it replaces: searches use an index throughout."""
+    from lancedb.index import IvfPq
+
+    old = _vector_indexes(table)
+    dimension = table.schema.field(VECTOR_COLUMN).type.list_size
+    name = f"{INDEX_PREFIX}{rows}"
+    config = IvfPq(distance_type="cosine", num_partitions=partitions, num_sub_vectors=sub_vectors_for(dimension))
+    table.create_index(VECTOR_COLUMN, config=config, replace=True, name=name)
+    for index in old:
+        if index.name != name:
+            table.drop_index(index.name)
+    return name
+
+
+def maintain_variants(table, policy: IndexPolicy = IndexPolicy()) -> Upkeep:
+    """Compact the table, then create, update or retrain the vector index, as the policy says.
+    Compaction comes first: a large file lands as many fragments, and the index is then built over
+    few (searching 50 uncompacted fragments of 1M rows measured 4x slower)."""
+    started = time.perf_counter()
+    upkeep = Upkeep(rows=table.count_rows())
+    upkeep.actions += compact(table, policy)
+    indexes = _vector_indexes(table)
+    if (not indexes and upkeep.rows >= policy.min_rows) or (
+        indexes and upkeep.rows >= policy.retrain_growth * trained_rows(indexes[0].name)
+    ):
+        upkeep.actions.append(_train(table, upkeep.rows, retrain=bool(indexes), policy=policy))
+    elif indexes:
+        unindexed = table.index_stats(indexes[0].name).num_unindexed_rows
+        if unindexed > policy.max_unindexed_fraction * upkeep.rows:
+            table.optimize(cleanup_older_than=policy.keep_versions)
+            upkeep.actions.append(f"indexed {unindexed} new rows, compacted")
+    upkeep.seconds = time.perf_counter() - started
+    return upkeep
+
+
+def _train(table, rows: int, retrain: bool, policy: IndexPolicy) -> str:
+    distinct = distinct_vectors(table)
+    if distinct < policy.min_distinct_vectors:
+        for index in _vector_indexes(table):  # an index trained on other data would only mislead
+            table.drop_index(index.name)
+        return f"no vector index: {distinct} distinct texts among {rows} rows (exact search)"
+    partitions = partitions_for(rows, distinct, policy)
+    build_index(table, rows, partitions)
+    return f"{'retrained' if retrain else 'built'} IVF_PQ index ({partitions} partitions, {distinct} distinct vectors)"
+
+
+def compact(table, policy: IndexPolicy = IndexPolicy()) -> list[str]:
+    """Merge small fragments (one or more per commit) once they pile up; prune old versions."""
+    small = table.stats()["fragment_stats"]["num_small_fragments"]
+    if small <= policy.max_small_fragments:
+        return []
+    table.optimize(cleanup_older_than=policy.keep_versions)
+    return [f"{table.name}: compacted {small} small fragments"]
+
+
+class IndexRefused(ValueError):
+    """An index the table cannot take (unknown column or type, too few rows to train)."""
+
+
+VECTOR_INDEX_TYPES = ("IVF_PQ", "IVF_HNSW_SQ")
+SCALAR_INDEX_TYPES = ("BTREE", "BITMAP")
+
+
+def create_index(table, column: str, kind: str, partitions: int | None = None, sub_vectors: int | None = None) -> dict:
+    """An index a person asked for (`vcf-pipeline create-index`), sized by the same rules as the
+    automatic one: about sqrt(rows) partitions, 8-dimension PQ sub-vectors. Returns what was built."""
+    kind = kind.upper()
+    if column not in table.schema.names:
+        raise IndexRefused(f"unknown column {column!r} in {table.name}")
+    rows = table.count_rows()
+    details: dict = {"table": table.name, "column": column, "index_type": kind, "rows": rows}
+    if kind in VECTOR_INDEX_TYPES:
+        import pyarrow as pa
+
+        field_type = table.schema.field(column).type
+        if not pa.types.is_fixed_size_list(field_type):
+            raise IndexRefused(f"{column} is not a vector column")
+        if rows < 256:
+            raise IndexRefused(f"{table.name} has {rows} rows; a vector index needs at least 256 to train (exact search is fast below that)")
+        details["num_partitions"] = partitions or partitions_for(rows)
+        if kind == "IVF_PQ":
+            details["num_sub_vectors"] = sub_vectors or sub_vectors_for(field_type.list_size)
+        options = {k: details[k] for k in ("num_partitions", "num_sub_vectors") if k in details}
+        table.create_index(metric="cosine", vector_column_name=column, index_type=kind, replace=True, **options)
+    elif kind in SCALAR_INDEX_TYPES:
+        table.create_scalar_index(column, index_type=kind, replace=True)
+    else:
+        raise IndexRefused(f"index type {kind!r}: one of {', '.join(SCALAR_INDEX_TYPES + VECTOR_INDEX_TYPES)}")
+    return details

@@ -1,0 +1,59 @@
+"""The layouts of the LanceDB tables and the SQL literals our own code builds for them (never from
+user text: user filters go through `lib/query/filter_grammar.py`)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vcf_pipeline.lib.vcf.reader import CALL_SCHEMA, VARIANT_SCHEMA
+
+VARIANTS = "variants"
+ROW_KEY = "row_key"
+CALLS = "calls"
+FILE_VARIANTS = "file_variants"
+
+def variants_schema(dimension: int) -> pa.Schema:
+    """`variants`: the parsed columns plus the text embedded, its hash, the vector, the model, and a
+    digest of the row (`row_key`) that lets an upsert leave unchanged rows alone."""
+    return (
+        VARIANT_SCHEMA.append(pa.field("description", pa.string()))
+        .append(pa.field("text_hash", pa.string()))
+        .append(pa.field("embedding", pa.list_(pa.float32(), dimension)))
+        .append(pa.field("embedding_model", pa.string()))
+        .append(pa.field(ROW_KEY, pa.string()))
+    )
+
+
+def _id_and_key(data: pa.Table) -> pa.Array:
+    return pc.binary_join_element_wise(data["variant_id"], data[ROW_KEY], "\x1f").combine_chunks()
+
+
+def row_keys(data: pa.Table) -> pa.Array:
+    """A digest per row of every column but the id and the vector (the vector follows from
+    `text_hash` and `embedding_model`)."""
+    parts = []
+    for name in data.column_names:
+        if name in ("variant_id", "embedding", ROW_KEY):
+            continue
+        column = data[name]
+        if pa.types.is_list(column.type):
+            column = pc.binary_join(column, "|")
+        parts.append(pc.fill_null(column.cast(pa.string()), "\x00"))
+    joined = pc.binary_join_element_wise(*parts, "\x1f").to_pylist()
+    return pa.array([hashlib.blake2b(j.encode(), digest_size=12).hexdigest() for j in joined], pa.string())
+
+
+CALLS_SCHEMA = pa.schema([pa.field("partition_key", pa.string()), *CALL_SCHEMA])
+
+
+def in_list(column: str, values: list[str]) -> str:
+    """`column IN ('a', 'b')` for our own ids (never user text)."""
+    return f"{column} IN ({', '.join(map(sql_string, values))})"
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal (values here are our own keys and hashes, never user filter text)."""
+    return "'" + value.replace("'", "''") + "'"

@@ -1,0 +1,388 @@
+"""Stream a VCF/BCF file with pysam into Arrow record batches: one row per ALT allele, plus calls.
+
+Multi-allelic records are split (a sample carries ALT i when its GT holds i); gVCF reference blocks
+(ALT only `<NON_REF>`, `<*>` or `.`) are counted, not returned; symbolic SVs and breakends are kept.
+Plain-gzip `.vcf.gz` files (which htslib cannot read through pysam) are decompressed to a temporary
+file first. Any problem with the file raises `VcfFormatError` naming the file, the record and why:
+a file cut short (a plain VCF whose last line has no line end, a BGZF file without its end-of-file
+block), a line htslib cannot parse, a record that breaks the rules of `vcf_rules` (or, with
+`bad_records="skip"`, such records are counted and left out). FORMAT/INFO numbers that the header
+does not declare as numbers are read leniently: parsed when they hold a number, else left empty.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+import shutil
+import tempfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pysam
+
+from vcf_pipeline.lib.vcf.annotations import (
+    ANNOTATION_COLUMNS,
+    AnnotationReader,
+    parse_subfield_names,
+)
+from vcf_pipeline.lib.vcf.faults import (
+    VcfFormatError,
+    check_complete,
+    compression,
+    data_line,
+    data_line_count,
+    ends_with_newline,
+    explain_open_failure,
+    last_line,
+)
+from vcf_pipeline.lib.vcf.rules import (
+    line_problem,
+    record_problem,
+    unterminated_line_problem,
+)
+
+DEFAULT_BATCH_RECORDS = 50_000
+MAX_ALLELE_IN_ID = 32
+REFERENCE_ALLELES = frozenset({"<NON_REF>", "<*>", "."})
+STAR_ALLELE = "*"
+BAD_RECORD_POLICIES = ("fail", "skip")
+
+VARIANT_SCHEMA = pa.schema(
+    [
+        ("variant_id", pa.string()),
+        ("chrom", pa.string()),
+        ("pos", pa.int64()),
+        ("end", pa.int64()),
+        ("ref", pa.string()),
+        ("alt", pa.string()),
+        ("variant_type", pa.string()),
+        ("rsid", pa.string()),
+        ("gene_symbol", pa.string()),
+        ("gene_id", pa.string()),
+        ("consequence", pa.string()),
+        ("impact", pa.string()),
+        ("hgvs_c", pa.string()),
+        ("hgvs_p", pa.string()),
+        ("clinical_significance", pa.string()),
+        ("clinvar_review_status", pa.string()),
+        ("conditions", pa.list_(pa.string())),
+        ("allele_frequency", pa.float64()),
+        ("qual", pa.float64()),
+        ("filter", pa.string()),
+    ]
+)
+CALL_SCHEMA = pa.schema(
+    [
+        ("sample", pa.string()),
+        ("variant_id", pa.string()),
+        ("gt", pa.string()),
+        ("zygosity", pa.string()),
+        ("dp", pa.int32()),
+        ("gq", pa.int32()),
+        ("ad", pa.list_(pa.int32())),
+    ]
+)
+
+
+@dataclass
+class ParseStats:
+    """What parsing one file found."""
+
+    records: int = 0
+    variants: int = 0
+    reference_blocks: int = 0
+    star_alleles: int = 0
+    duplicate_variants: int = 0
+    calls: int = 0
+    samples: list[str] = field(default_factory=list)
+    annotation_kinds: list[str] = field(default_factory=list)
+    file_format: str = ""
+    telomere_records: int = 0  # POS 0: the specification's telomere marker, not a variant to store
+    bad_records_skipped: int = 0
+    bad_record_examples: list[str] = field(default_factory=list)  # the first few, with their reasons
+
+
+@dataclass
+class ParsedBatch:
+    variants: pa.RecordBatch
+    calls: pa.RecordBatch
+
+
+def allele_id_part(allele: str) -> str:
+    """The allele as written in a variant id: itself, or its length and a digest when long."""
+    if len(allele) <= MAX_ALLELE_IN_ID:
+        return allele
+    return f"{len(allele)}bp_{hashlib.blake2b(allele.encode(), digest_size=6).hexdigest()}"
+
+
+def make_variant_id(chrom: str, pos: int, ref: str, alt: str) -> str:
+    """`{chrom}-{pos}-{ref}-{alt}`, with alleles over 32 bp replaced by a short digest."""
+    return f"{chrom}-{pos}-{allele_id_part(ref)}-{allele_id_part(alt)}"
+
+
+def classify_variant(ref: str, alt: str) -> str:
+    """SNV, MNV, INS, DEL, INDEL, SV (symbolic allele) or BND (breakend)."""
+    if "[" in alt or "]" in alt or (len(alt) > 1 and (alt.startswith(".") or alt.endswith("."))):
+        return "BND"
+    if alt.startswith("<"):
+        return "SV"
+    if len(ref) == len(alt):
+        return "SNV" if len(ref) == 1 else "MNV"
+    if len(ref) < len(alt) and alt.startswith(ref):
+        return "INS"
+    if len(ref) > len(alt) and ref.startswith(alt):
+        return "DEL"
+    return "INDEL"
+
+
+def _is_plain_gzip(path: Path) -> bool:
+    return compression(path) == "gzip"
+
+
+@contextmanager
+def _readable_copy(path: Path, tmp_dir: Path | None) -> Iterator[Path]:
+    """The path pysam should open: the file itself, or a decompressed copy of a plain-gzip file."""
+    if not _is_plain_gzip(path):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(dir=tmp_dir, prefix="vcf-gunzip-") as tmp:
+        plain = Path(tmp) / path.name.removesuffix(".gz")
+        try:
+            with gzip.open(path, "rb") as src, open(plain, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise VcfFormatError(path, f"gzip stream is truncated or corrupt ({exc})") from exc
+        yield plain
+
+
+class VcfReader:
+    """One VCF/BCF file, read in batches. Use as a context manager; iterate `batches()`."""
+
+    def __init__(
+        self, path: Path | str, batch_records: int = DEFAULT_BATCH_RECORDS, tmp_dir: Path | None = None, bad_records: str = "fail"
+    ):
+        if bad_records not in BAD_RECORD_POLICIES:
+            raise ValueError(f"bad_records must be one of {BAD_RECORD_POLICIES}, not {bad_records!r}")
+        self.path = Path(path)
+        self.batch_records = batch_records
+        self.tmp_dir = tmp_dir
+        self.bad_records = bad_records
+        self.stats = ParseStats()
+
+    def __enter__(self) -> "VcfReader":
+        if not self.path.is_file():
+            raise VcfFormatError(self.path, "file does not exist")
+        check_complete(self.path)
+        self._copy = _readable_copy(self.path, self.tmp_dir)
+        self._readable = self._copy.__enter__()
+        try:
+            self._vcf = pysam.VariantFile(str(self._readable))
+        except (ValueError, OSError) as exc:
+            self._copy.__exit__(None, None, None)
+            raise VcfFormatError(self.path, explain_open_failure(self._readable, exc)) from exc
+        try:
+            header = self._vcf.header
+            self.samples = list(header.samples)
+            self.annotations = AnnotationReader(header)
+        except UnicodeDecodeError as exc:
+            self.__exit__(None, None, None)
+            raise VcfFormatError(self.path, f"header is not valid UTF-8 ({exc.reason} at byte {exc.start} of {exc.object[:40]!r})") from exc
+        self._header_columns = 8 + (1 + len(self.samples) if self.samples else 0)
+        self._cut_record = self._find_cutlast_line(header)
+        self.stats.samples = self.samples
+        self.stats.annotation_kinds = self.annotations.kinds
+        self.stats.file_format = f"{self._vcf.format} {self._vcf.compression}"
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            self._vcf.close()
+        except OSError:
+            if exc_info[0] is None:  # htslib's close complains after a read error: keep the read error
+                raise
+        finally:
+            self._copy.__exit__(*exc_info)
+
+    def _find_cutlast_line(self, header) -> int | None:
+        """A plain VCF whose last line has no line end and looks cut is refused as truncated (with
+        `bad_records="skip"`, read without that line: its record number is returned)."""
+        if self._vcf.format == "BCF" or compression(self._readable) != "none" or ends_with_newline(self._readable):
+            return None
+        line = last_line(self._readable)
+        if line.startswith("#"):
+            return None
+        subfields = {k: len(names) for k, m in header.info.items() if (names := parse_subfield_names(m.description or ""))}
+        problem = unterminated_line_problem(line, self._header_columns, set(header.info.keys()), subfields)
+        if problem is None:
+            return None
+        if self.bad_records == "fail":
+            self.__exit__(None, None, None)
+            raise VcfFormatError(self.path, f"file is truncated: {problem}")
+        self._cut_problem = problem
+        return data_line_count(self._readable)
+
+    def _unreadable(self, exc: Exception, last: str) -> VcfFormatError:
+        """The error for record `stats.records + 1`, which htslib could not read."""
+        number = self.stats.records + 1
+        where = f"record {number}" + (f" (after {last})" if last else "")
+        if isinstance(exc, UnicodeDecodeError):
+            return VcfFormatError(self.path, f"record is not valid UTF-8 ({exc.reason} in {exc.object[:40]!r})", where)
+        if isinstance(exc, OSError) and self._vcf.compression != "NONE":
+            return VcfFormatError(self.path, f"compressed data is corrupt: a BGZF block cannot be inflated ({exc})", where)
+        line = None if self._vcf.format == "BCF" else data_line(self._readable, number)
+        if line is None:
+            return VcfFormatError(self.path, f"unreadable record ({exc})", where)
+        excerpt = line if len(line) <= 100 else line[:100] + "..."
+        return VcfFormatError(self.path, f"{line_problem(line, self._header_columns)}: {excerpt!r}", where)
+
+    def _refuse_or_skip(self, problem: str, where: str) -> None:
+        if self.bad_records == "fail":
+            raise VcfFormatError(self.path, problem, where)
+        self.stats.bad_records_skipped += 1
+        if len(self.stats.bad_record_examples) < 5:
+            self.stats.bad_record_examples.append(f"{where}: {problem}")
+
+    def batches(self) -> Iterator[ParsedBatch]:
+        """Batches of at most `batch_records` records' variants and calls."""
+        seen: set[str] = set()
+        variants = {name: [] for name in VARIANT_SCHEMA.names}
+        calls = {name: [] for name in CALL_SCHEMA.names}
+        records_in_batch = 0
+        last = ""
+        iterator = iter(self._vcf)
+        while True:
+            try:
+                record = next(iterator)
+            except StopIteration:
+                break
+            except (ValueError, OSError) as exc:
+                raise self._unreadable(exc, last) from exc
+            self.stats.records += 1
+            last = f"{record.chrom}:{record.pos}"
+            problem = record_problem(record.chrom, record.pos, record.ref, record.alts or ())
+            if self.stats.records == self._cut_record:
+                problem = self._cut_problem
+            if problem:
+                self._refuse_or_skip(problem, f"record {self.stats.records} at {last}")
+                continue
+            if record.pos == 0:
+                self.stats.telomere_records += 1
+                continue
+            try:
+                self._add_record(record, seen, variants, calls)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise VcfFormatError(self.path, f"cannot decode record ({exc})", f"record {self.stats.records} at {last}") from exc
+            records_in_batch += 1
+            if records_in_batch >= self.batch_records:
+                yield self._flush(variants, calls)
+                records_in_batch = 0
+        if records_in_batch or self.stats.records == 0:
+            yield self._flush(variants, calls)
+
+    def _flush(self, variants: dict, calls: dict) -> ParsedBatch:
+        batch = ParsedBatch(
+            pa.RecordBatch.from_pydict(variants, schema=VARIANT_SCHEMA),
+            pa.RecordBatch.from_pydict(calls, schema=CALL_SCHEMA),
+        )
+        for column in (*variants.values(), *calls.values()):
+            column.clear()
+        return batch
+
+    def _add_record(self, record: pysam.VariantRecord, seen: set[str], variants: dict, calls: dict) -> None:
+        alts = record.alts or ()
+        kept = [i for i, alt in enumerate(alts) if alt not in REFERENCE_ALLELES and alt != STAR_ALLELE]
+        if len(kept) < len(alts):
+            self.stats.star_alleles += sum(alt == STAR_ALLELE for alt in alts)
+        if not kept:
+            self.stats.reference_blocks += 1
+            return
+        chrom, pos, ref = record.chrom, record.pos, record.ref
+        new_alleles = []
+        for i in kept:
+            variant_id = make_variant_id(chrom, pos, ref, alts[i])
+            if variant_id in seen:
+                self.stats.duplicate_variants += 1
+                continue
+            seen.add(variant_id)
+            new_alleles.append((i, variant_id))
+        if not new_alleles:
+            return
+        annotations = self.annotations.annotate(record, [i for i, _ in new_alleles])
+        qual, end = record.qual, record.stop
+        filters = ";".join(record.filter.keys()) or None
+        for (i, variant_id), annotation in zip(new_alleles, annotations):
+            alt = alts[i]
+            variants["variant_id"].append(variant_id)
+            variants["chrom"].append(chrom)
+            variants["pos"].append(pos)
+            variants["end"].append(end)
+            variants["ref"].append(ref)
+            variants["alt"].append(alt)
+            variants["variant_type"].append(classify_variant(ref, alt))
+            for name in ANNOTATION_COLUMNS:
+                variants[name].append(annotation[name])
+            variants["qual"].append(qual)
+            variants["filter"].append(filters)
+        self.stats.variants += len(new_alleles)
+        if self.samples:
+            self._add_calls(record, new_alleles, calls)
+
+    def _add_calls(self, record: pysam.VariantRecord, alleles: list[tuple[int, str]], calls: dict) -> None:
+        keys = set(record.format.keys())
+        for name, sample in zip(self.samples, record.samples.values()):
+            gt = sample["GT"] if "GT" in keys else None
+            if not gt:
+                continue
+            called = [a for a in gt if a is not None]
+            for alt_index, variant_id in alleles:
+                allele = alt_index + 1
+                if allele not in called:
+                    continue
+                if len(called) == 1:
+                    zygosity = "hemizygous"
+                elif all(a == allele for a in called):
+                    zygosity = "homozygous"
+                else:
+                    zygosity = "heterozygous"
+                calls["sample"].append(name)
+                calls["variant_id"].append(variant_id)
+                calls["gt"].append(("|" if sample.phased else "/").join("." if a is None else str(a) for a in gt))
+                calls["zygosity"].append(zygosity)
+                calls["dp"].append(_first_int(sample["DP"]) if "DP" in keys else None)
+                calls["gq"].append(_first_int(sample["GQ"]) if "GQ" in keys else None)
+                calls["ad"].append(_allele_depths(sample["AD"], allele) if "AD" in keys else None)
+                self.stats.calls += 1
+
+
+def _as_int(value) -> int | None:
+    """A depth or quality as an int, leniently: a header that does not declare the field (htslib then
+    reads it as a String) or a value that is no number gives None, never an error."""
+    if isinstance(value, str):
+        try:
+            value = float(value.split(",")[0])
+        except ValueError:
+            return None
+    if value is None or not math.isfinite(value) or not -(2**31) < value < 2**31:
+        return None
+    return int(round(value))
+
+
+def _first_int(value) -> int | None:
+    if isinstance(value, tuple):
+        value = value[0] if value else None
+    return _as_int(value)
+
+
+def _allele_depths(ad, allele: int) -> list[int | None] | None:
+    """[ref depth, depth of this ALT], as `bcftools norm -m-` writes AD for a split allele."""
+    if isinstance(ad, str):
+        ad = tuple(ad.split(","))
+    if not isinstance(ad, tuple) or len(ad) <= allele:
+        return None
+    return [_as_int(ad[0]), _as_int(ad[allele])]

@@ -1,0 +1,64 @@
+"""The one file walker: which files of a folder the pipeline ingests. `vcf-pipeline ingest` and the
+folder sensor both list folders with it, so they always see the same files."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+VCF_SUFFIXES = (".vcf", ".vcf.gz", ".vcf.bgz", ".bcf")
+TEMPORARY_SUFFIXES = (".part", ".partial", ".tmp", ".temp", ".crdownload", ".download", ".swp", "~")
+
+
+def is_candidate_name(name: str) -> bool:
+    """A visible VCF/BCF (not an index) that is not a download or editor temporary (`a.vcf.part`, `a.vcf~`)."""
+    lower = name.lower()
+    return not name.startswith(".") and lower.endswith(VCF_SUFFIXES) and not lower.endswith(TEMPORARY_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class Listing:
+    files: dict[str, os.stat_result]  # relative posix path -> stat of the file (the target, for symlinks)
+    refused: list[str]  # symlinks leading outside the folder
+
+
+def list_folder(folder: Path) -> Listing:
+    """Candidate files under `folder`, recursively; hidden entries skipped, symlinks checked."""
+    root = folder.resolve()
+    files: dict[str, os.stat_result] = {}
+    refused: list[str] = []
+    pending = [root]
+    while pending:
+        current = pending.pop()
+        with os.scandir(current) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                relative = Path(entry.path).relative_to(root).as_posix()
+                if entry.is_symlink():
+                    target = Path(entry.path).resolve()
+                    if not target.is_relative_to(root):
+                        refused.append(relative)
+                        continue
+                    # Linked folders inside the source are not walked (no loops, no duplicate keys).
+                    if target.is_file() and is_candidate_name(entry.name):
+                        files[relative] = target.stat()
+                elif entry.is_dir(follow_symlinks=False):
+                    pending.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False) and is_candidate_name(entry.name):
+                    files[relative] = entry.stat(follow_symlinks=False)
+    return Listing(files, sorted(refused))
+
+
+
+def find_vcf_files(paths: list[Path]) -> list[Path]:
+    """Files named directly (whatever their name), and the candidate files `list_folder` finds in
+    the folders named, sorted."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(path / relative for relative in sorted(list_folder(path).files))
+        else:
+            found.append(path)
+    return found

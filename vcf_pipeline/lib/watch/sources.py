@@ -1,0 +1,121 @@
+"""Named source folders, and the mapping between files in them and partition keys.
+
+Watched sources (the folder sensor keeps the stores in step with them): `incoming` is
+`<home>/incoming`; more come from the `sources:` section of the home's configuration file
+(`sources: {name: path}`, or `{name: {path: ..., bad_records: skip}}` to count and leave out records
+that break the VCF rules instead of failing the file; `incoming` may be given such settings too) and
+from `VCF_PIPELINE_SOURCES` (`name=path,name=path`), which wins. Registered sources are only looked
+up: `vcf-pipeline ingest` records the other folders it was pointed at in `<home>/sources.json`, so
+that later runs (and backfills) can find those files again. That file is state the commands write,
+not configuration a person edits, so it stays apart from the configuration file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vcf_pipeline.lib.watch.partition_keys import decode_key, encode_key
+
+DEFAULT_SOURCE = "incoming"
+
+
+class UnknownSourceError(KeyError):
+    """A partition key names a source that is not configured."""
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The configured source folders of one pipeline home."""
+
+    home: Path
+    folders: dict[str, Path]
+    watched: tuple[str, ...] = (DEFAULT_SOURCE,)
+    bad_records: dict[str, str] = field(default_factory=dict)  # source -> "fail" (default) or "skip"
+
+    @classmethod
+    def load(cls, home: Path | str, configured: dict | None = None, env: str | None = None) -> "Sources":
+        """The sources of `home`: `configured` is the `sources:` section of its configuration file."""
+        home = Path(home).resolve()
+        folders: dict[str, Path] = {}
+        registry = home / "sources.json"
+        if registry.exists():
+            folders.update({k: Path(v) for k, v in json.loads(registry.read_text()).items()})
+        configured, bad_records = _configured(configured or {}, home)
+        watched = {DEFAULT_SOURCE: home / "incoming", **configured}
+        env = os.environ.get("VCF_PIPELINE_SOURCES", "") if env is None else env
+        for item in filter(None, (part.strip() for part in env.split(","))):
+            name, sep, path = item.partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"VCF_PIPELINE_SOURCES entry {item!r} is not name=path")
+            watched[name.strip()] = _folder(path.strip(), home)
+        folders.update(watched)
+        return cls(home=home, folders=folders, watched=tuple(watched), bad_records=bad_records)
+
+    def register(self, folder: Path) -> str:
+        """Name of the source for `folder`, recording a new one in `<home>/sources.json` if needed."""
+        folder = folder.resolve()
+        for name, known in self.folders.items():
+            if known == folder:
+                return name
+        base = re.sub(r"[^A-Za-z0-9_-]+", "-", folder.name).strip("-") or "source"
+        name, n = base, 1
+        while name in self.folders:
+            n += 1
+            name = f"{base}-{n}"
+        self.folders[name] = folder
+        registry = self.home / "sources.json"
+        recorded = json.loads(registry.read_text()) if registry.exists() else {}
+        recorded[name] = str(folder)
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(registry, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(recorded, indent=2, sort_keys=True))
+        os.chmod(registry, 0o600)  # a registry written before this rule
+        return name
+
+    def key_for(self, path: Path) -> str:
+        """Partition key of a file, registering its folder as a source when no source holds it."""
+        path = path.resolve()
+        for name, folder in self.folders.items():
+            if path.is_relative_to(folder):
+                return encode_key(name, path.relative_to(folder).as_posix())
+        return encode_key(self.register(path.parent), path.name)
+
+    def bad_records_for(self, key: str) -> str:
+        """What to do with records that break the VCF rules in this partition's file: fail or skip."""
+        return self.bad_records.get(decode_key(key)[0], "fail")
+
+    def path_for(self, key: str) -> Path:
+        """The file a partition key stands for."""
+        source, relative = decode_key(key)
+        if source not in self.folders:
+            raise UnknownSourceError(f"partition {key!r} names unknown source {source!r}")
+        return self.folders[source] / relative
+
+
+def _folder(path: str, home: Path) -> Path:
+    folder = Path(path).expanduser()
+    return (folder if folder.is_absolute() else home / folder).resolve()
+
+
+def _configured(entries: dict, home: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """(source -> folder, source -> bad-record policy) from the configuration's `sources:`."""
+    folders, policies = {}, {}
+    for name, entry in entries.items():
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("path", ""), str):
+            raise ValueError(f"source {name!r} must be a folder path or {{path: ..., bad_records: fail|skip}}")
+        policy = entry.get("bad_records", "fail")
+        if policy not in ("fail", "skip"):
+            raise ValueError(f"source {name!r}: bad_records must be fail or skip, not {policy!r}")
+        if entry.get("path"):
+            folders[str(name)] = _folder(entry["path"], home)
+        elif str(name) != DEFAULT_SOURCE:
+            raise ValueError(f"source {name!r} has no path")
+        policies[str(name)] = policy
+    return folders, policies

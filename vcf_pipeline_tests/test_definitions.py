@@ -1,0 +1,61 @@
+"""The Dagster layer as Dagster sees it: the definitions load, `dg check defs` passes, and the
+private `dagster._core` is imported in one place only."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from vcf_pipeline_tests.conftest import REPO
+
+INGEST = {"parsed_variants", "variant_embeddings", "lancedb_variants", "kuzu_graph"}
+
+
+def test_definitions_load_everything_from_the_defs_folder():
+    from vcf_pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == INGEST | {"lancedb_backup", "kuzu_backup"}
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {"ingest_vcf", "retract_vcf_files", "backup_stores"}
+    assert {s.name for s in defs.sensors} == {"vcf_folder_sensor", "backup_after_changes"}
+    assert {s.name for s in defs.schedules} == {"backup_stores_schedule"}
+    ingest = defs.resolve_job_def("ingest_vcf")
+    assert {k.to_user_string() for k in ingest.asset_layer.executable_asset_keys} == INGEST
+    # The per-file checks belong to the file's partition.
+    for name in INGEST:
+        specs = list(defs.get_assets_def(name).check_specs)
+        assert specs and all(spec.partitions_def is not None for spec in specs), name
+
+
+def test_dg_check_defs_passes():
+    env = {**os.environ, "VIRTUAL_ENV": str(Path(sys.executable).parent.parent), "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run([str(Path(sys.executable).parent / "dg"), "check", "defs"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "All definitions loaded successfully" in run.stdout + run.stderr
+
+
+def test_asset_steps_run_directly_with_a_partition_context(tmp_path):
+    from vcf_pipeline.defs.ingest.assets import parsed_variants
+    from vcf_pipeline.defs.resources import PipelineSettings
+    from vcf_pipeline_tests.conftest import SAMPLES, expected_from_pysam
+
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / "trio.vcf").write_bytes((SAMPLES / "family_trio.vcf").read_bytes())
+    context = dg.build_asset_context(partition_key="incoming/trio.vcf")
+    result = parsed_variants(context, PipelineSettings(home=str(tmp_path)))
+    variants, _ = expected_from_pysam(incoming / "trio.vcf")
+    assert result.metadata["dagster/row_count"] == len(variants)
+    [check] = result.check_results
+    assert check.passed and "incoming/trio.vcf" in check.description
+
+
+def test_private_dagster_is_imported_in_one_documented_module():
+    private = re.compile(r"^\s*(from|import)\s+dagster\._", re.M)
+    users = sorted(str(p.relative_to(REPO)) for p in REPO.glob("*/**/*.py") if ".venv" not in p.parts and private.search(p.read_text()))
+    assert users == ["vcf_pipeline/instance/dagster_internals.py"]
