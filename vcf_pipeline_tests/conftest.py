@@ -1,4 +1,6 @@
-"""Fixtures: the shared public VCFs (read in place), and homes ingested once per session."""
+"""Fixtures: the shared public VCFs (read in place), and homes ingested once per session.
+
+The session homes are read-only: a test that writes works on `copy_home(...)` of one."""
 
 from __future__ import annotations
 
@@ -60,6 +62,14 @@ def expected_from_pysam(path: Path) -> tuple[set[tuple], set[tuple]]:
                     if "GT" in rec.format and sample["GT"] and (i + 1) in sample["GT"]:
                         calls.add((name, *key))
     return variants, calls
+
+
+def copy_home(home: Path, to: Path) -> Path:
+    """A copy of an ingested home (stores, warehouse, Dagster instance) that a test may change."""
+    import shutil
+
+    shutil.copytree(home, to)
+    return to
 
 
 @pytest.fixture(scope="session")

@@ -81,6 +81,8 @@ def test_backup_delete_restore_gives_the_same_stores_and_search_result(s3, home)
     assert (scan_folder(home / "lancedb"), scan_folder(home / "kuzu")) == local_files  # a backup only reads the stores
     assert summary.checks == {"lancedb_backup_objects_present": True, "kuzu_backup_objects_present": True}
     assert summary.stores["lancedb"]["bytes_uploaded"] > 0 and summary.stores["kuzu"]["bytes_uploaded"] > 0
+    size, unit = summary.stores["kuzu"]["uploaded_size"].split()  # beside the byte count, in units a person reads
+    assert unit in ("KiB", "MiB") and float(size) * {"KiB": 1024, "MiB": 1024**2}[unit] == pytest.approx(summary.stores["kuzu"]["bytes_uploaded"], rel=0.06)
     shutil.rmtree(home / "lancedb")
     shutil.rmtree(home / "kuzu")
     assert main(["restore", "--home", str(home), "--snapshot", summary.snapshot_id]) == 0

@@ -10,8 +10,8 @@ import pytest
 from vcf_pipeline.cli.main import main
 from vcf_pipeline.instance.backfills import SelectionError, select_partitions
 from vcf_pipeline.instance.in_process_runs import ingest_paths
-from vcf_pipeline.lib.vcf.synthetic import write_samples
 from vcf_pipeline.lib.settings import Settings
+from vcf_pipeline.lib.vcf.synthetic import write_samples
 from vcf_pipeline_tests.conftest import SAMPLES, SHARED_VCF
 
 

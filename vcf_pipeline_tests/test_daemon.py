@@ -268,6 +268,9 @@ def test_backfill_all_queues_one_run_per_partition_through_the_daemon(scenario):
     runs = scenario.instance.get_runs(filters=dg.RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
     assert sorted(r.tags["dagster/partition"] for r in runs) == sorted(partitions)
     assert not scenario.failures(runs)
+    # --wait printed each run as it ended.
+    ended = sorted(line.split()[1] for line in result.stdout.splitlines() if line.startswith("  SUCCESS "))
+    assert ended == sorted(partitions), result.stdout
     view = scenario.view()
     view.assert_consistent()
     view.assert_holds_exactly(f"incoming/{CHANGED}", SHARED_VCF / CHANGED_TO)

@@ -59,3 +59,20 @@ def test_private_dagster_is_imported_in_one_documented_module():
     private = re.compile(r"^\s*(from|import)\s+dagster\._", re.M)
     users = sorted(str(p.relative_to(REPO)) for p in REPO.glob("*/**/*.py") if ".venv" not in p.parts and private.search(p.read_text()))
     assert users == ["vcf_pipeline/instance/dagster_internals.py"]
+
+
+def test_dagster_started_by_hand_on_a_fresh_home_gets_the_instance_settings(tmp_path):
+    from vcf_pipeline.instance.home import INSTANCE_SETTINGS
+
+    dagster_home = tmp_path / "dagster_home"
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "VCF_PIPELINE_HOME": str(tmp_path)}
+    # What the code server of `dg dev` / `dagster dev` does first: load the definitions.
+    loaded = subprocess.run([sys.executable, "-c", "import vcf_pipeline.definitions"], env=env, capture_output=True, text=True, timeout=300)
+    assert loaded.returncode == 0, loaded.stderr
+    assert (dagster_home / "dagster.yaml").read_bytes() == INSTANCE_SETTINGS.read_bytes()
+    assert "restart Dagster to apply them" in loaded.stderr
+
+    operators = "telemetry:\n  enabled: false\n"
+    (dagster_home / "dagster.yaml").write_text(operators)
+    subprocess.run([sys.executable, "-c", "import vcf_pipeline.definitions"], env=env, check=True, capture_output=True, timeout=300)
+    assert (dagster_home / "dagster.yaml").read_text() == operators  # never overwritten

@@ -13,6 +13,7 @@ from vcf_pipeline_tests.conftest import (
     MALFORMED,
     SAMPLES,
     SHARED_VCF,
+    copy_home,
     expected_from_pysam,
     readable_shared_files,
 )
@@ -72,8 +73,8 @@ def test_annotations_land_in_the_store(shared_home):
     assert genes["n"][0].as_py() > 0
 
 
-def test_malformed_file_leaves_stores_untouched(shared_home):
-    home, _ = shared_home
+def test_malformed_file_leaves_stores_untouched(shared_home, tmp_path):
+    home = copy_home(shared_home[0], tmp_path / "home")
     lance, graph = stores(home)
     before = (lance.version(VARIANTS), lance.version(CALLS), graph.count("(v:Variant)"), graph.count("()-[r]->()"))
     [summary] = ingest_paths(home, [SHARED_VCF / "hts-specs__4.3-failed__failed_body_format_000.vcf"])
@@ -81,8 +82,8 @@ def test_malformed_file_leaves_stores_untouched(shared_home):
     assert (lance.version(VARIANTS), lance.version(CALLS), graph.count("(v:Variant)"), graph.count("()-[r]->()")) == before
 
 
-def test_reingesting_a_file_changes_no_count_and_embeds_nothing(samples_home):
-    home, _ = samples_home
+def test_reingesting_a_file_changes_no_count_and_embeds_nothing(samples_home, tmp_path):
+    home = copy_home(samples_home[0], tmp_path / "home")
     lance, graph = stores(home)
     before = (lance.count(VARIANTS), lance.count(CALLS), graph.count("(v:Variant)"), graph.count("()-[r]->()"))
     [again] = ingest_paths(home, [SAMPLES / "family_trio.vcf"])

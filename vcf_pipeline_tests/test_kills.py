@@ -15,9 +15,9 @@ import pytest
 
 from vcf_pipeline.cli.main import main
 from vcf_pipeline.instance.home import prepare_home
+from vcf_pipeline.lib.settings import Settings
 from vcf_pipeline.lib.stores.variant_store import VariantStore
 from vcf_pipeline.lib.stores.variant_tables import VARIANTS
-from vcf_pipeline.lib.settings import Settings
 from vcf_pipeline_tests.files import write_raw_calls
 from vcf_pipeline_tests.stores import StoredView
 

@@ -35,6 +35,7 @@ def prepare_home(home: Path | Settings) -> Path:
 def install_instance_settings(dagster_home: Path) -> None:
     """Copy the project's dagster.yaml into `dagster_home` (replacing an older copy of it)."""
     installed = dagster_home / "dagster.yaml"
+    dagster_home.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not installed.exists() or installed.read_bytes() != INSTANCE_SETTINGS.read_bytes():
         shutil.copyfile(INSTANCE_SETTINGS, installed)
 

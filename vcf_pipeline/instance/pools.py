@@ -131,6 +131,8 @@ def require_single_writer(instance: dg.DagsterInstance, pool: str) -> None:
     if limit != 1:
         raise PoolsUnlimited(
             f"pool {pool!r} is not limited to one writer on this instance (limit: {limit}); nothing written. "
-            f"Run Dagster with the project's dagster.yaml in DAGSTER_HOME ({instance.root_directory}), which sets "
-            "`concurrency: pools: default_limit: 1` (`vcf-pipeline` and `make dev` install it), or set that limit there."
+            f"Run Dagster with the instance settings vcf_pipeline ships (vcf_pipeline/instance/dagster.yaml) in DAGSTER_HOME "
+            f"({instance.root_directory}): they set `concurrency: pools: default_limit: 1`. `vcf-pipeline` and `make dev` install them, "
+            "and so does loading the definitions on a DAGSTER_HOME that has no dagster.yaml (restart Dagster after); "
+            "or set that limit in your own dagster.yaml."
         )

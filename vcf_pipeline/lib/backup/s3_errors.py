@@ -30,13 +30,14 @@ def describe_s3_error(exc: BaseException, endpoint: str | None, bucket: str) -> 
 
     where = endpoint or "AWS S3"
     if isinstance(exc, boto.NoCredentialsError | boto.PartialCredentialsError):
-        return f"no S3 credentials for {where}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an AWS profile"
+        return (f"no S3 credentials for {where}: name a credentials file and profile in the home's configuration "
+                "(s3.credentials_file, s3.profile; `make dev` does), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
     if isinstance(exc, boto.EndpointConnectionError | boto.ConnectTimeoutError | boto.ConnectionClosedError):
         return f"cannot reach the S3 endpoint {where} ({type(exc).__name__}); is the server running?"
     if isinstance(exc, boto.ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "InvalidToken", "ExpiredToken"):
-            return f"{where} refused the credentials for bucket {bucket!r} ({code}): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            return f"{where} refused the credentials for bucket {bucket!r} ({code}): check s3.credentials_file and s3.profile (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
         if code in ("NoSuchBucket", "404", "NotFound"):
             return f"bucket {bucket!r} does not exist at {where}"
         return f"S3 error from {where} for bucket {bucket!r}: {code} {exc.response.get('Error', {}).get('Message', '')}".strip()
