@@ -6,8 +6,9 @@ HOME_DIR ?= $(CURDIR)/data
 PORT ?= 3000
 S3_PORT ?= 8333
 export HF_HUB_OFFLINE := 1
-export VCF_PIPELINE_HOME := $(HOME_DIR)
-export DAGSTER_HOME := $(HOME_DIR)/dagster_home
+# The home of `make dev` and `make ingest`; the tests make their own homes.
+dev ingest: export VCF_PIPELINE_HOME := $(HOME_DIR)
+dev ingest: export DAGSTER_HOME := $(HOME_DIR)/dagster_home
 # `dg` checks that the project's environment is the active one.
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PATH := $(CURDIR)/$(BIN):$(PATH)

@@ -10,6 +10,11 @@ from pathlib import Path
 import pysam
 import pytest
 
+# The tests make their own homes: nothing from the shell that started them (a home, a model, an S3
+# target) leaks in.
+for _name in [n for n in os.environ if n == "DAGSTER_HOME" or (n.startswith("VCF_PIPELINE_") and n != "VCF_PIPELINE_SHARED_VCF")]:
+    del os.environ[_name]
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_VCF = Path(os.environ.get("VCF_PIPELINE_SHARED_VCF", REPO.parent / "shared" / "data" / "vcf"))
 SAMPLES = REPO / "data" / "samples"
