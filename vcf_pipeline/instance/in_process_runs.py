@@ -66,9 +66,8 @@ def ingest_paths(home: Path, paths: list[Path], wait_s: float = 600.0, report=la
     a live run is waited for, at most `wait_s` seconds (`report` hears who holds it)."""
     settings = Settings.load(home)
     prepare_home(settings)
-    from vcf_pipeline.definitions import (
-        defs,  # after prepare_home: definitions read the home's settings
-    )
+    # Imported after prepare_home: loading the definitions reads the home's settings.
+    from vcf_pipeline.definitions import defs
 
     sources = settings.source_folders()
     files = find_vcf_files([Path(p) for p in paths])
