@@ -76,3 +76,33 @@ def test_dagster_started_by_hand_on_a_fresh_home_gets_the_instance_settings(tmp_
     (dagster_home / "dagster.yaml").write_text(operators)
     subprocess.run([sys.executable, "-c", "import vcf_pipeline.definitions"], env=env, check=True, capture_output=True, timeout=300)
     assert (dagster_home / "dagster.yaml").read_text() == operators  # never overwritten
+
+
+def test_the_definitions_load_from_an_installed_wheel(tmp_path):
+    """A non-editable install has no pyproject.toml: the package's own dg.toml lets
+    `load_from_defs_folder` find the project, and the instance settings travel with it."""
+    import tomllib
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["dg"]
+    packaged = tomllib.loads((REPO / "vcf_pipeline" / "dg.toml").read_text())
+    assert packaged["project"] == {k: pyproject["project"][k] for k in ("root_module", "defs_module")}
+
+    import shutil
+
+    source = tmp_path / "source"  # built from a copy: a build leaves build/ and egg-info behind
+    shutil.copytree(REPO / "vcf_pipeline", source / "vcf_pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "wheel"), str(source)],
+                   check=True, capture_output=True, timeout=300)
+    [wheel] = (tmp_path / "wheel").glob("*.whl")
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)], check=True, capture_output=True, timeout=300)
+    code = ("import vcf_pipeline, vcf_pipeline.definitions as d; from vcf_pipeline.instance.home import INSTANCE_SETTINGS; "
+            "print(vcf_pipeline.__file__, INSTANCE_SETTINGS.exists(), len(d.defs.resolve_asset_graph().get_all_asset_keys()))")
+    env = {**os.environ, "PYTHONPATH": str(site), "VCF_PIPELINE_HOME": str(tmp_path / "home")}
+    env.pop("DAGSTER_HOME", None)
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert loaded.returncode == 0, loaded.stderr
+    path, settings_shipped, assets = loaded.stdout.split()
+    assert path.startswith(str(site)) and settings_shipped == "True" and assets == "6"

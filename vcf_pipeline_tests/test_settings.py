@@ -39,7 +39,8 @@ def test_config_shows_each_value_and_where_it_came_from(tmp_path, capsys, monkey
 @pytest.mark.parametrize(
     ("written", "words"),
     [({"embeding": {"model": "x"}}, "unknown setting(s) embeding"), ({"s3": {"bucket": "b", "buckets": 1}}, "s3.buckets"),
-     ({"watch": {"settle_s": "soon"}}, "watch.settle_s must be float"), ("- a list", "expected a mapping")],
+     ({"watch": {"settle_s": "soon"}}, "watch.settle_s must be float"), ({"backup": {"keep": 2.5}}, "backup.keep must be int"),
+     ("- a list", "expected a mapping")],
 )
 def test_a_bad_configuration_file_is_refused_naming_the_setting(tmp_path, capsys, written, words):
     if isinstance(written, str):

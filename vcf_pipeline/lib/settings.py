@@ -90,6 +90,8 @@ class Settings:
                 values[s.key], origins[s.key] = s.default, "default"
                 continue
             try:
+                if s.kind is int and isinstance(value, float) and not value.is_integer():
+                    raise ValueError(value)  # int(2.5) would quietly be 2
                 values[s.key] = s.kind(value)
             except (TypeError, ValueError):
                 raise SettingsError(f"{origin}: {s.key} must be {s.kind.__name__}, not {value!r}") from None
