@@ -1,0 +1,79 @@
+"""Allele normalisation as `bcftools norm` does it, for one ALT allele at a time (after the split).
+
+Without a reference: the shared suffix, then the shared prefix, is trimmed (one base kept, the
+position moved past what was dropped), so `TAAACCCTAAA>TAA` and `TAAACCCTA>T` are one variant.
+With a reference FASTA: indels are also left-aligned (when trimming leaves an allele empty, the base
+before it is taken from the reference and the trim goes on), and REF is checked against it.
+Symbolic alleles, breakends and `*` are kept as written.
+
+Not yet used by the reader: storing normalised alleles changes variant ids, which needs the store
+migration of the variant-identity issue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Normalised:
+    pos: int  # 1-based
+    ref: str
+    alt: str
+    ref_matches: bool | None = None  # REF against the reference FASTA; None without one
+
+
+def is_sequence_allele(allele: str) -> bool:
+    """Bases only: not `<DEL>`, a breakend, `*` or `.`."""
+    return bool(allele) and all(base in "ACGTNacgtn" for base in allele)
+
+
+def trim(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
+    """The shared suffix, then the shared prefix, trimmed; one base of each allele always stays."""
+    while len(ref) > 1 and len(alt) > 1 and ref[-1] == alt[-1]:
+        ref, alt = ref[:-1], alt[:-1]
+    while len(ref) > 1 and len(alt) > 1 and ref[0] == alt[0]:
+        ref, alt, pos = ref[1:], alt[1:], pos + 1
+    return pos, ref, alt
+
+
+class Normaliser:
+    """Normalises alleles, left-aligning against `fasta` when one is given (a `.fai` is built when
+    missing)."""
+
+    def __init__(self, fasta: Path | str | None = None):
+        self.fasta = None
+        if fasta is not None:
+            import pysam
+
+            if not Path(f"{fasta}.fai").exists():
+                pysam.faidx(str(fasta))
+            self.fasta = pysam.FastaFile(str(fasta))
+
+    def holds(self, chrom: str) -> bool:
+        return self.fasta is not None and chrom in self.fasta.references
+
+    def normalise(self, chrom: str, pos: int, ref: str, alt: str) -> Normalised:
+        if not (is_sequence_allele(ref) and is_sequence_allele(alt)):
+            return Normalised(pos, ref, alt)
+        ref, alt = ref.upper(), alt.upper()
+        if not self.holds(chrom):
+            return Normalised(*trim(pos, ref, alt))
+        matches = self.fasta.fetch(chrom, pos - 1, pos - 1 + len(ref)).upper() == ref
+        pos, ref, alt = self._left_align(chrom, pos, ref, alt)
+        return Normalised(*trim(pos, ref, alt), ref_matches=matches)
+
+    def _left_align(self, chrom: str, pos: int, ref: str, alt: str) -> tuple[int, str, str]:
+        # Tan, Abecasis & Kang 2015: drop equal last bases; an emptied allele takes the base before.
+        while True:
+            if ref and alt and ref[-1] == alt[-1]:
+                if (len(ref) == 1 or len(alt) == 1) and pos == 1:
+                    return pos, ref, alt  # nothing before position 1 to extend with
+                ref, alt = ref[:-1], alt[:-1]
+            elif not ref or not alt:
+                pos -= 1
+                base = self.fasta.fetch(chrom, pos - 1, pos).upper()
+                ref, alt = base + ref, base + alt
+            else:
+                return pos, ref, alt
