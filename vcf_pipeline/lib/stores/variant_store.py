@@ -50,7 +50,7 @@ def _session():
     return _SESSION
 
 
-def _retry_conflicts(action):
+def retry_conflicts(action):
     """Run a write, retrying commit conflicts with backoff (another writer committed first)."""
     for attempt in range(_COMMIT_RETRIES):
         try:
@@ -84,23 +84,10 @@ class VariantStore:
         if missing:
             table.add_columns(pa.schema(missing))
             if name == FILE_VARIANTS:
-                self._migrate_file_annotations(table)
-        return table
+                from vcf_pipeline.lib.stores.migrations import add_file_annotations
 
-    def _migrate_file_annotations(self, table) -> None:
-        """`file_variants` from before per-file annotations: give each old row the annotation its
-        variant shows now (the last file's, as the store kept it then), so a later merge never
-        takes an old file for one that says nothing."""
-        owned = table.search().select(["partition_key", "variant_id"]).limit(None).to_arrow()
-        variants = self.read(VARIANTS, ["variant_id", *ANNOTATION]) if self._table(VARIANTS) else pa.table({})
-        if not owned.num_rows or not variants.num_rows:
-            return
-        at = pc.index_in(owned["variant_id"], value_set=variants["variant_id"].combine_chunks())
-        owned, at = owned.filter(pc.is_valid(at)), at.filter(pc.is_valid(at))
-        found = variants.take(at)  # Arrow joins cannot carry the list column `conditions`
-        rows = pa.table({**{c: owned[c] for c in ("partition_key", "variant_id")}, RANK: pa.array([2] * owned.num_rows, pa.int8()),
-                         **{c: found[c] for c in ANNOTATION}}, schema=FILE_VARIANTS_SCHEMA)
-        _retry_conflicts(lambda: table.merge_insert(["partition_key", "variant_id"]).when_matched_update_all().execute(rows))
+                add_file_annotations(self, table)
+        return table
 
     def _ensure_btree(self, table, column: str) -> None:
         if not any(column in idx.columns for idx in table.list_indices()):
@@ -169,9 +156,9 @@ class VariantStore:
             is_unchanged = pc.is_in(_id_and_key(data), value_set=_id_and_key(known))
             new, changed = data.filter(is_new), data.filter(pc.and_(pc.invert(is_new), pc.invert(is_unchanged)))
             if new.num_rows:
-                _retry_conflicts(lambda: table.add(new))
+                retry_conflicts(lambda: table.add(new))
             if changed.num_rows:
-                _retry_conflicts(lambda: table.merge_insert("variant_id").when_matched_update_all().execute(changed))
+                retry_conflicts(lambda: table.merge_insert("variant_id").when_matched_update_all().execute(changed))
             given += batch.num_rows
             inserted += new.num_rows
             updated += changed.num_rows
@@ -248,14 +235,14 @@ class VariantStore:
         for name in (FILE_VARIANTS, CALLS):
             table = self._table(name)
             if table is not None:
-                _retry_conflicts(lambda: table.delete(owned))
+                retry_conflicts(lambda: table.delete(owned))
         return removed, sorted(self.ids_held(held.column("variant_id").to_pylist() if held.num_rows else []))
 
     def add_rows(self, name: str, rows: pa.Table) -> None:
         """Append rows to a table as they are (to put back rows a failed edit deleted)."""
         if rows.num_rows:
             table = self._table(name)
-            _retry_conflicts(lambda: table.add(rows.select(table.schema.names)))
+            retry_conflicts(lambda: table.add(rows.select(table.schema.names)))
 
     def delete_variants(self, variant_ids: list[str]) -> int:
         """Delete variants with their calls and ownership rows (curation); returns variants deleted."""
@@ -265,7 +252,7 @@ class VariantStore:
             where = in_list("variant_id", variant_ids[start : start + _LOOKUP_CHUNK])
             deleted += self.count(VARIANTS, where)
             for table in tables:
-                _retry_conflicts(lambda: table.delete(where))
+                retry_conflicts(lambda: table.delete(where))
         return deleted
 
     def curated_additions(self) -> set[str]:
@@ -288,7 +275,7 @@ class VariantStore:
         )
         for start in range(0, len(orphans), _LOOKUP_CHUNK):
             chunk = orphans[start : start + _LOOKUP_CHUNK]
-            _retry_conflicts(lambda: variants.delete(in_list("variant_id", chunk)))
+            retry_conflicts(lambda: variants.delete(in_list("variant_id", chunk)))
         return len(orphans)
 
     def _remove_orphans(self, partition_key: str, keep: set[str]) -> int:
@@ -307,7 +294,7 @@ class VariantStore:
             )
             orphans = sorted(set(chunk) - set(elsewhere.column("variant_id").to_pylist() if elsewhere.num_rows else []))
             if orphans:
-                _retry_conflicts(lambda: variants.delete(in_list("variant_id", orphans)))
+                retry_conflicts(lambda: variants.delete(in_list("variant_id", orphans)))
                 removed += len(orphans)
         return removed
 
@@ -326,7 +313,7 @@ class VariantStore:
                 yield batch
 
         # A reader streams any number of batches into a single commit: readers never see a half-replaced partition.
-        _retry_conflicts(
+        retry_conflicts(
             lambda: table.merge_insert(on)
             .when_matched_update_all()
             .when_not_matched_insert_all()
