@@ -152,3 +152,26 @@ def test_make_dev_serves_a_second_shell_and_stops_on_term_three_times(tmp_path):
             assert not _listening(dev.port) and not _listening(dev.s3_port)
     finally:
         dev.kill_leftovers()
+
+
+def test_the_s3_server_alone_stops_on_term_with_its_weed_process(tmp_path):
+    port = free_port()
+    env = {**_plain_env(), "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local-secret"}
+    server = subprocess.Popen([str(CLI), "s3-server", "--home", str(tmp_path), "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_default_signals)
+    groups = {server.pid}
+    try:
+        deadline = time.monotonic() + 60
+        while not _listening(port):
+            assert server.poll() is None and time.monotonic() < deadline, server.stdout.read().decode()
+            time.sleep(0.3)
+        groups |= _descendant_groups(server.pid)
+        os.kill(server.pid, signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+        assert not _running_in(groups) and not _listening(port)
+    finally:
+        for pgid in groups:  # whatever a failed assertion left
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

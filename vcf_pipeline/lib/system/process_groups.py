@@ -8,6 +8,9 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 
 def _reset_signals() -> None:
@@ -48,3 +51,36 @@ def stop_groups(processes: list[subprocess.Popen], grace_s: float = 10.0) -> Non
         except ProcessLookupError:
             pass
         process.wait()
+
+
+class _StopRequested(Exception):
+    """Ctrl-C or TERM arrived."""
+
+
+@dataclass
+class Supervision:
+    stopped: bool = False  # by Ctrl-C or TERM, rather than by a child ending
+
+
+@contextmanager
+def supervising(children: list[subprocess.Popen], grace_s: float = 10.0, announce=lambda: None) -> Iterator[Supervision]:
+    """Within the block, Ctrl-C or TERM end it; however it ends, the group of every process in
+    `children` (appended to as they start) is stopped. The signal handler only raises: stopping
+    waits on the children, which the interrupted code may itself be waiting on (a `Popen.wait`
+    re-entered from its own signal handler deadlocks on its lock)."""
+
+    def requested(signum, frame):
+        raise _StopRequested(signum)
+
+    signal.signal(signal.SIGTERM, requested)
+    signal.signal(signal.SIGINT, requested)
+    supervision = Supervision()
+    try:
+        yield supervision
+    except _StopRequested:
+        supervision.stopped = True
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second Ctrl-C must not cut the stopping short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        announce()
+        stop_groups(children, grace_s)
