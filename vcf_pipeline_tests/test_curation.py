@@ -2,7 +2,6 @@
 
 import json
 import math
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from vcf_pipeline.lib.stores.curation import CurationError, check_fields
 from vcf_pipeline.lib.stores.graph_store import GraphStore
 from vcf_pipeline.lib.stores.variant_store import VariantStore
 from vcf_pipeline.lib.stores.variant_tables import CALLS, FILE_VARIANTS, VARIANTS
+from vcf_pipeline.lib.system.process_groups import start_group
 from vcf_pipeline_tests.files import write_raw_calls
 from vcf_pipeline_tests.stores import StoredView
 
@@ -96,8 +96,7 @@ def test_updates_and_deletes_during_an_ingest_of_the_same_variants_hold_and_both
     home, vcf, key, ids = ingested
     edited, deleted = ids[100:115], ids[200:215]
     vcf.write_text(vcf.read_text().replace("\tPASS\t", "\tLowQual\t"))  # same variants, every row changes
-    ingest = subprocess.Popen([str(CLI), "ingest", "--home", str(home), str(vcf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
+    ingest = start_group([str(CLI), "ingest", "--home", str(home), str(vcf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     during = 0
     for variant_id, doomed in zip(edited, deleted):
         assert main(["update-variant", variant_id, "--set", json.dumps(CURATED), "--home", str(home)]) == 0

@@ -26,6 +26,7 @@ from vcf_pipeline.instance.dagster_internals import (
 )
 from vcf_pipeline.instance.home import prepare_home
 from vcf_pipeline.lib.stores.write_journal import WriteJournal
+from vcf_pipeline.lib.system.process_groups import start_group, stop_groups
 from vcf_pipeline_tests.conftest import REPO, SHARED_VCF
 from vcf_pipeline_tests.files import write_raw_calls
 from vcf_pipeline_tests.stores import StoredView
@@ -62,31 +63,18 @@ class Daemon:
 
     def start(self) -> None:
         log = open(self.home / "daemon.log", "ab")
-        self.process = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
-            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_default_signals,
+        self.process = start_group(
+            [str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
 
     def stop(self) -> None:
         if self.process is None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_groups([self.process], grace_s=30)
         self.process = None
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join((self.home / "daemon.log").read_text(errors="replace").splitlines()[-lines:])
-
-
-def _default_signals() -> None:
-    # A shell may start us with SIGINT/SIGTERM ignored; the daemon must be stoppable by them.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class Scenario:

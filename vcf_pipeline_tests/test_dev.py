@@ -18,15 +18,11 @@ from pathlib import Path
 import pytest
 
 from vcf_pipeline.lib.backup.local_s3 import free_port
+from vcf_pipeline.lib.system.process_groups import start_group
 from vcf_pipeline_tests.conftest import REPO
 
 CLI = Path(sys.executable).parent / "vcf-pipeline"
 START_S = 300
-
-
-def _default_signals() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _plain_env() -> dict:
@@ -82,9 +78,9 @@ class Dev:
 
     def start(self) -> None:
         log = open(self.home.parent / "make-dev.log", "ab")
-        self.process = subprocess.Popen(
+        self.process = start_group(
             ["make", "--no-print-directory", "dev", f"HOME_DIR={self.home}", f"PORT={self.port}", f"S3_PORT={self.s3_port}"],
-            cwd=REPO, env=_plain_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_default_signals,
+            cwd=REPO, env=_plain_env(), stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + START_S
         while not (_listening(self.port) and _listening(self.s3_port)):
@@ -157,8 +153,8 @@ def test_make_dev_serves_a_second_shell_and_stops_on_term_three_times(tmp_path):
 def test_the_s3_server_alone_stops_on_term_with_its_weed_process(tmp_path):
     port = free_port()
     env = {**_plain_env(), "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local-secret"}
-    server = subprocess.Popen([str(CLI), "s3-server", "--home", str(tmp_path), "--port", str(port)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_default_signals)
+    server = start_group([str(CLI), "s3-server", "--home", str(tmp_path), "--port", str(port)], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     groups = {server.pid}
     try:
         deadline = time.monotonic() + 60

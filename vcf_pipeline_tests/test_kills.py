@@ -18,6 +18,7 @@ from vcf_pipeline.instance.home import prepare_home
 from vcf_pipeline.lib.settings import Settings
 from vcf_pipeline.lib.stores.variant_store import VariantStore
 from vcf_pipeline.lib.stores.variant_tables import VARIANTS
+from vcf_pipeline.lib.system.process_groups import start_group
 from vcf_pipeline_tests.files import write_raw_calls
 from vcf_pipeline_tests.stores import StoredView
 
@@ -25,15 +26,10 @@ CLI = Path(sys.executable).parent / "vcf-pipeline"
 RECORDS = 40_000
 
 
-def _default_signals():
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 def _ingest(home: Path, vcf: Path) -> subprocess.Popen:
-    return subprocess.Popen(
+    return start_group(
         [str(CLI), "ingest", "--home", str(home), str(vcf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        start_new_session=True, preexec_fn=_default_signals, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
 
 
