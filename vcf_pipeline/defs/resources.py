@@ -4,6 +4,8 @@ timings) comes from the home's configuration file and the environment, through
 
 from __future__ import annotations
 
+from functools import cache
+
 import dagster as dg
 
 from vcf_pipeline.lib.settings import Settings
@@ -17,3 +19,10 @@ class PipelineSettings(dg.ConfigurableResource):
     def current(self) -> Settings:
         """The home's effective settings, read now (edits to its configuration file apply to the next step)."""
         return Settings.load(self.home or None)
+
+
+@cache
+def settings_at_load() -> Settings:
+    """The settings that shape the definitions themselves (sensor intervals, the backup schedule),
+    read once when the code location loads; a change to them needs a reload."""
+    return Settings.load()

@@ -3,9 +3,9 @@ import json
 import dagster as dg
 
 from vcf_pipeline.defs.backup import jobs
-from vcf_pipeline.lib.settings import Settings
+from vcf_pipeline.defs.resources import settings_at_load
 
-_home = Settings.load()
+_home = settings_at_load()
 
 
 @dg.sensor(

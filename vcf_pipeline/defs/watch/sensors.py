@@ -5,7 +5,7 @@ import dagster as dg
 # Modules, not their jobs: a job imported by name here would be loaded twice from the defs folder.
 from vcf_pipeline.defs.ingest import jobs, retraction
 from vcf_pipeline.defs.ingest.partitions import vcf_files
-from vcf_pipeline.defs.resources import PipelineSettings
+from vcf_pipeline.defs.resources import PipelineSettings, settings_at_load
 from vcf_pipeline.lib.settings import Settings
 from vcf_pipeline.lib.watch.changes import WatchState, scan_for_changes
 
@@ -20,7 +20,7 @@ def _parsed_sha256(home: Settings):
 
 @dg.sensor(
     jobs=[jobs.ingest_job, retraction.retract_vcf_files],
-    minimum_interval_seconds=Settings.load()["watch.sensor_interval_s"],
+    minimum_interval_seconds=settings_at_load()["watch.sensor_interval_s"],
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Registers new VCF files in the watched folders, re-runs changed ones and retracts deleted ones.",
 )

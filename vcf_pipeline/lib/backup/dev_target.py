@@ -9,6 +9,8 @@ import os
 import secrets
 from pathlib import Path
 
+import yaml
+
 DEV_PROFILE = "vcf-pipeline-dev"
 DEV_BUCKET = "vcf-pipeline"
 CREDENTIALS = "s3/credentials"  # relative to the home
@@ -35,8 +37,6 @@ def configure_dev_target(settings_file: Path, port: int) -> bool:
     """Add an `s3:` section pointing at the local server to the configuration file, unless it
     already has one (the person's own target wins). Appended as text: their comments stay."""
     text = settings_file.read_text() if settings_file.exists() else ""
-    import yaml
-
     if "s3" in (yaml.safe_load(text) or {}):
         return False
     block = (
