@@ -19,7 +19,7 @@ from vcf_pipeline.lib.stores.variant_tables import VARIANTS
 from vcf_pipeline.lib.vcf.annotation_merge import RANK, merge
 from vcf_pipeline_tests.stores import StoredView
 
-SHARED = "chr1-1000-A-G"
+SHARED = "GRCh38:chr1-1000-A-G"
 COLUMNS = ["gene_symbol", "gene_id", "consequence", "impact", "hgvs_c", "hgvs_p", "clinical_significance",
            "clinvar_review_status", "conditions", "rsid", "allele_frequency", "description", "text_hash", "embedding"]
 
@@ -124,7 +124,7 @@ def test_the_merge_follows_the_rule_in_either_order_and_a_retraction_returns_to_
         assert _graph(home) == {"sig": "Pathogenic", "genes": ["GENEV"], "conditions": ["Disease X"]}
         StoredView(home).assert_consistent()
     assert _row(vep_first) == _row(clinvar_first)  # the order files came in changes nothing, vector included
-    assert _row(vep_first, "chr1-2000-C-T") == _row(only_vep, "chr1-2000-C-T")  # unshared variants keep their own
+    assert _row(vep_first, "GRCh38:chr1-2000-C-T") == _row(only_vep, "GRCh38:chr1-2000-C-T")  # unshared variants keep their own
 
     _retract(vep_first, keys_a[vep])
     assert _row(vep_first) == _row(only_clinvar)

@@ -8,8 +8,9 @@ from vcf_pipeline_tests.conftest import SHARED_VCF
 
 
 def rows(path):
+    """Variants by site (the id after its build)."""
     with VcfReader(path) as reader:
-        return {v["variant_id"]: v for v in pa.Table.from_batches([b.variants for b in reader.batches()]).to_pylist()}
+        return {v["variant_id"].split(":", 1)[1]: v for v in pa.Table.from_batches([b.variants for b in reader.batches()]).to_pylist()}
 
 
 def annotated_share(variants, *columns):
@@ -19,11 +20,11 @@ def annotated_share(variants, *columns):
 def test_clinvar_info_fields():
     variants = rows(SHARED_VCF / "ensembl-vep__clinvar-testset__input.vcf.gz")
     assert all(v["clinical_significance"] for v in variants.values())
-    v = variants["1-925952-G-A"]
+    v = variants["chr1-925952-G-A"]
     assert v["clinical_significance"] == "Uncertain significance"
     assert v["clinvar_review_status"] == "criteria provided, single submitter"
     assert (v["gene_symbol"], v["gene_id"], v["consequence"]) == ("SAMD11", "148398", "missense_variant")
-    assert variants["2-264985-G-T"]["rsid"] == "rs11691572"
+    assert variants["chr2-264985-G-T"]["rsid"] == "rs11691572"
     # 'not provided' is ClinVar's placeholder, not a condition.
     assert not any("not provided" in (v["conditions"] or []) for v in variants.values())
 
@@ -51,8 +52,8 @@ def test_vep_alleles_match_split_multiallelic_indels(tmp_path):
         "CT|inframe_insertion|MODERATE|GENE1|G1|YES|p.X1dup\n"
     )
     variants = rows(path)
-    assert variants["1-100-AC-A"]["consequence"] == "frameshift_variant"
-    assert variants["1-100-AC-ACT"]["consequence"] == "inframe_insertion"
+    assert variants["chr1-100-AC-A"]["consequence"] == "frameshift_variant"
+    assert variants["chr1-101-C-CT"]["consequence"] == "inframe_insertion"
 
 
 def test_transcript_choice_prefers_canonical_then_most_severe(tmp_path):
@@ -68,12 +69,12 @@ def test_transcript_choice_prefers_canonical_then_most_severe(tmp_path):
         + "1\t20\t.\tA\tG\t.\t.\tCSQ=G|intron_variant|MODIFIER|GENE2|G2|,G|stop_gained|HIGH|GENE2|G2|\n"
     )
     variants = rows(tmp_path / "t.vcf")
-    assert variants["1-10-A-G"]["consequence"] == "intron_variant"  # canonical wins
-    assert variants["1-20-A-G"]["consequence"] == "stop_gained"  # else the most severe
+    assert variants["chr1-10-A-G"]["consequence"] == "intron_variant"  # canonical wins
+    assert variants["chr1-20-A-G"]["consequence"] == "stop_gained"  # else the most severe
 
 
 def test_description_names_gene_change_and_significance_not_coordinates():
-    v = rows(SHARED_VCF / "ensembl-vep__clinvar-testset__input.vcf.gz")["2-264985-G-T"]
+    v = rows(SHARED_VCF / "ensembl-vep__clinvar-testset__input.vcf.gz")["chr2-264985-G-T"]
     text = describe_variant(v)
     assert text.startswith("ACP1") and "missense_variant" in text and "ClinVar Benign" in text
     # Coordinates, rsID and allele frequency are filterable columns, not words worth embedding.

@@ -169,7 +169,7 @@ def test_retention_keeps_every_file_a_kept_snapshot_needs(s3, tmp_path):
     home = point_at(s3, tmp_path / "home", prefix="retention")
     assert ingest_paths(home, [FIRST[1]])[0].ok
     for n in range(3):  # three snapshots, each with files the others lack
-        added = ["add-variant", "--home", str(home), "--chrom", "1", "--pos", str(1000 + n), "--ref", "A", "--alt", "G", "--gene-symbol", "BRCA2"]
+        added = ["add-variant", "--build", "GRCh38", "--home", str(home), "--chrom", "1", "--pos", str(1000 + n), "--ref", "A", "--alt", "G", "--gene-symbol", "BRCA2"]
         assert main(added) == 0
         assert back_up(home).ok
     snapshots = SnapshotBucket(bucket(s3).client, BUCKET, "retention")

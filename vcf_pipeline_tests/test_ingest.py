@@ -8,10 +8,11 @@ from vcf_pipeline.lib.embedding.embedder import Embedder
 from vcf_pipeline.lib.stores.graph_store import GraphStore
 from vcf_pipeline.lib.stores.variant_store import VariantStore
 from vcf_pipeline.lib.stores.variant_tables import CALLS, VARIANTS
-from vcf_pipeline.lib.vcf.reader import make_variant_id
+from vcf_pipeline.lib.vcf.identity import make_variant_id
 from vcf_pipeline_tests.conftest import (
     MALFORMED,
     SAMPLES,
+    SHARED_BUILDS,
     SHARED_VCF,
     copy_home,
     expected_from_pysam,
@@ -63,9 +64,9 @@ def test_annotations_land_in_the_store(shared_home):
     lance, graph = stores(home)
     clinvar_ids, _ = expected_from_pysam(SHARED_VCF / "ensembl-vep__clinvar-testset__input.vcf.gz")
     clinvar = lance.read(VARIANTS, columns=["variant_id", "clinical_significance"], where="clinical_significance IS NOT NULL")
-    assert {make_variant_id(*k) for k in clinvar_ids} <= set(clinvar["variant_id"].to_pylist())
+    assert {make_variant_id("GRCh38", *k) for k in clinvar_ids} <= set(clinvar["variant_id"].to_pylist())
     for name in ("bcftools__test__split-vep.vcf", "snpeff__old__EML4-ALK_fusion.vcf"):
-        ids = [make_variant_id(*k) for k in expected_from_pysam(SHARED_VCF / name)[0]]
+        ids = [make_variant_id(SHARED_BUILDS[name][0], *k) for k in expected_from_pysam(SHARED_VCF / name)[0]]
         rows = lance.read(VARIANTS, columns=["gene_symbol", "consequence"], where="variant_id IN ({})".format(", ".join(f"'{i}'" for i in ids)))
         annotated = sum(bool(r["gene_symbol"] and r["consequence"]) for r in rows.to_pylist())
         assert annotated / len(ids) > 0.9, name
@@ -94,8 +95,8 @@ def test_reingesting_a_file_changes_no_count_and_embeds_nothing(samples_home, tm
 def test_a_second_file_embeds_only_its_new_variants(samples_home):
     _, summaries = samples_home
     first, second = summaries["clinvar_sites.vcf"], summaries["family_trio.vcf"]
-    first_ids = {make_variant_id(*k) for k in expected_from_pysam(SAMPLES / "clinvar_sites.vcf")[0]}
-    second_ids = {make_variant_id(*k) for k in expected_from_pysam(SAMPLES / "family_trio.vcf")[0]}
+    first_ids = {make_variant_id("GRCh38", *k) for k in expected_from_pysam(SAMPLES / "clinvar_sites.vcf")[0]}
+    second_ids = {make_variant_id("GRCh38", *k) for k in expected_from_pysam(SAMPLES / "family_trio.vcf")[0]}
     shared = len(first_ids & second_ids)
     assert first.metadata["embedded_new"] == len(first_ids)
     assert shared > 0

@@ -112,9 +112,9 @@ def test_errors_other_than_conflicts_are_not_retried(tmp_path):
 def embedded_variants(universe, embedder):
     """Variant rows of generated variants with their real embeddings."""
     from vcf_pipeline.lib.embedding.text import describe_variant
-    from vcf_pipeline.lib.vcf.reader import make_variant_id
+    from vcf_pipeline.lib.vcf.identity import make_variant_id
 
-    rows = [{"variant_id": make_variant_id(v.chrom, v.pos, v.ref, v.alt), "chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt,
+    rows = [{"variant_id": make_variant_id("GRCh38", v.chrom, v.pos, v.ref, v.alt), "assembly": "GRCh38", "chrom": v.chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt,
              "gene_symbol": v.gene[0], "consequence": v.consequence, "impact": v.impact, "hgvs_p": v.hgvs_p or None,
              "hgvs_c": v.hgvs_c, "clinical_significance": v.significance, "variant_type": "SNV"} for v in universe]
     texts = [describe_variant(r) for r in rows]

@@ -256,19 +256,22 @@ def test_update_variant_keeps_both_stores_agreeing_and_re_embeds_only_when_the_t
 def test_add_variant_then_find_it_by_search_and_in_the_graph(writable_home, capsys, tmp_path):
     home = writable_home
     added = run_json(
-        capsys, "add-variant", "--chrom", "chrX", "--pos", 624345, "--ref", "C", "--alt", "T", "--gene-symbol", "SHOX",
+        capsys, "add-variant", "--build", "GRCh38", "--chrom", "chrX", "--pos", 624345, "--ref", "C", "--alt", "T", "--gene-symbol", "SHOX",
         "--consequence", "stop_gained", "--clinical-significance", "Pathogenic", "--condition", "Leri-Weill dyschondrosteosis", "--home", home,
     )
     variant_id = added["variant_id"]
-    assert variant_id == "chrX-624345-C-T" and "SHOX" in added["description"]
+    assert variant_id == "GRCh38:chrX-624345-C-T" and "SHOX" in added["description"]
     assert kuzu_variant(home, variant_id) == {"sig": "Pathogenic", "gene": "SHOX"}
     hits = run_json(capsys, "search", "SHOX stop gained pathogenic Leri-Weill", "--home", home, "--limit", 3)["results"]
     assert variant_id in [h["variant_id"] for h in hits]
-    code, _, err = run(capsys, "add-variant", "--chrom", "chrX", "--pos", 624345, "--ref", "C", "--alt", "T", "--home", home)
-    assert code == 2 and "exists" in err
+    # The same variant written the other way (Ensembl contig, the build's other name, an untrimmed allele) exists too.
+    code, _, err = run(capsys, "add-variant", "--build", "hg38", "--chrom", "X", "--pos", 624345, "--ref", "CA", "--alt", "TA", "--home", home)
+    assert code == 2 and "GRCh38:chrX-624345-C-T exists" in err
+    code, _, err = run(capsys, "add-variant", "--build", "hg37", "--chrom", "X", "--pos", 1, "--ref", "C", "--alt", "T", "--home", home)
+    assert code == 2 and "unknown genome build 'hg37'" in err
     short = tmp_path / "short.json"
     short.write_text("[0.5, 0.5]")
-    code, _, err = run(capsys, "add-variant", "--chrom", "chrX", "--pos", 1, "--ref", "C", "--alt", "T", "--embedding", short, "--home", home)
+    code, _, err = run(capsys, "add-variant", "--build", "GRCh38", "--chrom", "chrX", "--pos", 1, "--ref", "C", "--alt", "T", "--embedding", short, "--home", home)
     assert code == 2 and "2 dimensions" in err
 
 
@@ -298,9 +301,9 @@ def test_audit_log_records_every_write_without_literal_values(writable_home, cap
         ("update-variant", ttc5, "--set", '{"clinical_significance": "Benign", "gene_symbol": "TTC5B"}'),
         ("update-variant", ttc5, "--set", '{"qual": "high"}'),  # refused by the store
         ("update-variant", ttc5, "--set", "{"),  # a usage error: never reaches the stores, no audit line
-        ("add-variant", "--chrom", "chrX", "--pos", 624345, "--ref", "C", "--alt", "T", "--gene-symbol", "SHOX",
+        ("add-variant", "--build", "GRCh38", "--chrom", "chrX", "--pos", 624345, "--ref", "C", "--alt", "T", "--gene-symbol", "SHOX",
          "--clinical-significance", "Pathogenic", "--condition", "Leri-Weill dyschondrosteosis"),
-        ("add-variant", "--chrom", "chrX", "--pos", 624345, "--ref", "C", "--alt", "T"),  # exists: refused
+        ("add-variant", "--build", "GRCh38", "--chrom", "chrX", "--pos", 624345, "--ref", "C", "--alt", "T"),  # exists: refused
         ("delete-variants", "gene_symbol = 'SHOX'", "--yes"),
     ]
     codes = [run(capsys, *argv, "--home", home)[0] for argv in writes]

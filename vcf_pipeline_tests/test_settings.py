@@ -90,7 +90,7 @@ def test_every_query_command_honours_the_lancedb_uri(tmp_path, capsys, monkeypat
     assert "variant_id" in ok("schema", VARIANTS)
     status = json.loads(ok("status", "--json"))
     assert status["lancedb_uri"] == str(elsewhere) and status["lancedb"][VARIANTS]["rows"] == rows
-    ok("add-variant", "--chrom", "chr1", "--pos", 12345, "--ref", "A", "--alt", "G", "--gene-symbol", "TEST1")
+    ok("add-variant", "--build", "GRCh38", "--chrom", "chr1", "--pos", 12345, "--ref", "A", "--alt", "G", "--gene-symbol", "TEST1")
     assert VariantStore(elsewhere).count(VARIANTS) == rows + 1
     ok("create-index", "gene_symbol", "--type", "BTREE")
     assert json.loads(ok("delete-variants", "gene_symbol = 'TEST1'", "--yes", "--json"))["deleted"] == 1

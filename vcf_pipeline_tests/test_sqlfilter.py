@@ -19,7 +19,9 @@ COLUMNS = {"chrom": "string", "pos": "number", "gene_symbol": "string", "filter"
 VALID = [
     ("gene_symbol = 'TP53'", lambda t: pc.equal(t["gene_symbol"], "TP53")),
     ("gene_symbol in ('CFTR', 'LDLR') and pos > 0", lambda t: pc.and_(pc.is_in(t["gene_symbol"], pc.cast(["CFTR", "LDLR"], "string")), pc.greater(t["pos"], 0))),
-    ("NOT (chrom = '17') OR gene_symbol IS NULL", lambda t: pc.or_kleene(pc.invert(pc.equal(t["chrom"], "17")), pc.is_null(t["gene_symbol"]))),
+    # Either contig spelling: the store spells chromosome 17 `chr17`.
+    ("NOT (chrom = '17') OR gene_symbol IS NULL", lambda t: pc.or_kleene(pc.invert(pc.equal(t["chrom"], "chr17")), pc.is_null(t["gene_symbol"]))),
+    ("chrom IN ('chr17', '13') AND assembly = 'hg38'", lambda t: pc.and_(pc.is_in(t["chrom"], pc.cast(["chr17", "chr13"], "string")), pc.equal(t["assembly"], "GRCh38"))),
     ("gene_symbol LIKE 'BR%'", lambda t: pc.starts_with(t["gene_symbol"], "BR")),
     ("filter = 'PASS' AND end > 0", lambda t: pc.and_(pc.equal(t["filter"], "PASS"), pc.greater(t["end"], 0))),
     ("qual >= 1.5e1 AND clinical_significance IS NOT NULL", lambda t: pc.and_(pc.greater_equal(t["qual"], 15.0), pc.is_valid(t["clinical_significance"]))),
@@ -155,3 +157,13 @@ def test_the_largest_filters_the_grammar_accepts_run_in_lancedb(samples_home):
     with pytest.raises(FilterError, match="out of range for number \\(64-bit integer\\)"):
         parse_filter("pos = 1e300", kinds)  # a float column takes it; an integer column would fail inside LanceDB
     parse_filter("qual < 1e300", kinds)
+
+
+def test_a_variant_id_without_its_build_selects_that_site_in_every_build(samples_home):
+    home, _ = samples_home
+    store = VariantStore(home / "lancedb")
+    table = store.read(VARIANTS, columns=["variant_id", "chrom", "pos", "ref", "alt"])
+    row = table.slice(0, 1).to_pylist()[0]
+    bare = f"{row['chrom'].removeprefix('chr')}-{row['pos']}-{row['ref']}-{row['alt']}"  # Ensembl spelling, no build
+    parsed = parse_filter(f"variant_id = '{bare}'", column_kinds(table.schema))
+    assert store.read(VARIANTS, columns=["variant_id"], where=parsed.sql)["variant_id"].to_pylist() == [row["variant_id"]]

@@ -6,11 +6,11 @@ import pyarrow as pa
 import pysam
 import pytest
 
+from vcf_pipeline.lib.vcf.identity import make_variant_id
 from vcf_pipeline.lib.vcf.reader import (
     VcfFormatError,
     VcfReader,
     classify_variant,
-    make_variant_id,
 )
 from vcf_pipeline_tests.conftest import (
     MALFORMED,
@@ -106,7 +106,9 @@ def test_variant_types(ref, alt, kind):
 
 
 def test_variant_id_format():
-    assert make_variant_id("chr1", 10, "A", "G") == "chr1-10-A-G"
+    assert make_variant_id("GRCh38", "chr1", 10, "A", "G") == "GRCh38:chr1-10-A-G"
+    long = make_variant_id("GRCh37", "chr1", 10, "A" * 40, "A")
+    assert re.fullmatch(r"GRCh37:chr1-10-40bp_[0-9a-f]{12}-A", long)
 
 
 HTS_SPECS = SHARED_VCF.parent / "hts-specs"

@@ -68,7 +68,7 @@ def cmd_add_variant(args) -> int:
     }.items() if v is not None}
     vector = json.loads(Path(args.embedding).read_text()) if args.embedding else None
     with curation(settings, args, columns=sorted(fields)) as done:
-        row = _curator(settings).add(args.chrom, args.pos, args.ref, args.alt, fields, vector)
+        row = _curator(settings).add(args.build, args.chrom, args.pos, args.ref, args.alt, fields, vector)
         done["rows"] = 1
     emit(args, {"variant_id": row["variant_id"], "description": row["description"], "embedding_model": row["embedding_model"]})
     return 0
@@ -139,6 +139,7 @@ def add_commands(commands) -> None:
     for name in ("chrom", "ref", "alt"):
         p.add_argument(f"--{name}", required=True)
     p.add_argument("--pos", type=int, required=True)
+    p.add_argument("--build", required=True, help="genome build of the coordinates: GRCh38, GRCh37, NCBI36, CHM13 (or hg38, b37 ...), or unknown")
     for name in ("gene-symbol", "consequence", "impact", "hgvs-c", "hgvs-p", "clinical-significance", "rsid"):
         p.add_argument(f"--{name}")
     p.add_argument("--condition", action="append", help="repeatable")
@@ -146,7 +147,7 @@ def add_commands(commands) -> None:
     p.add_argument("--embedding", metavar="FILE", help="a JSON list of numbers")
 
     p = command("update-variant", cmd_update_variant, "change columns of one variant (re-embedded when its text changes)")
-    p.add_argument("variant_id")
+    p.add_argument("variant_id", help="GRCh38:chr1-925952-G-A, or without the build when one build holds it")
     p.add_argument("--set", required=True, metavar="JSON")
 
     p = command("delete-variants", cmd_delete_variants, "delete the variants matching a filter, from both stores")

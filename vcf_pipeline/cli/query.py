@@ -19,7 +19,15 @@ def open_stores(settings):
     """The home's two stores, after a warning for each write a killed run left unfinished."""
     for write in settings.write_journal().pending():  # answers may hold part of such a file
         say(f"warning: {write.describe()}; its rows may be partial until it is ingested again")
-    return settings.variant_store(), settings.graph_store()
+    from vcf_pipeline.lib.stores.identity_format import OldIdentityError
+
+    store, graph = settings.variant_store(), settings.graph_store()
+    try:
+        store.check_identity()
+        graph.check_identity()
+    except OldIdentityError as exc:
+        raise Refused(f"{exc} (home {settings.home})") from None
+    return store, graph
 
 
 def variants_table(store):

@@ -24,3 +24,19 @@ def preview(table: pa.Table, columns: list[str], rows: int = 5, width: int = 60)
 def byte_count(name: str, n: int) -> dict:
     """A byte count as an integer (for plots) and, beside it, in human units."""
     return {name: n, f"{name.removesuffix('_bytes').removeprefix('bytes_')}_size": human_bytes(n)}
+
+
+def identity_metadata(identity) -> dict:
+    """The file's genome build with its evidence, and what normalisation did (an `IdentityStats`)."""
+    found = {
+        "build": identity.build,
+        "build_evidence": "\n".join(identity.build_evidence) or "none",
+        "normalised_alleles": identity.normalised_changed,
+        "reference_fasta": identity.reference or identity.reference_note,
+    }
+    if identity.build_advice:
+        found["build_advice"] = identity.build_advice
+    if identity.ref_checked:
+        found["ref_checked"] = identity.ref_checked
+        found["ref_mismatches"] = identity.ref_mismatches
+    return found

@@ -5,7 +5,11 @@ A home (`--home`, else `VCF_PIPELINE_HOME`, else `./data`) holds its configurati
 Everything that needs a path, a URI, the model or the S3 target asks a `Settings`: the Dagster
 resources, every command, the checks, the benchmarks and the tests. Secrets never go in the file:
 S3 keys come from the environment or from an AWS shared-credentials file the file names
-(`s3.credentials_file`, `s3.profile`).
+(`s3.credentials_file`, `s3.profile`). Besides the settings below, the file holds two sections of
+named entries: `sources:` (lib/watch/sources.py) and `references:`, the reference data of each genome
+build (`references: {GRCh38: {fasta: ..., gff3: ...}}`, paths relative to the home): the FASTA that
+alleles are left-aligned and checked against, and the GFF3 gene model `bcftools csq` annotates
+unannotated files with.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ SETTINGS = (
     Setting("embedding.threads", "VCF_PIPELINE_EMBED_THREADS", int, 0, "ONNX Runtime threads (0: its default)"),
     Setting("embedding.model_cache", "VCF_PIPELINE_MODEL_CACHE", str, "~/.cache/vcf_pipeline/models", "where ONNX exports are kept"),
     Setting("parse.batch_records", "VCF_PIPELINE_BATCH_RECORDS", int, 50_000, "VCF records per Arrow batch"),
+    Setting("reference_fasta", "VCF_PIPELINE_REFERENCE_FASTA", str, "", "one FASTA for files of any build whose contigs it holds"),
     Setting("kuzu.buffer_mb", "VCF_PIPELINE_KUZU_BUFFER_MB", int, 512, "Kuzu page cache per open database"),
     Setting("watch.sensor_interval_s", "VCF_PIPELINE_SENSOR_INTERVAL", int, 15, "seconds between looks at the folders"),
     Setting("watch.settle_s", "VCF_PIPELINE_SETTLE_SECONDS", float, 10.0, "seconds a file must be still before it counts"),
@@ -74,6 +79,7 @@ class Settings:
     values: dict[str, object]
     origins: dict[str, str]  # key -> "default", the file's path, or "$VARIABLE"
     sources: dict = field(default_factory=dict)  # the file's `sources:` section, as written
+    references: dict = field(default_factory=dict)  # build -> {"fasta": Path, "gff3": Path}
 
     @classmethod
     def load(cls, home: str | os.PathLike | None = None, environ: dict | None = None) -> "Settings":
@@ -102,7 +108,7 @@ class Settings:
             sources, origins["sources"] = _read(home / OLD_SOURCES_FILE).get("sources"), str(home / OLD_SOURCES_FILE)
         if not isinstance(sources or {}, dict):
             raise SettingsError(f"{origins['sources']}: `sources:` must map names to folders")
-        return cls(home, values, origins, sources or {})
+        return cls(home, values, origins, sources or {}, _references(written.get("references"), home, path))
 
     def __getitem__(self, key: str):
         return self.values[key]
@@ -156,6 +162,18 @@ class Settings:
 
         return Sources.load(self.home, self.sources)
 
+    def identity_options(self, partition_key: str):
+        """The build and reference data that apply to this partition's file (lib/vcf/identity.py)."""
+        from vcf_pipeline.lib.vcf.identity import IdentityOptions
+
+        chosen = self.source_folders().identity_for(partition_key)
+        return IdentityOptions(
+            **chosen,
+            references={build: data["fasta"] for build, data in self.references.items() if "fasta" in data},
+            any_reference=Path(self["reference_fasta"]).expanduser().resolve() if self["reference_fasta"] else None,
+            gene_models={build: data["gff3"] for build, data in self.references.items() if "gff3" in data},
+        )
+
     def partition_files(self, partition_key: str):
         from vcf_pipeline.lib.stores.warehouse import PartitionFiles
 
@@ -206,6 +224,26 @@ def _read(path: Path) -> dict:
     return written
 
 
+def _references(section, home: Path, path: Path) -> dict:
+    from vcf_pipeline.lib.vcf.identity import BuildError, build_of
+
+    if section is None:
+        return {}
+    shape = "`references:` maps a build to {fasta: path, gff3: path}"
+    if not isinstance(section, dict):
+        raise SettingsError(f"{path}: {shape}")
+    found = {}
+    for name, data in section.items():
+        if not isinstance(data, dict) or not data or set(data) - {"fasta", "gff3"} or not all(isinstance(v, str) for v in data.values()):
+            raise SettingsError(f"{path}: references.{name}: {shape}")
+        try:
+            build = build_of(str(name))
+        except BuildError as exc:
+            raise SettingsError(f"{path}: references.{name}: {exc}") from None
+        found[build] = {kind: (home / Path(value).expanduser()).resolve() for kind, value in data.items()}
+    return found
+
+
 def _lookup(written: dict, key: str):
     value = written
     for part in key.split("."):
@@ -219,7 +257,7 @@ def _unknown_keys(written: dict, prefix: str = "") -> list[str]:
     unknown = []
     for name, value in written.items():
         key = f"{prefix}{name}"
-        if key == "sources":
+        if key in ("sources", "references"):
             continue
         if isinstance(value, dict) and any(k.startswith(key + ".") for k in _BY_KEY):
             unknown += _unknown_keys(value, key + ".")

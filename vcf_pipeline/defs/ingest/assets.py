@@ -14,7 +14,7 @@ from vcf_pipeline.defs.ingest.checks import (
     check_result,
 )
 from vcf_pipeline.defs.ingest.partitions import vcf_files
-from vcf_pipeline.defs.metadata import column_schema, preview
+from vcf_pipeline.defs.metadata import column_schema, identity_metadata, preview
 from vcf_pipeline.defs.resources import PipelineSettings
 from vcf_pipeline.instance.pools import PoolsUnlimited, require_single_writer
 from vcf_pipeline.lib.embedding.embedder import embed_variant_file
@@ -31,6 +31,7 @@ from vcf_pipeline.lib.stores.write_journal import sweep_after_killed_writes
 from vcf_pipeline.lib.system.memory import release_free_memory
 from vcf_pipeline.lib.vcf.annotation_merge import transcript_rank
 from vcf_pipeline.lib.vcf.reader import VcfFormatError
+from vcf_pipeline.lib.watch.partition_keys import decode_key
 
 # One partition per file. Without a backfill policy, backfills also launch one run per partition.
 PER_FILE = dict(partitions_def=vcf_files, group_name="ingest")
@@ -60,6 +61,12 @@ def _may_write(context: dg.AssetExecutionContext, pool: str) -> None:
         )
 
 
+def _build_of(source: dict) -> tuple[str, str]:
+    """The parsed file's genome build and its evidence (from its source.json)."""
+    identity = source["stats"].get("identity", {})
+    return identity.get("build", ""), "\n".join(identity.get("build_evidence", []))
+
+
 @dg.asset(**PER_FILE, kinds={"pysam", "parquet"}, check_specs=[UNIQUE_IDS])
 def parsed_variants(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     """Variants (one row per ALT allele) and per-sample calls of one VCF file, as Parquet."""
@@ -69,7 +76,10 @@ def parsed_variants(context: dg.AssetExecutionContext, settings: PipelineSetting
     files = home.partition_files(context.partition_key)
     try:
         with _step_memory():
-            result = parse_into(path, files, home["parse.batch_records"], sources.bad_records_for(context.partition_key))
+            result = parse_into(
+                path, files, home["parse.batch_records"], sources.bad_records_for(context.partition_key),
+                home.identity_options(context.partition_key), source_hint=f"source {decode_key(context.partition_key)[0]!r}",
+            )
     except VcfFormatError as exc:
         # A malformed file fails its own partition; the stores are untouched.
         raise dg.Failure(description=str(exc), metadata={"file": exc.path, "reason": exc.reason, "where": exc.where or ""}) from exc
@@ -87,7 +97,8 @@ def parsed_variants(context: dg.AssetExecutionContext, settings: PipelineSetting
             "calls": stats.calls,
             "reference_blocks_skipped": stats.reference_blocks,
             "star_alleles_skipped": stats.star_alleles,
-            "duplicate_variants_skipped": stats.duplicate_variants,
+            "duplicate_variants_merged": stats.duplicate_variants,
+            **identity_metadata(stats.identity),
             "telomere_records_skipped": stats.telomere_records,
             "bad_records_skipped": stats.bad_records_skipped,
             **({"bad_record_examples": "\n".join(stats.bad_record_examples)} if stats.bad_record_examples else {}),
@@ -198,6 +209,7 @@ def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) ->
             lambda: overlay.without_tombstoned(stream_batches(files.calls, 50_000)),
             spare=overlay.additions,
             refreshed=stream_batches(files.refreshed_rows, 50_000),
+            build=_build_of(source),
         )
     home.write_journal().end(context.partition_key)  # both stores hold the file now
     seconds = time.perf_counter() - started

@@ -16,13 +16,25 @@ The limits are inside what LanceDB's SQL parser takes (measured on lancedb 0.40:
 deep and parentheses nested about 48 deep fail; 1,000 ANDed or ORed predicates and a 1,000-item IN
 list of variant ids run in well under a second). Chains of one operator render flat (`a AND b AND
 c`), so the number of predicates never turns into nesting.
+
+Identity columns accept what users type: `chrom = '1'` means `chrom = 'chr1'` (the store's spelling),
+`assembly = 'hg38'` means `GRCh38`, and `variant_id = '1-925952-G-A'` (no build) means that site in any
+build (an IN list of the full ids it may be).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from vcf_pipeline.lib.vcf.contigs import canonical_contig
+from vcf_pipeline.lib.vcf.identity import (
+    HG19_MITO,
+    BuildError,
+    build_of,
+    parse_variant_id,
+)
 
 MAX_IN_ITEMS = 1_000
 MAX_LENGTH = 64_000  # room for a full IN list of long variant ids (1,000 x ~45 characters)
@@ -239,6 +251,9 @@ class _Parser:
             self.depth -= 1
 
     def predicate(self) -> Predicate:
+        return _in_store_spelling(self._predicate())
+
+    def _predicate(self) -> Predicate:
         token = self.take()
         if token.kind != "word" or token.text.upper() in KEYWORDS:
             self.fail(token, "expected a column name")
@@ -308,6 +323,33 @@ class _Parser:
     @staticmethod
     def kind_name(kind: str) -> str:
         return {INTEGER: "number (64-bit integer)", NUMBER: "number"}.get(kind, kind)
+
+
+def _in_store_spelling(predicate: Predicate) -> Predicate:
+    """Contig names, build names and variant ids in the store's spelling (equality and IN only)."""
+    if predicate.operator not in ("=", "!=", "IN", "NOT IN") or predicate.column not in ("chrom", "assembly", "variant_id"):
+        return predicate
+    values = []
+    for literal in predicate.values:
+        if not isinstance(literal.value, str):
+            values.append(literal)
+        elif predicate.column == "chrom":
+            values.append(replace(literal, value=canonical_contig(literal.value)))
+        elif predicate.column == "assembly" and literal.value.lower() == HG19_MITO:
+            values += [replace(literal, value="GRCh37"), replace(literal, value=HG19_MITO)]  # its chrM is apart
+        elif predicate.column == "assembly":
+            try:
+                values.append(replace(literal, value=build_of(literal.value)))
+            except BuildError:
+                values.append(literal)  # `hg19` (its chrM), `unknown` and names we do not know stay as given
+        else:
+            parsed = parse_variant_id(literal.value)
+            ids = parsed.candidates() if parsed else [literal.value]
+            values += [replace(literal, value=i) for i in ids]
+    if len(values) == len(predicate.values):
+        return replace(predicate, values=tuple(values))
+    operator = {"=": "IN", "!=": "NOT IN"}.get(predicate.operator, predicate.operator)
+    return replace(predicate, operator=operator, values=tuple(values))
 
 
 def parse_filter(text: str, columns: dict[str, str]) -> Filter:

@@ -19,6 +19,7 @@ from vcf_pipeline.lib.stores.curation_log import (
     new_curation,
 )
 from vcf_pipeline.lib.stores.graph_store import GraphStore
+from vcf_pipeline.lib.stores.variant_lookup import VariantIdError, resolve_variant_id
 from vcf_pipeline.lib.stores.variant_store import VariantStore
 from vcf_pipeline.lib.stores.variant_tables import (
     CALLS,
@@ -28,13 +29,12 @@ from vcf_pipeline.lib.stores.variant_tables import (
     sql_string,
     variants_schema,
 )
-from vcf_pipeline.lib.vcf.reader import (
-    VARIANT_SCHEMA,
-    classify_variant,
-    make_variant_id,
-)
+from vcf_pipeline.lib.vcf.contigs import canonical_contig
+from vcf_pipeline.lib.vcf.identity import UNKNOWN, BuildError, build_of, make_variant_id
+from vcf_pipeline.lib.vcf.normalise import Normaliser
+from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA, classify_variant
 
-IDENTITY = ("variant_id", "chrom", "pos", "ref", "alt")
+IDENTITY = ("variant_id", "assembly", "chrom", "pos", "ref", "alt")
 DERIVED = ("variant_type", "description", "text_hash", "embedding", "embedding_model")
 EDITABLE = {f.name: f.type for f in VARIANT_SCHEMA if f.name not in IDENTITY + DERIVED}
 USER_VECTOR = "user-supplied"
@@ -135,18 +135,39 @@ class Curator:
         self.log.forget([v for v in variant_ids if v not in previous])
         self.log.record(list(previous.values()))
 
+    def resolve(self, text: str) -> str:
+        """The stored id a user's id names (its build may be left out when only one build has it)."""
+        try:
+            return resolve_variant_id(text, self._stored_ids)
+        except VariantIdError as exc:
+            raise CurationError(str(exc)) from None
+
+    def _stored_ids(self, ids: list[str]) -> list[str]:
+        if VARIANTS not in self.store.table_names():
+            return []
+        return self.store.read(VARIANTS, ["variant_id"], where=in_list("variant_id", ids))["variant_id"].to_pylist()
+
     def get(self, variant_id: str) -> dict | None:
         rows = self.store.read(VARIANTS, where=f"variant_id = {sql_string(variant_id)}").to_pylist()
         return rows[0] if rows else None
 
-    def add(self, chrom: str, pos: int, ref: str, alt: str, fields: dict, vector=None) -> dict:
-        variant_id = make_variant_id(chrom, pos, ref, alt)
+    def add(self, build: str, chrom: str, pos: int, ref: str, alt: str, fields: dict, vector=None) -> dict:
+        """A variant no file brought, under the store's identity: `build` (`unknown` allowed), the
+        store's contig spelling, trimmed alleles."""
+        try:
+            assembly = build if build == UNKNOWN else build_of(build)
+        except BuildError as exc:
+            raise CurationError(str(exc)) from None
+        chrom = canonical_contig(chrom)
+        normalised = Normaliser().normalise(chrom, pos, ref, alt)
+        pos, ref, alt = normalised.pos, normalised.ref, normalised.alt
+        variant_id = make_variant_id(assembly, chrom, pos, ref, alt)
         if self.get(variant_id) is not None:
             raise CurationError(f"variant {variant_id} exists; change it with update-variant")
         fields = check_fields(fields)
         row = {f.name: None for f in VARIANT_SCHEMA}
         row.update(fields)
-        row.update(variant_id=variant_id, chrom=chrom, pos=pos, ref=ref, alt=alt, variant_type=classify_variant(ref, alt))
+        row.update(variant_id=variant_id, assembly=assembly, chrom=chrom, pos=pos, ref=ref, alt=alt, variant_type=classify_variant(ref, alt))
         row["description"] = describe_variant(row)
         row["text_hash"] = text_hash(row["description"])
         self._write(row, self._embedded(row, re_embed=True, vector=vector), None, new_curation(variant_id, ADDED, fields))
@@ -154,6 +175,7 @@ class Curator:
 
     def update(self, variant_id: str, changes: dict) -> tuple[dict, bool]:
         """Apply `changes`; re-embed when the variant's text changes. Returns (row, re-embedded)."""
+        variant_id = self.resolve(variant_id)
         row = self.get(variant_id)
         if row is None:
             raise CurationError(f"no variant {variant_id}")

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from vcf_pipeline.lib.stores.variant_lookup import VariantIdError, resolve_variant_id
+
 if TYPE_CHECKING:  # the query names are listed by `--help`, which must not load Kuzu
     import pyarrow as pa
 
@@ -19,7 +21,7 @@ class GraphQuery:
     help: str
 
 
-_VARIANT_COLUMNS = "v.variant_id AS variant_id, v.chrom AS chrom, v.pos AS pos, v.ref AS ref, v.alt AS alt"
+_VARIANT_COLUMNS = "v.variant_id AS variant_id, v.assembly AS assembly, v.chrom AS chrom, v.pos AS pos, v.ref AS ref, v.alt AS alt"
 
 QUERIES = {
     "variants-in-gene": GraphQuery(
@@ -63,6 +65,11 @@ _IN_GENE = (
 )
 
 
+def _stored_ids(graph: GraphStore, ids: list[str], wait_s: float) -> list[str]:
+    found = graph.query("MATCH (v:Variant) WHERE v.variant_id IN $ids RETURN v.variant_id AS id", {"ids": ids}, wait_s=wait_s)
+    return found.column("id").to_pylist()
+
+
 def run_graph_query(graph: GraphStore, name: str, args: list[str], gene: str | None = None, wait_s: float = 30.0) -> pa.Table:
     """Run a named query with its arguments bound as parameters (Kuzu opened read-only, waiting
     up to `wait_s` while a pipeline run writes)."""
@@ -70,6 +77,11 @@ def run_graph_query(graph: GraphStore, name: str, args: list[str], gene: str | N
     if len(args) != len(query.params):
         raise ValueError(f"{name} takes {len(query.params)} argument(s): {' '.join(p.upper() for p in query.params)}")
     params = dict(zip(query.params, args))
+    if "variant_id" in params:  # given with or without its build, in either contig spelling
+        try:
+            params["variant_id"] = resolve_variant_id(params["variant_id"], lambda ids: _stored_ids(graph, ids, wait_s))
+        except VariantIdError as exc:
+            raise ValueError(str(exc)) from None
     cypher = query.cypher
     if gene is not None:
         if name != "carriers-of-significance":

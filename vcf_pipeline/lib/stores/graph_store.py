@@ -20,12 +20,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from vcf_pipeline.lib.stores.identity_format import OldIdentityError
 from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
 
 SCHEMA = [
     "CREATE NODE TABLE IF NOT EXISTS Sample(name STRING PRIMARY KEY)",
-    "CREATE NODE TABLE IF NOT EXISTS VcfFile(partition_key STRING PRIMARY KEY, path STRING, sha256 STRING, ingested_at TIMESTAMP)",
-    "CREATE NODE TABLE IF NOT EXISTS Variant(variant_id STRING PRIMARY KEY, chrom STRING, pos INT64, ref STRING, alt STRING, variant_type STRING, clinical_significance STRING)",
+    "CREATE NODE TABLE IF NOT EXISTS VcfFile(partition_key STRING PRIMARY KEY, path STRING, sha256 STRING, ingested_at TIMESTAMP, build STRING, build_evidence STRING)",
+    "CREATE NODE TABLE IF NOT EXISTS Variant(variant_id STRING PRIMARY KEY, assembly STRING, chrom STRING, pos INT64, ref STRING, alt STRING, variant_type STRING, clinical_significance STRING)",
     "CREATE NODE TABLE IF NOT EXISTS Gene(symbol STRING PRIMARY KEY)",
     "CREATE NODE TABLE IF NOT EXISTS Condition(name STRING PRIMARY KEY)",
     "CREATE REL TABLE IF NOT EXISTS CARRIES(FROM Sample TO Variant, gt STRING, zygosity STRING, dp INT32, gq INT32, partition_key STRING)",
@@ -36,7 +37,7 @@ SCHEMA = [
     # Graphs made before the annotation key existed get it added (null: their variants count as changed once).
     "ALTER TABLE Variant ADD IF NOT EXISTS annotation_key STRING",
 ]
-VARIANT_NODE_COLUMNS = ["variant_id", "chrom", "pos", "ref", "alt", "variant_type", "clinical_significance", "annotation_key"]
+VARIANT_NODE_COLUMNS = ["variant_id", "assembly", "chrom", "pos", "ref", "alt", "variant_type", "clinical_significance", "annotation_key"]
 # The columns the graph holds of a variant beyond its id: when none changed, a reload leaves it alone.
 _ANNOTATION_COLUMNS = ["variant_type", "clinical_significance", "gene_symbol", "consequence", "impact"]
 _READ_ONLY_WAIT_S = 30.0
@@ -134,15 +135,17 @@ class GraphStore:
         calls: Callable[[], Iterable[pa.RecordBatch]],
         spare: set[str] = frozenset(),
         refreshed: Iterable[pa.RecordBatch] = (),
+        build: tuple[str, str] = ("", ""),
     ) -> GraphLoadStats:
         """Replace the partition's file node and edges and upsert its variants, genes, conditions and
         samples, all in one transaction: a failure leaves the graph as it was. `calls` is read
         twice; variants in `spare` (curated additions) stay even when no file holds them;
-        `refreshed` rows (variants other files hold whose annotation changed) update those nodes."""
+        `refreshed` rows (variants other files hold whose annotation changed) update those nodes;
+        `build` is the file's genome build and its evidence."""
         stats = GraphLoadStats()
         with self._transaction() as (conn, staging):
             old_ids = self._variant_ids_of(conn, partition_key)
-            self._replace_file_node(conn, partition_key, source_path, sha256)
+            self._replace_file_node(conn, partition_key, source_path, sha256, build)
             for batch in variants:
                 if batch.num_rows:
                     self._load_variants(conn, staging, partition_key, pa.Table.from_batches([batch]), stats)
@@ -267,9 +270,27 @@ class GraphStore:
             for stale in self.path.parent.glob(_STAGING_PREFIX + "*"):
                 shutil.rmtree(stale, ignore_errors=True)
             with tempfile.TemporaryDirectory(prefix=_STAGING_PREFIX, dir=self.path.parent) as tmp:
+                self._refuse_old_identity(conn)
                 for statement in SCHEMA:
                     conn.execute(statement)
                 yield conn, _ParquetCopy(Path(tmp), conn)
+
+    def check_identity(self) -> None:
+        """OldIdentityError if the graph holds variants with ids from before genome builds."""
+        if not self.path.exists():
+            return
+        try:
+            with self._connect(read_only=True, wait_s=2.0) as conn:
+                self._refuse_old_identity(conn)
+        except GraphBusyError:
+            pass  # a run is writing, so the graph passed this check when that run opened it
+
+    def _refuse_old_identity(self, conn) -> None:
+        tables = set(conn.execute("CALL show_tables() RETURN name").get_as_arrow().column(0).to_pylist())
+        if "Variant" in tables:
+            properties = conn.execute("CALL table_info('Variant') RETURN name").get_as_arrow().column(0).to_pylist()
+            if "assembly" not in properties:
+                raise OldIdentityError(f"the Kuzu graph {self.path}")
 
     @staticmethod
     def _variant_ids_of(conn, partition_key: str) -> list[str]:
@@ -300,12 +321,13 @@ class GraphStore:
         return removed
 
     @staticmethod
-    def _replace_file_node(conn, partition_key: str, source_path: str, sha256: str) -> None:
+    def _replace_file_node(conn, partition_key: str, source_path: str, sha256: str, build: tuple[str, str]) -> None:
         GraphStore._drop_file_edges(conn, partition_key)
         key = {"pk": partition_key}
         conn.execute(
-            "MERGE (f:VcfFile {partition_key: $pk}) SET f.path = $path, f.sha256 = $sha, f.ingested_at = $at",
-            {**key, "path": source_path, "sha": sha256, "at": datetime.now(timezone.utc).replace(tzinfo=None)},
+            "MERGE (f:VcfFile {partition_key: $pk}) SET f.path = $path, f.sha256 = $sha, f.ingested_at = $at, "
+            "f.build = $build, f.build_evidence = $evidence",
+            {**key, "path": source_path, "sha": sha256, "at": datetime.now(timezone.utc).replace(tzinfo=None), "build": build[0], "evidence": build[1]},
         )
 
     @staticmethod

@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vcf_pipeline.lib.vcf.identity import IdentityOptions
 from vcf_pipeline.lib.vcf.reader import (
     CALL_SCHEMA,
     DEFAULT_BATCH_RECORDS,
@@ -86,7 +87,14 @@ class ParseResult:
     seconds: float
 
 
-def parse_into(path: Path, files: PartitionFiles, batch_records: int = DEFAULT_BATCH_RECORDS, bad_records: str = "fail") -> ParseResult:
+def parse_into(
+    path: Path,
+    files: PartitionFiles,
+    batch_records: int = DEFAULT_BATCH_RECORDS,
+    bad_records: str = "fail",
+    identity: IdentityOptions = IdentityOptions(),
+    source_hint: str = "",
+) -> ParseResult:
     """Parse `path` into the partition's variants/calls Parquet. The previous files are replaced only
     once the whole file parsed: a malformed file leaves the last good parse in place."""
     started = time.perf_counter()
@@ -96,7 +104,7 @@ def parse_into(path: Path, files: PartitionFiles, batch_records: int = DEFAULT_B
     staging.mkdir(mode=0o700)
     try:
         with (
-            VcfReader(path, batch_records, tmp_dir=staging, bad_records=bad_records) as reader,
+            VcfReader(path, batch_records, tmp_dir=staging, bad_records=bad_records, identity=identity, source_hint=source_hint) as reader,
             pq.ParquetWriter(staging / files.variants.name, VARIANT_SCHEMA) as variants_out,
             pq.ParquetWriter(staging / files.calls.name, CALL_SCHEMA) as calls_out,
         ):

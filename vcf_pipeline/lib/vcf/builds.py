@@ -5,9 +5,6 @@ human_g1k_v37, Homo_sapiens_assembly38, NCBI36), the `assembly=` of `##contig` l
 of chromosome 1 (it differs in every build). Pieces that name different builds are a conflict for the
 caller to refuse; no evidence is build `unknown`. hg19 and GRCh37 share the coordinates of the primary
 chromosomes and are both `GRCh37` here (their mitochondria differ: hg19's chrM is not rCRS).
-
-Not yet used by the reader: ids that include the build need the store migration of the
-variant-identity issue.
 """
 
 from __future__ import annotations

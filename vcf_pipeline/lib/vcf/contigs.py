@@ -1,9 +1,6 @@
 """One contig spelling in the store: UCSC style (`chr1` ... `chr22`, `chrX`, `chrY`, `chrM`), whatever
 a file wrote (`1`, `X`, `MT`, `chrMT`, RefSeq `NC_000001.11`). Other contigs (unplaced scaffolds,
 alternate haplotypes, decoys) keep their own names.
-
-Not yet used by the reader: changing stored contigs changes variant ids, which needs the store
-migration of the variant-identity issue.
 """
 
 from __future__ import annotations

@@ -4,16 +4,16 @@ Without a reference: the shared suffix, then the shared prefix, is trimmed (one 
 position moved past what was dropped), so `TAAACCCTAAA>TAA` and `TAAACCCTA>T` are one variant.
 With a reference FASTA: indels are also left-aligned (when trimming leaves an allele empty, the base
 before it is taken from the reference and the trim goes on), and REF is checked against it.
-Symbolic alleles, breakends and `*` are kept as written.
-
-Not yet used by the reader: storing normalised alleles changes variant ids, which needs the store
-migration of the variant-identity issue.
+Symbolic alleles, breakends and `*` are kept as written. The FASTA may spell its contigs either way
+(`1` or `chr1`): names are matched through the store's spelling.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from vcf_pipeline.lib.vcf.contigs import canonical_contig
 
 
 @dataclass(frozen=True)
@@ -44,15 +44,20 @@ class Normaliser:
 
     def __init__(self, fasta: Path | str | None = None):
         self.fasta = None
+        self._names: dict[str, str] = {}  # the store's spelling -> the FASTA's
         if fasta is not None:
             import pysam
 
             if not Path(f"{fasta}.fai").exists():
                 pysam.faidx(str(fasta))
             self.fasta = pysam.FastaFile(str(fasta))
+            self._names = {canonical_contig(name): name for name in self.fasta.references}
 
     def holds(self, chrom: str) -> bool:
-        return self.fasta is not None and chrom in self.fasta.references
+        return canonical_contig(chrom) in self._names
+
+    def length(self, chrom: str) -> int:
+        return self.fasta.get_reference_length(self._names[canonical_contig(chrom)])
 
     def normalise(self, chrom: str, pos: int, ref: str, alt: str) -> Normalised:
         if not (is_sequence_allele(ref) and is_sequence_allele(alt)):
@@ -60,6 +65,7 @@ class Normaliser:
         ref, alt = ref.upper(), alt.upper()
         if not self.holds(chrom):
             return Normalised(*trim(pos, ref, alt))
+        chrom = self._names[canonical_contig(chrom)]
         matches = self.fasta.fetch(chrom, pos - 1, pos - 1 + len(ref)).upper() == ref
         pos, ref, alt = self._left_align(chrom, pos, ref, alt)
         return Normalised(*trim(pos, ref, alt), ref_matches=matches)

@@ -2,6 +2,9 @@
 
 Multi-allelic records are split (a sample carries ALT i when its GT holds i); gVCF reference blocks
 (ALT only `<NON_REF>`, `<*>` or `.`) are counted, not returned; symbolic SVs and breakends are kept.
+Each ALT gets the store's identity (lib/vcf/identity.py): the file's build, the UCSC contig spelling,
+normalised alleles. Records that normalise to one variant become one row, their calls merged (a
+sample's first call wins; within a batch of records, so a pair split by a batch boundary keeps both).
 Plain-gzip `.vcf.gz` files (which htslib cannot read through pysam) are decompressed to a temporary
 file first. Any problem with the file raises `VcfFormatError` naming the file, the record and why:
 a file cut short (a plain VCF whose last line has no line end, a BGZF file without its end-of-file
@@ -13,7 +16,6 @@ does not declare as numbers are read leniently: parsed when they hold a number, 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import math
 import shutil
 import tempfile
@@ -41,6 +43,13 @@ from vcf_pipeline.lib.vcf.faults import (
     explain_open_failure,
     last_line,
 )
+from vcf_pipeline.lib.vcf.identity import (
+    BuildError,
+    FileIdentity,
+    IdentityOptions,
+    IdentityStats,
+    make_variant_id,
+)
 from vcf_pipeline.lib.vcf.rules import (
     line_problem,
     record_problem,
@@ -48,7 +57,6 @@ from vcf_pipeline.lib.vcf.rules import (
 )
 
 DEFAULT_BATCH_RECORDS = 50_000
-MAX_ALLELE_IN_ID = 32
 REFERENCE_ALLELES = frozenset({"<NON_REF>", "<*>", "."})
 STAR_ALLELE = "*"
 BAD_RECORD_POLICIES = ("fail", "skip")
@@ -56,6 +64,7 @@ BAD_RECORD_POLICIES = ("fail", "skip")
 VARIANT_SCHEMA = pa.schema(
     [
         ("variant_id", pa.string()),
+        ("assembly", pa.string()),
         ("chrom", pa.string()),
         ("pos", pa.int64()),
         ("end", pa.int64()),
@@ -98,7 +107,7 @@ class ParseStats:
     variants: int = 0
     reference_blocks: int = 0
     star_alleles: int = 0
-    duplicate_variants: int = 0
+    duplicate_variants: int = 0  # ALTs that were, or normalised to, a variant seen before in the file
     calls: int = 0
     samples: list[str] = field(default_factory=list)
     annotation_kinds: list[str] = field(default_factory=list)
@@ -106,24 +115,13 @@ class ParseStats:
     telomere_records: int = 0  # POS 0: the specification's telomere marker, not a variant to store
     bad_records_skipped: int = 0
     bad_record_examples: list[str] = field(default_factory=list)  # the first few, with their reasons
+    identity: IdentityStats = field(default_factory=IdentityStats)
 
 
 @dataclass
 class ParsedBatch:
     variants: pa.RecordBatch
     calls: pa.RecordBatch
-
-
-def allele_id_part(allele: str) -> str:
-    """The allele as written in a variant id: itself, or its length and a digest when long."""
-    if len(allele) <= MAX_ALLELE_IN_ID:
-        return allele
-    return f"{len(allele)}bp_{hashlib.blake2b(allele.encode(), digest_size=6).hexdigest()}"
-
-
-def make_variant_id(chrom: str, pos: int, ref: str, alt: str) -> str:
-    """`{chrom}-{pos}-{ref}-{alt}`, with alleles over 32 bp replaced by a short digest."""
-    return f"{chrom}-{pos}-{allele_id_part(ref)}-{allele_id_part(alt)}"
 
 
 def classify_variant(ref: str, alt: str) -> str:
@@ -165,7 +163,13 @@ class VcfReader:
     """One VCF/BCF file, read in batches. Use as a context manager; iterate `batches()`."""
 
     def __init__(
-        self, path: Path | str, batch_records: int = DEFAULT_BATCH_RECORDS, tmp_dir: Path | None = None, bad_records: str = "fail"
+        self,
+        path: Path | str,
+        batch_records: int = DEFAULT_BATCH_RECORDS,
+        tmp_dir: Path | None = None,
+        bad_records: str = "fail",
+        identity: IdentityOptions = IdentityOptions(),
+        source_hint: str = "",
     ):
         if bad_records not in BAD_RECORD_POLICIES:
             raise ValueError(f"bad_records must be one of {BAD_RECORD_POLICIES}, not {bad_records!r}")
@@ -173,6 +177,8 @@ class VcfReader:
         self.batch_records = batch_records
         self.tmp_dir = tmp_dir
         self.bad_records = bad_records
+        self.identity_options = identity
+        self.source_hint = source_hint
         self.stats = ParseStats()
 
     def __enter__(self) -> "VcfReader":
@@ -190,9 +196,14 @@ class VcfReader:
             header = self._vcf.header
             self.samples = list(header.samples)
             self.annotations = AnnotationReader(header)
+            self.identity = FileIdentity(header, self.identity_options, self.source_hint)
         except UnicodeDecodeError as exc:
             self.__exit__(None, None, None)
             raise VcfFormatError(self.path, f"header is not valid UTF-8 ({exc.reason} at byte {exc.start} of {exc.object[:40]!r})") from exc
+        except BuildError as exc:
+            self.__exit__(None, None, None)
+            raise VcfFormatError(self.path, str(exc)) from exc
+        self.stats.identity = self.identity.stats
         self._header_columns = 8 + (1 + len(self.samples) if self.samples else 0)
         self._cut_record = self._find_cutlast_line(header)
         self.stats.samples = self.samples
@@ -250,7 +261,9 @@ class VcfReader:
 
     def batches(self) -> Iterator[ParsedBatch]:
         """Batches of at most `batch_records` records' variants and calls."""
-        seen: set[str] = set()
+        seen: dict[str, int] = {}  # variant id -> the batch it went into
+        self._batch = 0
+        self._carriers: dict[str, set[str]] | None = None  # variant id -> samples with a call, this batch
         variants = {name: [] for name in VARIANT_SCHEMA.names}
         calls = {name: [] for name in CALL_SCHEMA.names}
         records_in_batch = 0
@@ -282,6 +295,8 @@ class VcfReader:
             if records_in_batch >= self.batch_records:
                 yield self._flush(variants, calls)
                 records_in_batch = 0
+        if problem := self.identity.check_references():
+            raise VcfFormatError(self.path, problem)
         if records_in_batch or self.stats.records == 0:
             yield self._flush(variants, calls)
 
@@ -292,9 +307,11 @@ class VcfReader:
         )
         for column in (*variants.values(), *calls.values()):
             column.clear()
+        self._batch += 1
+        self._carriers = None
         return batch
 
-    def _add_record(self, record: pysam.VariantRecord, seen: set[str], variants: dict, calls: dict) -> None:
+    def _add_record(self, record: pysam.VariantRecord, seen: dict[str, int], variants: dict, calls: dict) -> None:
         alts = record.alts or ()
         kept = [i for i, alt in enumerate(alts) if alt not in REFERENCE_ALLELES and alt != STAR_ALLELE]
         if len(kept) < len(alts):
@@ -302,39 +319,51 @@ class VcfReader:
         if not kept:
             self.stats.reference_blocks += 1
             return
-        chrom, pos, ref = record.chrom, record.pos, record.ref
-        new_alleles = []
+        identity = self.identity
+        chrom = identity.contig(record.chrom)
+        assembly = identity.assembly_of(chrom)
+        new_alleles, repeated = [], []
         for i in kept:
-            variant_id = make_variant_id(chrom, pos, ref, alts[i])
+            n = identity.normalise(record.chrom, record.pos, record.ref, alts[i])
+            variant_id = make_variant_id(assembly, chrom, n.pos, n.ref, n.alt)
             if variant_id in seen:
                 self.stats.duplicate_variants += 1
+                repeated.append((i, variant_id))
                 continue
-            seen.add(variant_id)
-            new_alleles.append((i, variant_id))
-        if not new_alleles:
-            return
-        annotations = self.annotations.annotate(record, [i for i, _ in new_alleles])
-        qual, end = record.qual, record.stop
-        filters = ";".join(record.filter.keys()) or None
-        for (i, variant_id), annotation in zip(new_alleles, annotations):
-            alt = alts[i]
-            variants["variant_id"].append(variant_id)
-            variants["chrom"].append(chrom)
-            variants["pos"].append(pos)
-            variants["end"].append(end)
-            variants["ref"].append(ref)
-            variants["alt"].append(alt)
-            variants["variant_type"].append(classify_variant(ref, alt))
-            for name in ANNOTATION_COLUMNS:
-                variants[name].append(annotation[name])
-            variants["qual"].append(qual)
-            variants["filter"].append(filters)
-        self.stats.variants += len(new_alleles)
+            seen[variant_id] = self._batch
+            new_alleles.append((i, variant_id, n))
+        if new_alleles:
+            annotations = self.annotations.annotate(record, [i for i, _, _ in new_alleles])
+            qual, stop = record.qual, record.stop
+            filters = ";".join(record.filter.keys()) or None
+            for (i, variant_id, n), annotation in zip(new_alleles, annotations):
+                variants["variant_id"].append(variant_id)
+                variants["assembly"].append(assembly)
+                variants["chrom"].append(chrom)
+                variants["pos"].append(n.pos)
+                # A normalised sequence allele ends where its REF does; symbolic ones where the record says.
+                variants["end"].append(n.pos + len(n.ref) - 1 if n.ref != record.ref or n.pos != record.pos else stop)
+                variants["ref"].append(n.ref)
+                variants["alt"].append(n.alt)
+                variants["variant_type"].append(classify_variant(n.ref, n.alt))
+                for name in ANNOTATION_COLUMNS:
+                    variants[name].append(annotation[name])
+                variants["qual"].append(qual)
+                variants["filter"].append(filters)
+            self.stats.variants += len(new_alleles)
         if self.samples:
-            self._add_calls(record, new_alleles, calls)
+            alleles = [(i, variant_id) for i, variant_id, _ in new_alleles]
+            # A repeat seen in this batch merges its calls; one from an earlier batch can no longer be checked.
+            repeated = [(i, v) for i, v in repeated if seen[v] == self._batch]
+            if repeated and self._carriers is None:
+                self._carriers = {}
+                for sample, variant_id in zip(calls["sample"], calls["variant_id"]):
+                    self._carriers.setdefault(variant_id, set()).add(sample)
+            self._add_calls(record, alleles + repeated, calls)
 
     def _add_calls(self, record: pysam.VariantRecord, alleles: list[tuple[int, str]], calls: dict) -> None:
         keys = set(record.format.keys())
+        carriers = self._carriers
         for name, sample in zip(self.samples, record.samples.values()):
             gt = sample["GT"] if "GT" in keys else None
             if not gt:
@@ -344,6 +373,11 @@ class VcfReader:
                 allele = alt_index + 1
                 if allele not in called:
                     continue
+                if carriers is not None:
+                    held = carriers.setdefault(variant_id, set())
+                    if name in held:
+                        continue
+                    held.add(name)
                 if len(called) == 1:
                     zygosity = "hemizygous"
                 elif all(a == allele for a in called):

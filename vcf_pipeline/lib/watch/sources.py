@@ -2,12 +2,16 @@
 
 Watched sources (the folder sensor keeps the stores in step with them): `incoming` is
 `<home>/incoming`; more come from the `sources:` section of the home's configuration file
-(`sources: {name: path}`, or `{name: {path: ..., bad_records: skip}}` to count and leave out records
-that break the VCF rules instead of failing the file; `incoming` may be given such settings too) and
-from `VCF_PIPELINE_SOURCES` (`name=path,name=path`), which wins. Registered sources are only looked
-up: `vcf-pipeline ingest` records the other folders it was pointed at in `<home>/sources.json`, so
-that later runs (and backfills) can find those files again. That file is state the commands write,
-not configuration a person edits, so it stays apart from the configuration file.
+(`sources: {name: path}`, or `{name: {path: ..., bad_records: skip, build: GRCh38, reference: fasta}}`:
+`bad_records: skip` counts and leaves out records that break the VCF rules instead of failing the
+file; `build` is the genome build of every file in it, whatever their headers say; `reference` the
+FASTA to normalise them against; `incoming` may be given such settings too) and from
+`VCF_PIPELINE_SOURCES` (`name=path,name=path`), which wins. Registered sources are only looked up:
+`vcf-pipeline ingest` records the other folders it was pointed at in `<home>/sources.json`, so that
+later runs (and backfills) can find those files again, and the build or reference given to
+`ingest --build/--reference` for a file in `<home>/file_builds.json`, so that re-ingests keep them.
+Those files are state the commands write, not configuration a person edits, so they stay apart from
+the configuration file.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from pathlib import Path
 from vcf_pipeline.lib.watch.partition_keys import decode_key, encode_key
 
 DEFAULT_SOURCE = "incoming"
+PINS_FILE = "file_builds.json"
+_ENTRY_KEYS = {"path", "bad_records", "build", "reference"}
 
 
 class UnknownSourceError(KeyError):
@@ -35,6 +41,8 @@ class Sources:
     folders: dict[str, Path]
     watched: tuple[str, ...] = (DEFAULT_SOURCE,)
     bad_records: dict[str, str] = field(default_factory=dict)  # source -> "fail" (default) or "skip"
+    builds: dict[str, str] = field(default_factory=dict)  # source -> genome build its files are on
+    references: dict[str, Path] = field(default_factory=dict)  # source -> FASTA
 
     @classmethod
     def load(cls, home: Path | str, configured: dict | None = None, env: str | None = None) -> "Sources":
@@ -44,7 +52,7 @@ class Sources:
         registry = home / "sources.json"
         if registry.exists():
             folders.update({k: Path(v) for k, v in json.loads(registry.read_text()).items()})
-        configured, bad_records = _configured(configured or {}, home)
+        configured, options = _configured(configured or {}, home)
         watched = {DEFAULT_SOURCE: home / "incoming", **configured}
         env = os.environ.get("VCF_PIPELINE_SOURCES", "") if env is None else env
         for item in filter(None, (part.strip() for part in env.split(","))):
@@ -53,7 +61,7 @@ class Sources:
                 raise ValueError(f"VCF_PIPELINE_SOURCES entry {item!r} is not name=path")
             watched[name.strip()] = _folder(path.strip(), home)
         folders.update(watched)
-        return cls(home=home, folders=folders, watched=tuple(watched), bad_records=bad_records)
+        return cls(home=home, folders=folders, watched=tuple(watched), **options)
 
     def register(self, folder: Path) -> str:
         """Name of the source for `folder`, recording a new one in `<home>/sources.json` if needed."""
@@ -70,11 +78,7 @@ class Sources:
         registry = self.home / "sources.json"
         recorded = json.loads(registry.read_text()) if registry.exists() else {}
         recorded[name] = str(folder)
-        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(registry, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(json.dumps(recorded, indent=2, sort_keys=True))
-        os.chmod(registry, 0o600)  # a registry written before this rule
+        _write_private(registry, recorded)
         return name
 
     def key_for(self, path: Path) -> str:
@@ -89,6 +93,37 @@ class Sources:
         """What to do with records that break the VCF rules in this partition's file: fail or skip."""
         return self.bad_records.get(decode_key(key)[0], "fail")
 
+    def identity_for(self, key: str) -> dict:
+        """What the user set for this file: `build` (and where it was set) and `reference`, from
+        `ingest --build/--reference` for the file, else its source's configuration."""
+        source = decode_key(key)[0]
+        pinned = self._pins().get(key, {})
+        found = {}
+        if pinned.get("build"):
+            found.update(build=pinned["build"], build_origin="vcf-pipeline ingest --build")
+        elif source in self.builds:
+            found.update(build=self.builds[source], build_origin=f"`build:` of source {source!r}")
+        if pinned.get("reference") or source in self.references:
+            found["reference"] = Path(pinned.get("reference") or self.references[source])
+        return found
+
+    def pin(self, keys: list[str], build: str | None = None, reference: Path | None = None) -> None:
+        """Record `ingest --build/--reference` for these files, for every later run of them."""
+        if build is None and reference is None:
+            return
+        pins = self._pins()
+        for key in keys:
+            entry = pins.setdefault(key, {})
+            if build is not None:
+                entry["build"] = build
+            if reference is not None:
+                entry["reference"] = str(Path(reference).resolve())
+        _write_private(self.home / PINS_FILE, pins)
+
+    def _pins(self) -> dict:
+        path = self.home / PINS_FILE
+        return json.loads(path.read_text()) if path.exists() else {}
+
     def path_for(self, key: str) -> Path:
         """The file a partition key stands for."""
         source, relative = decode_key(key)
@@ -97,25 +132,44 @@ class Sources:
         return self.folders[source] / relative
 
 
+def _write_private(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(data, indent=2, sort_keys=True))
+    os.chmod(path, 0o600)  # a file written before this rule
+
+
 def _folder(path: str, home: Path) -> Path:
     folder = Path(path).expanduser()
     return (folder if folder.is_absolute() else home / folder).resolve()
 
 
-def _configured(entries: dict, home: Path) -> tuple[dict[str, Path], dict[str, str]]:
-    """(source -> folder, source -> bad-record policy) from the configuration's `sources:`."""
-    folders, policies = {}, {}
+def _configured(entries: dict, home: Path) -> tuple[dict[str, Path], dict]:
+    """(source -> folder, the per-source options of `Sources`) from the configuration's `sources:`."""
+    from vcf_pipeline.lib.vcf.identity import BuildError, build_of
+
+    folders: dict[str, Path] = {}
+    options: dict[str, dict] = {"bad_records": {}, "builds": {}, "references": {}}
     for name, entry in entries.items():
+        name = str(name)
         if isinstance(entry, str):
             entry = {"path": entry}
-        if not isinstance(entry, dict) or not isinstance(entry.get("path", ""), str):
-            raise ValueError(f"source {name!r} must be a folder path or {{path: ..., bad_records: fail|skip}}")
+        if not isinstance(entry, dict) or not isinstance(entry.get("path", ""), str) or set(entry) - _ENTRY_KEYS:
+            raise ValueError(f"source {name!r} must be a folder path or {{path: ..., bad_records: fail|skip, build: ..., reference: ...}}")
         policy = entry.get("bad_records", "fail")
         if policy not in ("fail", "skip"):
             raise ValueError(f"source {name!r}: bad_records must be fail or skip, not {policy!r}")
         if entry.get("path"):
-            folders[str(name)] = _folder(entry["path"], home)
-        elif str(name) != DEFAULT_SOURCE:
+            folders[name] = _folder(entry["path"], home)
+        elif name != DEFAULT_SOURCE:
             raise ValueError(f"source {name!r} has no path")
-        policies[str(name)] = policy
-    return folders, policies
+        options["bad_records"][name] = policy
+        if entry.get("build"):
+            try:
+                options["builds"][name] = build_of(str(entry["build"]))
+            except BuildError as exc:
+                raise ValueError(f"source {name!r}: {exc}") from None
+        if entry.get("reference"):
+            options["references"][name] = _folder(str(entry["reference"]), home)
+    return folders, options
