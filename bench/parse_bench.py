@@ -51,3 +51,62 @@ def run(path: Path, samples: bool = False) -> dict:
     result["ours_vs_bcftools"] = result["ours"]["records_per_s"] / reference["records_per_s"] if reference else None
     result["ours_vs_bare_pysam"] = result["ours"]["records_per_s"] / result["bare_pysam"]["records_per_s"]
     return result
+
+
+def identity_costs(path: Path, work: Path) -> dict:
+    """What the store's identity costs the parse, on one file read three ways in the same run: alleles
+    as written (the parse before normalisation), trimmed (the default, no FASTA), and left-aligned and
+    REF-checked against a FASTA. The synthetic files sit on real chromosome coordinates, so the FASTA
+    run uses a copy packed onto one short contig (10 bp a record) with a FASTA holding each REF."""
+    import random
+    from contextlib import contextmanager
+
+    from vcf_pipeline.lib.vcf import reader as reader_module
+    from vcf_pipeline.lib.vcf.identity import FileIdentity, IdentityOptions
+    from vcf_pipeline.lib.vcf.normalise import Normalised
+
+    class AsWritten(FileIdentity):
+        def normalise(self, chrom, pos, ref, alt):
+            return Normalised(pos, ref, alt)
+
+    @contextmanager
+    def alleles_as_written():
+        reader_module.FileIdentity = AsWritten
+        try:
+            yield
+        finally:
+            reader_module.FileIdentity = FileIdentity
+
+    packed, fasta = work / f"packed-{path.name}", work / f"packed-{path.stem}.fa"
+    if not fasta.exists():
+        rng = random.Random(5)
+        sequence, lines = [], []
+        for line in open(path):
+            if line.startswith("##contig"):
+                continue
+            if line.startswith("#"):
+                lines.append(line if line.startswith("#CHROM") else line)
+                continue
+            fields = line.split("\t")
+            fields[0], fields[1] = "chr1", str(len(sequence) + 2)
+            sequence += [rng.choice("ACGT"), *fields[3], *(rng.choice("ACGT") for _ in range(9 - len(fields[3])))]
+            lines.append("\t".join(fields))
+        header = [line for line in lines if line.startswith("#")]
+        header.insert(len(header) - 1, f"##contig=<ID=chr1,length={len(sequence)}>\n")
+        packed.write_text("".join(header + [line for line in lines if not line.startswith("#")]))
+        fasta.write_text(">chr1\n" + "\n".join("".join(sequence[i : i + 60]) for i in range(0, len(sequence), 60)) + "\n")
+
+    def rate(options: IdentityOptions = IdentityOptions()) -> dict:
+        started = time.perf_counter()
+        with VcfReader(packed, identity=options) as reader:
+            rows = sum(b.variants.num_rows for b in reader.batches())
+        seconds = time.perf_counter() - started
+        return {"records": reader.stats.records, "variants": rows, "records_per_s": reader.stats.records / seconds,
+                "ref_checked": reader.stats.identity.ref_checked, "ref_mismatches": reader.stats.identity.ref_mismatches}
+
+    with alleles_as_written():
+        as_written = rate()
+    trimmed, with_fasta = rate(), rate(IdentityOptions(build="GRCh38", reference=fasta))
+    return {"file": packed.name, "as_written": as_written, "trimmed": trimmed, "fasta": with_fasta,
+            "trimmed_vs_as_written": trimmed["records_per_s"] / as_written["records_per_s"],
+            "fasta_vs_as_written": with_fasta["records_per_s"] / as_written["records_per_s"]}

@@ -75,6 +75,7 @@ def main() -> int:
     if large != small:
         stage("parse_large", lambda: parse_bench.run(large))
     stage("parse_cohort", lambda: parse_bench.run(cohort, samples=True))
+    stage("parse_identity", lambda: parse_bench.identity_costs(small, work))
     stage("embed", lambda: embed_bench.run(small, work, args.embed_texts))
     stage("fixed_cost", lambda: ingest_bench.fixed_cost(work, header))
     fixed = results.get("fixed_cost", {}).get("seconds_median", 0.0)
@@ -99,6 +100,17 @@ def main() -> int:
     return 0
 
 
+def _identity_rows(identity: dict | None, row) -> list:
+    if not identity:
+        return []
+    as_written = identity["as_written"]["records_per_s"]
+    return [
+        row("parse, alleles as written (records/s)", as_written, "(reference)", True),
+        row("parse, trimmed, no FASTA (records/s)", identity["trimmed"]["records_per_s"], "({:.2f}x as written)".format(identity["trimmed_vs_as_written"]), True),
+        row("parse, left-aligned + REF check (records/s)", identity["fasta"]["records_per_s"], "({:.2f}x as written)".format(identity["fasta_vs_as_written"]), True),
+    ]
+
+
 def summary(r: dict, large_n: int) -> list[tuple[str, str, str, str]]:
     """(measure, figure, target, verdict) rows."""
     def row(label, value, target, ok, fmt="{:,.0f}"):
@@ -117,6 +129,7 @@ def summary(r: dict, large_n: int) -> list[tuple[str, str, str, str]]:
         row(f"parse, ours, {large} annotated (records/s)", pl["ours"]["records_per_s"], ">= 100k", pl["ours"]["records_per_s"] >= 100_000),
         row("parse, ours / bcftools query", p100["ours_vs_bcftools"] or 0, "(ratio)", True, "{:.2f}"),
         row(f"parse, ours, cohort {r['parse_cohort']['ours']['records']:,} x samples (records/s)", r["parse_cohort"]["ours"]["records_per_s"], "(ratio {:.2f} to bcftools)".format(r["parse_cohort"]["ours_vs_bcftools"] or 0), True),
+        *_identity_rows(r.get("parse_identity"), row),
         row("embed, onnx-int8, texts/s (ours)", default["texts_per_s"], "(vs bare encode {:.1f} x)".format(default["vs_bare_encode"]), True),
         row("embed, onnx-int8 cosine to fp32 (mean / p1)", f"{default['cosine_to_fp32_mean']:.4f} / {default['cosine_to_fp32_p1']:.4f}", ">= 0.98", default["cosine_to_fp32_mean"] >= 0.98),
         row("embed, static, texts/s", static["texts_per_s"], ">= 10k", static["texts_per_s"] >= 10_000),

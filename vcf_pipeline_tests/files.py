@@ -34,3 +34,31 @@ def write_settings(home: Path, settings: dict) -> Path:
     path = home / "vcf-pipeline.yaml"
     path.write_text(yaml.safe_dump(settings))
     return path
+
+
+def repeats_and_indels(rng, contigs: int = 300, records: int = 150) -> tuple[str, list[tuple[int, str, str]]]:
+    """A sequence of short tandem repeats and (pos, ref, "alt,alt") records on it that need splitting,
+    trimming and left-shifting: deletions, insertions and MNPs, one to three ALTs each."""
+    units = ["A", "CA", "TTG", "GATC", "C"]
+    sequence = "G" + "".join(rng.choice(units) * rng.randint(1, 6) + rng.choice("ACGT") for _ in range(contigs))
+    found, used = [], set()
+    for _ in range(records):
+        pos = rng.randint(1, len(sequence) - 12)
+        if pos in used:
+            continue
+        used.add(pos)
+        ref = sequence[pos - 1 : pos - 1 + rng.randint(1, 6)]
+        alts = set()
+        for _ in range(rng.randint(1, 3)):
+            kind = rng.choice(["del", "ins", "mnp"])
+            if kind == "del" and len(ref) > 1:
+                alt = ref[: rng.randint(1, len(ref) - 1)]
+            elif kind == "ins":
+                alt = ref + "".join(rng.choice("ACGT") for _ in range(rng.randint(1, 4)))
+            else:
+                alt = "".join(rng.choice("ACGT") for _ in ref)
+            if alt != ref:
+                alts.add(alt)
+        if alts:
+            found.append((pos, ref, ",".join(sorted(alts))))
+    return sequence, found

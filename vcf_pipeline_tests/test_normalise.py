@@ -11,6 +11,7 @@ import pysam.bcftools
 import pytest
 
 from vcf_pipeline.lib.vcf.normalise import Normaliser, trim
+from vcf_pipeline_tests.files import repeats_and_indels
 
 REPEATS = "ACGTTTTTTGCATCATCATGGGAAACCCTTTAAACCCTAAACCCTAAAGGGCCCAAATTTGGGCCCAAATTTGGGCCC"
 
@@ -60,29 +61,7 @@ def test_written_cases_match_bcftools_norm(tmp_path):
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_indels_and_mnps_in_repeats_match_bcftools_norm(tmp_path, seed):
-    rng = random.Random(seed)
-    units = ["A", "CA", "TTG", "GATC", "C"]
-    sequence = "G" + "".join(rng.choice(units) * rng.randint(1, 6) + rng.choice("ACGT") for _ in range(300))
-    records, used = [], set()
-    for _ in range(150):
-        pos = rng.randint(1, len(sequence) - 12)
-        if pos in used:
-            continue
-        used.add(pos)
-        ref = sequence[pos - 1 : pos - 1 + rng.randint(1, 6)]
-        alts = set()
-        for _ in range(rng.randint(1, 3)):
-            kind = rng.choice(["del", "ins", "mnp"])
-            if kind == "del" and len(ref) > 1:
-                alt = ref[: rng.randint(1, len(ref) - 1)]
-            elif kind == "ins":
-                alt = ref + "".join(rng.choice("ACGT") for _ in range(rng.randint(1, 4)))
-            else:
-                alt = "".join(rng.choice("ACGT") for _ in ref)
-            if alt != ref:
-                alts.add(alt)
-        if alts:
-            records.append((pos, ref, ",".join(sorted(alts))))
+    sequence, records = repeats_and_indels(random.Random(seed))
     fasta, vcf = _write(tmp_path, sequence, records)
     assert _ours(fasta, records) == _bcftools(fasta, vcf)
 

@@ -53,6 +53,37 @@ def test_a_bad_configuration_file_is_refused_naming_the_setting(tmp_path, capsys
     assert words in capsys.readouterr().err
 
 
+def test_reference_data_per_build_per_source_per_file_and_from_the_environment(tmp_path, monkeypatch):
+    write_settings(tmp_path, {
+        "references": {"hg38": {"fasta": "ref/GRCh38.fa", "gff3": "ref/genes.gff3"}, "b37": {"fasta": "/ref/hs37d5.fa"}},
+        "sources": {"lab": {"path": "drop", "build": "hg19", "reference": "ref/lab.fa"}},
+    })
+    monkeypatch.setenv("VCF_PIPELINE_REFERENCE_FASTA", str(tmp_path / "any.fa"))
+    settings = Settings.load(tmp_path)
+    lab = settings.identity_options("lab/a.vcf")
+    assert (lab.build, lab.build_origin, lab.reference) == ("GRCh37", "`build:` of source 'lab'", tmp_path / "ref" / "lab.fa")
+    assert lab.references == {"GRCh38": tmp_path / "ref" / "GRCh38.fa", "GRCh37": Path("/ref/hs37d5.fa")}
+    assert lab.gene_models == {"GRCh38": tmp_path / "ref" / "genes.gff3"} and lab.any_reference == tmp_path / "any.fa"
+    incoming = settings.identity_options("incoming/b.vcf")
+    assert incoming.build is None and incoming.reference is None
+    settings.source_folders().pin(["lab/a.vcf"], build="GRCh38", reference=tmp_path / "mine.fa")  # ingest --build --reference
+    pinned = Settings.load(tmp_path).identity_options("lab/a.vcf")
+    assert (pinned.build, pinned.build_origin, pinned.reference) == ("GRCh38", "vcf-pipeline ingest --build", tmp_path / "mine.fa")
+    assert Settings.load(tmp_path).identity_options("lab/other.vcf").build == "GRCh37"  # the pin is for that file only
+
+
+@pytest.mark.parametrize(
+    ("written", "words"),
+    [({"references": {"hg37": {"fasta": "a.fa"}}}, "unknown genome build 'hg37'"), ({"references": {"GRCh38": "a.fa"}}, "references.GRCh38"),
+     ({"references": {"GRCh38": {"fasta": "a.fa", "gtf": "b"}}}, "references.GRCh38"),
+     ({"sources": {"lab": {"path": "x", "build": "mm10"}}}, "source 'lab': unknown genome build 'mm10'")],
+)
+def test_bad_reference_data_is_refused_naming_it(tmp_path, written, words):
+    write_settings(tmp_path, written)
+    with pytest.raises((SettingsError, ValueError), match=words):
+        Settings.load(tmp_path).identity_options("incoming/a.vcf")
+
+
 def test_sources_come_from_the_file_and_the_old_sources_yaml_still_counts(tmp_path):
     write_settings(tmp_path, {"sources": {"lab": "drop", "vendor": {"path": "/data/vendor", "bad_records": "skip"}}})
     sources = Settings.load(tmp_path).source_folders()

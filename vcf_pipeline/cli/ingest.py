@@ -11,7 +11,16 @@ def cmd_ingest(args) -> int:
     from vcf_pipeline.instance.in_process_runs import ingest_paths
 
     settings = settings_of(args)
-    summaries = ingest_paths(settings.home, args.paths, args.wait, report=say)
+    if args.build:
+        from vcf_pipeline.lib.vcf.identity import BuildError, build_of
+
+        try:
+            build_of(args.build)
+        except BuildError as exc:
+            raise Refused(str(exc)) from None
+    if args.reference and not args.reference.is_file():
+        raise Refused(f"--reference {args.reference}: no such FASTA file")
+    summaries = ingest_paths(settings.home, args.paths, args.wait, report=say, build=args.build, reference=args.reference)
     if not summaries:
         say("no VCF/BCF files found in: " + " ".join(map(str, args.paths)))
         return 1
@@ -63,12 +72,80 @@ def cmd_backfill(args) -> int:
         return 0 if outcome.succeeded else 1
 
 
+def cmd_rebuild(args) -> int:
+    import dagster as dg
+
+    from vcf_pipeline.cli.curate import curation
+    from vcf_pipeline.instance.home import prepare_home
+    from vcf_pipeline.instance.in_process_runs import ingest_paths
+    from vcf_pipeline.lib.stores.rebuild import (
+        RebuildRefused,
+        old_curations,
+        retire_stores,
+    )
+    from vcf_pipeline.lib.watch.sources import UnknownSourceError
+
+    settings = settings_of(args)
+    prepare_home(settings)
+    with dg.DagsterInstance.get() as instance:
+        keys = instance.get_dynamic_partitions("vcf_files")
+    sources = settings.source_folders()
+    paths = []
+    for key in keys:
+        try:
+            path = sources.path_for(key)
+        except UnknownSourceError as exc:
+            say(f"skipped: {exc}")
+            continue
+        if path.is_file():
+            paths.append(path)
+    with curation(settings, args) as done:  # no run writes while the stores move
+        try:
+            retired = retire_stores(settings.lancedb_uri, settings.kuzu_path.parent, settings.warehouse, settings.home)
+        except RebuildRefused as exc:
+            raise Refused(str(exc)) from None
+        done["rows"] = len(paths)
+    print(f"old stores moved to {retired}")
+    if len(paths) < len(keys):
+        say(f"{len(keys) - len(paths)} registered files are gone; the folder sensor retracts them")
+    summaries = ingest_paths(settings.home, paths, args.wait, report=say)
+    for summary in summaries:
+        print(summary.line(), flush=True)
+    failed = sum(not s.ok for s in summaries)
+    carried, left = _carry_curations(settings, args, old_curations(retired))
+    print(f"{len(summaries) - failed} files ingested, {failed} failed; {carried} curations carried over" + (f", {len(left)} not:" if left else ""))
+    for line in left:
+        print(f"  {line}")
+    return 1 if failed or left else 0
+
+
+def _carry_curations(settings, args, olds) -> tuple[int, list[str]]:
+    from vcf_pipeline.cli.curate import _curator, curation
+    from vcf_pipeline.lib.stores.rebuild import carry_curations
+
+    if not olds:
+        return 0, []
+    with curation(settings, args) as done:  # the pools, and an audit line
+        carried, left = carry_curations(_curator(settings), olds)
+        done["rows"] = carried
+    return carried, left
+
+
 def add_commands(commands) -> None:
     p = add_command(
         commands, "ingest", cmd_ingest, "register VCF files as partitions and materialise them through Dagster, in this process",
         wait_s=600.0,
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="VCF/BCF files or folders")
+    p.add_argument("--build", help="genome build of these files, whatever their headers say (GRCh38, GRCh37, hg19, b37, ...); kept for later runs")
+    p.add_argument("--reference", type=Path, metavar="FASTA", help="FASTA to left-align and check alleles against; kept for later runs")
+
+    p = add_command(
+        commands, "rebuild", cmd_rebuild, "rebuild the stores from the registered files (for stores an earlier version wrote)",
+        description="Moves the LanceDB and Kuzu stores and the warehouse aside, into <home>/retired/<time>/, ingests every "
+        "registered file again, and carries curations over to the variants now at their sites.",
+        wait_s=600.0,
+    )
 
     p = add_command(
         commands, "backfill", cmd_backfill, "re-run partitions as a Dagster backfill, executed by the daemon",

@@ -59,8 +59,11 @@ def _failure(result) -> str:
     return "run failed"
 
 
-def ingest_paths(home: Path, paths: list[Path], wait_s: float = 600.0, report=lambda line: None) -> list[FileSummary]:
+def ingest_paths(
+    home: Path, paths: list[Path], wait_s: float = 600.0, report=lambda line: None, build: str | None = None, reference: Path | None = None
+) -> list[FileSummary]:
     """Register every VCF under `paths` as a partition and materialise it; failures do not stop the rest.
+    `build` and `reference`, when given, are recorded for these files and apply to every later run.
 
     Before each file, runs whose process died are failed and their pool slots freed; a pool held by
     a live run is waited for, at most `wait_s` seconds (`report` hears who holds it)."""
@@ -72,6 +75,7 @@ def ingest_paths(home: Path, paths: list[Path], wait_s: float = 600.0, report=la
     sources = settings.source_folders()
     files = find_vcf_files([Path(p) for p in paths])
     keys = [sources.key_for(f) for f in files]
+    sources.pin(keys, build, reference)
     job = defs.resolve_job_def("ingest_vcf")
     summaries = []
     with dg.DagsterInstance.get() as instance:

@@ -103,6 +103,7 @@ def parsed_variants(context: dg.AssetExecutionContext, settings: PipelineSetting
             "bad_records_skipped": stats.bad_records_skipped,
             **({"bad_record_examples": "\n".join(stats.bad_record_examples)} if stats.bad_record_examples else {}),
             "annotations": ", ".join(stats.annotation_kinds) or "none",
+            **({"annotation_source": stats.annotation_source} if stats.annotation_source else {}),
             "parse_seconds": round(result.seconds, 3),
             "records_per_second": round(stats.records / result.seconds, 1) if result.seconds else 0.0,
             **({"preview": preview(head, ["variant_id", "variant_type", "gene_symbol", "consequence", "clinical_significance"])} if head else {}),

@@ -138,11 +138,12 @@ class Curator:
     def resolve(self, text: str) -> str:
         """The stored id a user's id names (its build may be left out when only one build has it)."""
         try:
-            return resolve_variant_id(text, self._stored_ids)
+            return resolve_variant_id(text, self.stored_ids)
         except VariantIdError as exc:
             raise CurationError(str(exc)) from None
 
-    def _stored_ids(self, ids: list[str]) -> list[str]:
+    def stored_ids(self, ids: list[str]) -> list[str]:
+        """Those of `ids` that `variants` holds."""
         if VARIANTS not in self.store.table_names():
             return []
         return self.store.read(VARIANTS, ["variant_id"], where=in_list("variant_id", ids))["variant_id"].to_pylist()

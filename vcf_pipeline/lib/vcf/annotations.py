@@ -1,4 +1,5 @@
-"""Variant annotations read generically from a VCF header: VEP CSQ, SnpEff ANN and ClinVar INFO.
+"""Variant annotations read generically from a VCF header: VEP CSQ, SnpEff ANN, bcftools csq's BCSQ
+and ClinVar INFO.
 
 `AnnotationReader(header)` looks at the header once; `annotate(record, alt_indexes)` then returns the
 annotation columns of each ALT allele, choosing one transcript: MANE/canonical first, else the most
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 import pysam
+
+from vcf_pipeline.lib.vcf.consequences import bcsq_allele, bcsq_entry
 
 ANNOTATION_COLUMNS = (
     "rsid",
@@ -54,18 +57,20 @@ _UNRANKED = len(_CONSEQUENCE_ORDER)
 _SUBFIELDS = {
     "allele": ("Allele",),
     "allele_num": ("ALLELE_NUM",),
-    "gene_symbol": ("SYMBOL", "Gene_Name"),
+    "gene_symbol": ("SYMBOL", "Gene_Name", "gene"),
     "gene_id": ("Gene", "Gene_ID"),
     "consequence": ("Consequence", "Annotation"),
     "impact": ("IMPACT", "Annotation_Impact"),
     "hgvs_c": ("HGVSc", "HGVS.c"),
-    "hgvs_p": ("HGVSp", "HGVS.p"),
+    "hgvs_p": ("HGVSp", "HGVS.p", "amino_acid_change"),
+    "dna_change": ("dna_change",),
     "mane": ("MANE_SELECT", "MANE"),
     "canonical": ("CANONICAL",),
     "existing": ("Existing_variation",),
     "clin_sig": ("CLIN_SIG",),
     "af": ("gnomADe_AF", "gnomAD_AF", "gnomADg_AF", "AF", "MAX_AF"),
 }
+BCSQ = "BCSQ"
 _CLINVAR_PLACEHOLDERS = {"not provided", "not specified", ""}
 # Plain INFO fields the annotation columns come from (ClinVar's, dbSNP's RS, allele frequencies).
 _INFO_READ = {"CLNSIG", "CLNREVSTAT", "CLNDN", "GENEINFO", "MC", "RS", "AF", "AF_EXAC", "AF_TGP", "AF_ESP"}
@@ -103,7 +108,10 @@ class _TranscriptField:
     def for_allele(self, entries: list[list[str]], record: pysam.VariantRecord, alt_index: int) -> list[dict[str, str]]:
         """The entries about ALT `alt_index`, as {canonical name: value}."""
         chosen = None
-        if "allele_num" in self.index:
+        if "dna_change" in self.index:  # BCSQ: the change names its allele
+            i, alt = self.index["dna_change"], record.alts[alt_index]
+            chosen = [e for e in entries if i < len(e) and bcsq_allele(e[i]) == alt] or None
+        if chosen is None and "allele_num" in self.index:
             i, wanted = self.index["allele_num"], str(alt_index + 1)
             chosen = [e for e in entries if i < len(e) and e[i].strip() == wanted] or None
         if chosen is None and "allele" in self.index:
@@ -112,7 +120,8 @@ class _TranscriptField:
         if chosen is None:
             # Entries that name no allele we know: they can only be about a record's single ALT.
             chosen = entries if len(record.alts) == 1 else []
-        return [self._named(e) for e in chosen]
+        named = [self._named(e) for e in chosen]
+        return [bcsq_entry(n) for n in named] if self.info_id == BCSQ else named
 
     def _named(self, parts: list[str]) -> dict[str, str]:
         named = {}
@@ -172,7 +181,7 @@ class AnnotationReader:
         self._info = set(self._read)
         self._af_per_allele = "AF" in self._info and info["AF"].number == "A"
         self.kinds = sorted(
-            {"VEP CSQ" if "Format:" in (info[f.info_id].description or "") else "SnpEff ANN" for f in self.transcript_fields}
+            {_kind(f.info_id, info[f.info_id].description or "") for f in self.transcript_fields}
             | ({"ClinVar"} if "CLNSIG" in self._info else set())
         )
 
@@ -231,6 +240,12 @@ class AnnotationReader:
             if value is not None:
                 return _frequency(value)
         return None
+
+
+def _kind(info_id: str, description: str) -> str:
+    if info_id == BCSQ:
+        return "bcftools csq"
+    return "VEP CSQ" if "Format:" in description else "SnpEff ANN"
 
 
 def _frequency(value) -> float | None:

@@ -33,6 +33,7 @@ from vcf_pipeline.lib.vcf.annotations import (
     AnnotationReader,
     parse_subfield_names,
 )
+from vcf_pipeline.lib.vcf.consequences import CsqFailed, annotate_with_csq
 from vcf_pipeline.lib.vcf.faults import (
     VcfFormatError,
     check_complete,
@@ -116,6 +117,7 @@ class ParseStats:
     bad_records_skipped: int = 0
     bad_record_examples: list[str] = field(default_factory=list)  # the first few, with their reasons
     identity: IdentityStats = field(default_factory=IdentityStats)
+    annotation_source: str = ""  # set when the file brought no annotation: what annotated it, or why nothing did
 
 
 @dataclass
@@ -206,10 +208,35 @@ class VcfReader:
         self.stats.identity = self.identity.stats
         self._header_columns = 8 + (1 + len(self.samples) if self.samples else 0)
         self._cut_record = self._find_cutlast_line(header)
+        if not self.annotations.kinds:
+            self._annotate_with_csq()  # after the checks of the file as written
         self.stats.samples = self.samples
         self.stats.annotation_kinds = self.annotations.kinds
         self.stats.file_format = f"{self._vcf.format} {self._vcf.compression}"
         return self
+
+    def _annotate_with_csq(self) -> None:
+        """A file without annotations is read through `bcftools csq` when the build has a FASTA and a
+        GFF3 gene model; `stats.annotation_source` says what happened either way."""
+        build, fasta = self.identity.build, self.identity.stats.reference
+        gff3 = self.identity_options.gene_models.get(build)
+        if not (gff3 and fasta):
+            missing = "neither a reference FASTA nor a GFF3 gene model" if not (fasta or gff3) else "no GFF3 gene model" if fasta else "no reference FASTA"
+            self.stats.annotation_source = f"none: the file has no annotation, and build {build} has {missing} for bcftools csq (references.{build} in vcf-pipeline.yaml)"
+            return
+        folder = Path(tempfile.mkdtemp(prefix="vcf-csq-", dir=self.tmp_dir))
+        try:
+            annotated = annotate_with_csq(self._readable, Path(fasta), gff3, folder)
+        except CsqFailed as exc:
+            self.stats.annotation_source = f"none: bcftools csq failed ({exc})"
+            shutil.rmtree(folder, ignore_errors=True)
+            return
+        self._vcf.close()
+        self._csq_folder = folder
+        self._vcf = pysam.VariantFile(str(annotated))
+        self.annotations = AnnotationReader(self._vcf.header)
+        self.stats.annotation_kinds = self.annotations.kinds
+        self.stats.annotation_source = f"bcftools csq with {gff3} and {fasta}"
 
     def __exit__(self, *exc_info) -> None:
         try:
@@ -219,6 +246,8 @@ class VcfReader:
                 raise
         finally:
             self._copy.__exit__(*exc_info)
+            if getattr(self, "_csq_folder", None):
+                shutil.rmtree(self._csq_folder, ignore_errors=True)
 
     def _find_cutlast_line(self, header) -> int | None:
         """A plain VCF whose last line has no line end and looks cut is refused as truncated (with
