@@ -32,17 +32,24 @@ def bare_pysam(path: Path) -> dict:
     return {"records": n, "seconds": seconds, "records_per_s": n / seconds}
 
 
-def bcftools(path: Path, samples: bool) -> dict | None:
-    if not shutil.which("bcftools"):
-        return None
+def bcftools(path: Path, samples: bool) -> dict:
+    """`bcftools query` printing the fields we read: the system's bcftools, else the one pysam ships
+    (run in this process, its output collected in memory)."""
     fields = "%CHROM\t%POS\t%ID\t%REF\t%ALT\t%QUAL\t%FILTER\t%INFO/CSQ\t%INFO/CLNSIG\t%INFO/CLNDN\t%INFO/AF"
     fmt = fields + ("[\t%GT:%AD:%DP:%GQ]" if samples else "") + "\n"
     started = time.perf_counter()
-    proc = subprocess.Popen(["bcftools", "query", "-f", fmt, str(path)], stdout=subprocess.PIPE)
-    n = sum(chunk.count(b"\n") for chunk in iter(lambda: proc.stdout.read(1 << 20), b""))
-    proc.wait()
+    if shutil.which("bcftools"):
+        proc = subprocess.Popen(["bcftools", "query", "-f", fmt, str(path)], stdout=subprocess.PIPE)
+        n = sum(chunk.count(b"\n") for chunk in iter(lambda: proc.stdout.read(1 << 20), b""))
+        proc.wait()
+        which = "bcftools"
+    else:
+        import pysam.bcftools
+
+        n = pysam.bcftools.query("-f", fmt, str(path)).count("\n")
+        which = "pysam.bcftools"
     seconds = time.perf_counter() - started
-    return {"records": n, "seconds": seconds, "records_per_s": n / seconds}
+    return {"records": n, "seconds": seconds, "records_per_s": n / seconds, "binary": which}
 
 
 def run(path: Path, samples: bool = False) -> dict:
@@ -58,6 +65,7 @@ def identity_costs(path: Path, work: Path) -> dict:
     as written (the parse before normalisation), trimmed (the default, no FASTA), and left-aligned and
     REF-checked against a FASTA. The synthetic files sit on real chromosome coordinates, so the FASTA
     run uses a copy packed onto one short contig (10 bp a record) with a FASTA holding each REF."""
+    import gzip
     import random
     from contextlib import contextmanager
 
@@ -77,15 +85,16 @@ def identity_costs(path: Path, work: Path) -> dict:
         finally:
             reader_module.FileIdentity = FileIdentity
 
-    packed, fasta = work / f"packed-{path.name}", work / f"packed-{path.stem}.fa"
+    stem = path.name.split(".")[0]
+    packed, fasta = work / f"packed-{stem}.vcf", work / f"packed-{stem}.fa"
     if not fasta.exists():
         rng = random.Random(5)
         sequence, lines = [], []
-        for line in open(path):
+        for line in (gzip.open(path, "rt") if path.name.endswith(".gz") else open(path)):
             if line.startswith("##contig"):
                 continue
             if line.startswith("#"):
-                lines.append(line if line.startswith("#CHROM") else line)
+                lines.append(line)
                 continue
             fields = line.split("\t")
             fields[0], fields[1] = "chr1", str(len(sequence) + 2)
@@ -96,13 +105,17 @@ def identity_costs(path: Path, work: Path) -> dict:
         packed.write_text("".join(header + [line for line in lines if not line.startswith("#")]))
         fasta.write_text(">chr1\n" + "\n".join("".join(sequence[i : i + 60]) for i in range(0, len(sequence), 60)) + "\n")
 
-    def rate(options: IdentityOptions = IdentityOptions()) -> dict:
-        started = time.perf_counter()
-        with VcfReader(packed, identity=options) as reader:
-            rows = sum(b.variants.num_rows for b in reader.batches())
-        seconds = time.perf_counter() - started
-        return {"records": reader.stats.records, "variants": rows, "records_per_s": reader.stats.records / seconds,
-                "ref_checked": reader.stats.identity.ref_checked, "ref_mismatches": reader.stats.identity.ref_mismatches}
+    def rate(options: IdentityOptions = IdentityOptions(), repeats: int = 3) -> dict:
+        """The best of `repeats` reads (the machine's noise is larger than the differences measured)."""
+        best = 0.0
+        for _ in range(repeats):
+            started = time.perf_counter()
+            with VcfReader(packed, identity=options) as reader:
+                rows = sum(b.variants.num_rows for b in reader.batches())
+            best = max(best, reader.stats.records / (time.perf_counter() - started))
+        return {"records": reader.stats.records, "variants": rows, "records_per_s": best, "repeats": repeats,
+                "ref_checked": reader.stats.identity.ref_checked, "ref_mismatches": reader.stats.identity.ref_mismatches,
+                "normalised_changed": reader.stats.identity.normalised_changed}
 
     with alleles_as_written():
         as_written = rate()

@@ -196,6 +196,8 @@ def test_tables_schema_and_status_describe_both_stores(home, capsys):
     status = run_json(capsys, "status", "--home", home)
     assert status["lancedb"][VARIANTS]["rows"] == lancedb[VARIANTS] and status["kuzu"]["Variant"] == kuzu["Variant"]
     assert status["last_ingest"] and status["last_backup"] is None
+    # ClinVar's test set and the samples say GRCh38; htslib's vcf44_1 names no build.
+    assert set(status["variants_by_build"]) == {"GRCh38", "unknown"} and sum(status["variants_by_build"].values()) == lancedb[VARIANTS]
     assert any(i["columns"] == ["variant_id"] for i in status["indexes"][VARIANTS])
     for store in ("lancedb", "kuzu"):
         assert (home / store).stat().st_mode & 0o077 == 0  # owner-only

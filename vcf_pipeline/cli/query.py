@@ -157,6 +157,15 @@ def cmd_schema(args) -> int:
     return 0
 
 
+def _variants_by_build(store) -> dict[str, int]:
+    from vcf_pipeline.lib.stores.variant_tables import VARIANTS
+
+    if VARIANTS not in store.table_names():
+        return {}
+    counts = store.read(VARIANTS, ["assembly"])["assembly"].value_counts().to_pylist()
+    return {c["values"]: c["counts"] for c in sorted(counts, key=lambda c: -c["counts"])}
+
+
 def cmd_status(args) -> int:
     from vcf_pipeline.instance.home import last_materialized
 
@@ -171,6 +180,7 @@ def cmd_status(args) -> int:
         "last_ingest": last_materialized(settings, "lancedb_variants"),
         "last_backup": last_materialized(settings, "lancedb_backup"),
         "indexes": indexes,
+        "variants_by_build": _variants_by_build(store),
     }
     if args.json:
         emit(args, payload)
@@ -184,6 +194,8 @@ def cmd_status(args) -> int:
         print(f"lancedb {t:<14} {v['rows']:>9} rows  v{v['version']:<5} {kinds}")
     for t, n in payload["kuzu"].items():
         print(f"kuzu    {t:<14} {n:>9}")
+    builds = ", ".join(f"{build} {n:,}" for build, n in payload["variants_by_build"].items())
+    print(f"variants by build  {builds or 'none'}")
     return 0
 
 

@@ -10,6 +10,7 @@ Symbolic alleles, breakends and `*` are kept as written. The FASTA may spell its
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,13 +25,18 @@ class Normalised:
     ref_matches: bool | None = None  # REF against the reference FASTA; None without one
 
 
+_SEQUENCE = re.compile("[ACGTNacgtn]+")
+
+
 def is_sequence_allele(allele: str) -> bool:
     """Bases only: not `<DEL>`, a breakend, `*` or `.`."""
-    return bool(allele) and all(base in "ACGTNacgtn" for base in allele)
+    return _SEQUENCE.fullmatch(allele) is not None
 
 
 def trim(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
     """The shared suffix, then the shared prefix, trimmed; one base of each allele always stays."""
+    if len(ref) == 1 or len(alt) == 1:
+        return pos, ref, alt  # SNVs and the usual indels: nothing to trim (runs once per allele)
     while len(ref) > 1 and len(alt) > 1 and ref[-1] == alt[-1]:
         ref, alt = ref[:-1], alt[:-1]
     while len(ref) > 1 and len(alt) > 1 and ref[0] == alt[0]:
@@ -45,6 +51,7 @@ class Normaliser:
     def __init__(self, fasta: Path | str | None = None):
         self.fasta = None
         self._names: dict[str, str] = {}  # the store's spelling -> the FASTA's
+        self._found: dict[str, str | None] = {}
         if fasta is not None:
             import pysam
 
@@ -54,18 +61,25 @@ class Normaliser:
             self._names = {canonical_contig(name): name for name in self.fasta.references}
 
     def holds(self, chrom: str) -> bool:
-        return canonical_contig(chrom) in self._names
+        return self._fasta_name(chrom) is not None
+
+    def _fasta_name(self, chrom: str) -> str | None:
+        """The FASTA's name for a contig of the file (looked up once per name)."""
+        if chrom not in self._found:
+            self._found[chrom] = self._names.get(canonical_contig(chrom))
+        return self._found[chrom]
 
     def length(self, chrom: str) -> int:
-        return self.fasta.get_reference_length(self._names[canonical_contig(chrom)])
+        return self.fasta.get_reference_length(self._fasta_name(chrom))
 
     def normalise(self, chrom: str, pos: int, ref: str, alt: str) -> Normalised:
         if not (is_sequence_allele(ref) and is_sequence_allele(alt)):
             return Normalised(pos, ref, alt)
         ref, alt = ref.upper(), alt.upper()
-        if not self.holds(chrom):
+        name = self._fasta_name(chrom) if self.fasta is not None else None
+        if name is None:
             return Normalised(*trim(pos, ref, alt))
-        chrom = self._names[canonical_contig(chrom)]
+        chrom = name
         matches = self.fasta.fetch(chrom, pos - 1, pos - 1 + len(ref)).upper() == ref
         pos, ref, alt = self._left_align(chrom, pos, ref, alt)
         return Normalised(*trim(pos, ref, alt), ref_matches=matches)
