@@ -189,3 +189,12 @@ def test_without_a_gene_model_the_metadata_says_why_nothing_annotated(tmp_path):
     _, _, stats = parse(path)
     assert stats.annotation_kinds == []
     assert stats.annotation_source.startswith("none:") and "build GRCh38 has neither a reference FASTA nor a GFF3 gene model" in stats.annotation_source
+
+
+def test_a_missing_or_unfitting_reference_is_named(tmp_path):
+    path = write_vcf(tmp_path / "a.vcf", "##reference=GRCh38\n##contig=<ID=chr1,length=200>\n", ["chr1\t5\t.\tA\tG\t.\t.\t.\tGT\t0/1"])
+    with pytest.raises(VcfFormatError, match="reference FASTA .*nowhere.fa does not exist"):
+        parse(path, reference=tmp_path / "nowhere.fa")
+    other = write_fasta(tmp_path / "mouse.fa", {"mm_chr1": "ACGT" * 50})
+    _, _, stats = parse(path, reference=other)
+    assert stats.identity.reference == "" and "holds none of the file's contigs" in stats.identity.reference_note

@@ -92,6 +92,8 @@ def test_a_sources_build_wins_over_the_header_and_ingest_build_sticks_to_its_fil
     assert {i.split(":")[0] for i in ids(home)} == {"GRCh38"}
     [again] = ingest_paths(home, [conflicting])  # a later run of the same file keeps the build it was given
     assert again.ok and again.metadata["build"] == "GRCh38" and "vcf-pipeline ingest --build" in again.metadata["build_evidence"]
+    assert main(["ingest", "--home", str(home), "--build", "auto", str(conflicting)]) == 1  # the header decides again: refused
+    assert "names two genome builds" in capsys.readouterr().out
 
     other = tmp_path / "home2"
     write_settings(other, {"sources": {"lab": {"path": str(lab), "build": "b37"}}})

@@ -11,7 +11,7 @@ def cmd_ingest(args) -> int:
     from vcf_pipeline.instance.in_process_runs import ingest_paths
 
     settings = settings_of(args)
-    if args.build:
+    if args.build and args.build != "auto":
         from vcf_pipeline.lib.vcf.identity import BuildError, build_of
 
         try:
@@ -137,7 +137,8 @@ def add_commands(commands) -> None:
         wait_s=600.0,
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="VCF/BCF files or folders")
-    p.add_argument("--build", help="genome build of these files, whatever their headers say (GRCh38, GRCh37, hg19, b37, ...); kept for later runs")
+    p.add_argument("--build", help="genome build of these files, whatever their headers say (GRCh38, GRCh37, hg19, b37, ...); "
+                   "kept for later runs (`auto`: the headers decide again)")
     p.add_argument("--reference", type=Path, metavar="FASTA", help="FASTA to left-align and check alleles against; kept for later runs")
 
     p = add_command(

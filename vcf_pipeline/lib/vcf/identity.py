@@ -32,7 +32,8 @@ _HG19_CHRM_LENGTH, _RCRS_LENGTH = 16_571, 16_569
 
 
 class BuildError(ValueError):
-    """The header's build evidence disagrees, or a build name is not one we know."""
+    """The build or reference data of a file cannot be settled: the header's evidence disagrees, a
+    build name is not one we know, or a configured FASTA is missing or does not fit."""
 
 
 def build_of(name: str) -> str:
@@ -150,7 +151,15 @@ class FileIdentity:
         if fasta is None:
             self.stats.reference_note = "no reference FASTA configured for this build: alleles trimmed, not left-aligned"
             return Normaliser()
-        normaliser = Normaliser(fasta)
+        if not Path(fasta).is_file():
+            raise BuildError(f"reference FASTA {fasta} does not exist")
+        try:
+            normaliser = Normaliser(fasta)
+        except Exception as exc:  # noqa: BLE001 - pysam's SamtoolsError, OSError or ValueError: all say the same to the user
+            raise BuildError(f"reference FASTA {fasta} cannot be read or indexed ({exc}); `samtools faidx` it where it lies") from None
+        if header.contigs and not any(normaliser.holds(name) for name in header.contigs):
+            self.stats.reference_note = f"{fasta} not used: it holds none of the file's contigs"
+            return Normaliser()
         wrong = _length_disagreements(header, normaliser)
         if wrong and fasta == options.any_reference and fasta not in (options.reference, options.references.get(self.build)):
             self.stats.reference_note = f"{fasta} not used: its contig lengths differ from the header's ({wrong})"

@@ -26,6 +26,7 @@ from vcf_pipeline.lib.watch.partition_keys import decode_key, encode_key
 
 DEFAULT_SOURCE = "incoming"
 PINS_FILE = "file_builds.json"
+AUTO_BUILD = "auto"
 _ENTRY_KEYS = {"path", "bad_records", "build", "reference"}
 
 
@@ -108,13 +109,16 @@ class Sources:
         return found
 
     def pin(self, keys: list[str], build: str | None = None, reference: Path | None = None) -> None:
-        """Record `ingest --build/--reference` for these files, for every later run of them."""
+        """Record `ingest --build/--reference` for these files, for every later run of them; build
+        `auto` forgets a recorded build (the header decides again)."""
         if build is None and reference is None:
             return
         pins = self._pins()
         for key in keys:
             entry = pins.setdefault(key, {})
-            if build is not None:
+            if build == AUTO_BUILD:
+                entry.pop("build", None)
+            elif build is not None:
                 entry["build"] = build
             if reference is not None:
                 entry["reference"] = str(Path(reference).resolve())
