@@ -13,7 +13,7 @@ dev ingest: export DAGSTER_HOME := $(HOME_DIR)/dagster_home
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install dev ingest test bench clean-home
+.PHONY: install dev ingest test postgres bench clean-home
 
 # torch first and pinned: the CPU wheel of 2.13.0; anything else would pull GB of CUDA packages.
 $(BIN)/.installed: pyproject.toml
@@ -37,7 +37,14 @@ FILES ?= data/samples $(HOME_DIR)/incoming
 ingest: install
 	$(BIN)/vcf-pipeline ingest --home $(HOME_DIR) $(FILES)
 
-test: install
+# The tests start a real Postgres (Debian's `postgresql`): installed here when missing, where apt can.
+postgres:
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else echo "the tests need Postgres: install Debian's postgresql package (initdb, postgres)" >&2; exit 1; fi
+
+test: install postgres
 	$(BIN)/python -m pytest -q
 
 bench: install

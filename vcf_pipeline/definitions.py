@@ -14,12 +14,12 @@ from vcf_pipeline.instance.home import install_instance_settings
 # itself (genotypes are personal data), whichever way Dagster was started.
 os.umask(0o077)
 
-# An instance started by hand (`dg dev`, `dagster dev`, `dagster-daemon run`) on a DAGSTER_HOME with
-# no dagster.yaml gets the project's instance settings for its next start; until then the write steps
-# refuse to run without single-writer pools (instance/pools.py). An operator's own file is never touched.
-if os.environ.get("DAGSTER_HOME") and not (Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml").exists():
-    install_instance_settings(Path(os.environ["DAGSTER_HOME"]))
-    warnings.warn(f"installed the vcf_pipeline instance settings into {os.environ['DAGSTER_HOME']}; restart Dagster to apply them")
+# An instance started by hand (`dg dev`, `dagster dev`, `dagster-daemon run`) on a DAGSTER_HOME whose
+# dagster.yaml lacks the project's instance settings gets them merged in for its next start (the
+# operator's own values stay); until then the write steps refuse to run without single-writer pools
+# (instance/pools.py).
+if os.environ.get("DAGSTER_HOME") and install_instance_settings(Path(os.environ["DAGSTER_HOME"])):
+    warnings.warn(f"merged the vcf_pipeline instance settings into {os.environ['DAGSTER_HOME']}/dagster.yaml; restart Dagster to apply them")
 
 # Dagster itself passes the beta `owners` parameter when it binds resources to a sensor's jobs.
 warnings.filterwarnings("ignore", message="Parameter `owners` of initializer `SensorDefinition", category=dg.BetaWarning)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
 from vcf_pipeline_tests.conftest import REPO
 
@@ -72,10 +73,19 @@ def test_dagster_started_by_hand_on_a_fresh_home_gets_the_instance_settings(tmp_
     assert (dagster_home / "dagster.yaml").read_bytes() == INSTANCE_SETTINGS.read_bytes()
     assert "restart Dagster to apply them" in loaded.stderr
 
-    operators = "telemetry:\n  enabled: false\n"
-    (dagster_home / "dagster.yaml").write_text(operators)
-    subprocess.run([sys.executable, "-c", "import vcf_pipeline.definitions"], env=env, check=True, capture_output=True, timeout=300)
-    assert (dagster_home / "dagster.yaml").read_text() == operators  # never overwritten
+    # An operator's own file: their values stay, the project's pools and run queue are merged in.
+    operators = {"telemetry": {"enabled": True}, "run_coordinator": {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator"},
+                 "concurrency": {"runs": {"max_concurrent_runs": 8}}}
+    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(operators))
+    again = subprocess.run([sys.executable, "-c", "import vcf_pipeline.definitions"], env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "restart Dagster to apply them" in again.stderr
+    written = yaml.safe_load((dagster_home / "dagster.yaml").read_text())
+    project = yaml.safe_load(INSTANCE_SETTINGS.read_text())
+    assert written["telemetry"] == {"enabled": True} and written["run_coordinator"] == operators["run_coordinator"]
+    assert written["concurrency"]["runs"]["max_concurrent_runs"] == 8
+    assert written["concurrency"]["pools"] == project["concurrency"]["pools"] and written["run_monitoring"] == project["run_monitoring"]
+    third = subprocess.run([sys.executable, "-c", "import vcf_pipeline.definitions"], env=env, capture_output=True, text=True, timeout=300)
+    assert "restart Dagster" not in third.stderr  # nothing left to merge
 
 
 def test_the_definitions_load_from_an_installed_wheel(tmp_path):

@@ -1,16 +1,17 @@
-"""The persistent Dagster instance inside a pipeline home (`<home>/dagster_home`), with the
-project's instance settings (pools, run queue, run monitoring), which ship with the package."""
+"""The persistent Dagster instance of a pipeline home (`<home>/dagster_home`, or DAGSTER_HOME where
+the operator set it), with the project's instance settings (pools, run queue, run monitoring), which
+ship with the package and are merged into the instance's own `dagster.yaml`."""
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
-from vcf_pipeline.lib.settings import Settings
+from vcf_pipeline.instance.instance_settings import INSTANCE_SETTINGS, install
+from vcf_pipeline.lib.settings import EXPORTED_DAGSTER_HOME, Settings
 
-INSTANCE_SETTINGS = Path(__file__).resolve().parent / "dagster.yaml"
-HOME_FOLDERS = ("incoming", "warehouse", "lancedb", "kuzu", "dagster_home")
+HOME_FOLDERS = ("incoming", "warehouse", "lancedb", "kuzu")
+__all__ = ["INSTANCE_SETTINGS", "install_instance_settings", "last_materialized", "prepare_home"]
 
 
 def prepare_home(home: Path | Settings) -> Path:
@@ -19,25 +20,23 @@ def prepare_home(home: Path | Settings) -> Path:
 
     The home holds genotypes: it is made owner-only (0700), and so is every file this process
     creates from now on (umask 077)."""
-    home = home.home if isinstance(home, Settings) else Path(home)
+    settings = home if isinstance(home, Settings) else Settings.load(home)
+    home = settings.home
     os.umask(0o077)
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(home, 0o700)
     for name in HOME_FOLDERS:
         (home / name).mkdir(parents=True, exist_ok=True, mode=0o700)
-    dagster_home = home / "dagster_home"
+    dagster_home = settings.dagster_home
     install_instance_settings(dagster_home)
     os.environ["VCF_PIPELINE_HOME"] = str(home)
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    os.environ["DAGSTER_HOME"] = os.environ[EXPORTED_DAGSTER_HOME] = str(dagster_home)
     return dagster_home
 
 
-def install_instance_settings(dagster_home: Path) -> None:
-    """Copy the project's dagster.yaml into `dagster_home` (replacing an older copy of it)."""
-    installed = dagster_home / "dagster.yaml"
-    dagster_home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not installed.exists() or installed.read_bytes() != INSTANCE_SETTINGS.read_bytes():
-        shutil.copyfile(INSTANCE_SETTINGS, installed)
+def install_instance_settings(dagster_home: Path) -> bool:
+    """Merge the project's instance settings into `dagster_home`'s dagster.yaml; True if it changed."""
+    return install(dagster_home)
 
 
 def last_materialized(settings: Settings, asset: str) -> str | None:

@@ -23,6 +23,8 @@ import yaml
 SETTINGS_FILE = "vcf-pipeline.yaml"
 OLD_SOURCES_FILE = "sources.yaml"
 HOME_ENV = "VCF_PIPELINE_HOME"
+# DAGSTER_HOME as `prepare_home` exported it for a home: not an operator's choice for another home.
+EXPORTED_DAGSTER_HOME = "VCF_PIPELINE_EXPORTED_DAGSTER_HOME"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ SETTINGS = (
     Setting("embedding.threads", "VCF_PIPELINE_EMBED_THREADS", int, 0, "ONNX Runtime threads (0: its default)"),
     Setting("embedding.model_cache", "VCF_PIPELINE_MODEL_CACHE", str, "~/.cache/vcf_pipeline/models", "where ONNX exports are kept"),
     Setting("parse.batch_records", "VCF_PIPELINE_BATCH_RECORDS", int, 50_000, "VCF records per Arrow batch"),
+    Setting("dagster_home", "DAGSTER_HOME", str, "", "Dagster instance folder: run history, cursors, pools (empty: <home>/dagster_home)"),
     Setting("reference_fasta", "VCF_PIPELINE_REFERENCE_FASTA", str, "", "one FASTA for files of any build whose contigs it holds"),
     Setting("kuzu.buffer_mb", "VCF_PIPELINE_KUZU_BUFFER_MB", int, 512, "Kuzu page cache per open database"),
     Setting("watch.sensor_interval_s", "VCF_PIPELINE_SENSOR_INTERVAL", int, 15, "seconds between looks at the folders"),
@@ -90,7 +93,7 @@ class Settings:
         values, origins = {}, {}
         for s in SETTINGS:
             value, origin = _lookup(written, s.key), str(path)
-            if s.env in environ and environ[s.env] != "":
+            if s.env in environ and environ[s.env] != "" and not (s.key == "dagster_home" and environ[s.env] == environ.get(EXPORTED_DAGSTER_HOME)):
                 value, origin = environ[s.env], f"${s.env}"
             if value is None:
                 values[s.key], origins[s.key] = s.default, "default"
@@ -115,7 +118,7 @@ class Settings:
 
     def explain(self) -> list[dict]:
         """Every setting with its value, its origin and what it does (for `vcf-pipeline config`)."""
-        effective = {"lancedb_uri": self.lancedb_uri}  # the default is a path under the home
+        effective = {"lancedb_uri": self.lancedb_uri, "dagster_home": str(self.dagster_home)}  # defaults under the home
         return [
             {"key": s.key, "value": effective.get(s.key, self.values[s.key]), "from": self.origins[s.key], "env": s.env, "help": s.help}
             for s in SETTINGS
@@ -140,7 +143,8 @@ class Settings:
 
     @property
     def dagster_home(self) -> Path:
-        return self.home / "dagster_home"
+        named = self["dagster_home"]
+        return (self.home / Path(named).expanduser()).resolve() if named else self.home / "dagster_home"
 
     @property
     def s3_folder(self) -> Path:
