@@ -186,6 +186,10 @@ class Settings:
     def variant_store(self):
         from vcf_pipeline.lib.stores.variant_store import VariantStore
 
+        if self.lancedb_uri.startswith("s3://"):
+            from vcf_pipeline.lib.backup.s3_client import object_store_options
+
+            return VariantStore(self.lancedb_uri, storage_options=object_store_options(self))
         return VariantStore(self.lancedb_uri)
 
     def graph_store(self):

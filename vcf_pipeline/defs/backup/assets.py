@@ -24,7 +24,7 @@ def _snapshot_id(context: dg.AssetExecutionContext) -> str:
     return new_snapshot_id(record.create_timestamp.timestamp(), context.run_id[:8])
 
 
-def _back_up(context, home: Settings, store: str, root, files, tables) -> dg.MaterializeResult:
+def _back_up(context, home: Settings, store: str, root, files, tables, **extra) -> dg.MaterializeResult:
     started = time.perf_counter()
     try:
         snapshots = home.snapshot_bucket()
@@ -51,6 +51,7 @@ def _back_up(context, home: Settings, store: str, root, files, tables) -> dg.Mat
             "snapshots_pruned": len(dropped),
             "blobs_pruned": blobs,
             "duration_seconds": round(time.perf_counter() - started, 3),
+            **extra,
         }
     )
 
@@ -58,11 +59,14 @@ def _back_up(context, home: Settings, store: str, root, files, tables) -> dg.Mat
 @dg.asset(group_name="backup", kinds={"s3", "lancedb"}, pool="lancedb", retry_policy=S3_RETRIES)
 def lancedb_backup(context: dg.AssetExecutionContext, settings: PipelineSettings):
     """The LanceDB folder in S3: the files the bucket lacks, then the manifest with table versions
-    and row counts. Under the `lancedb` pool no write runs meanwhile, so the copy is one version."""
+    and row counts. Under the `lancedb` pool no write runs meanwhile, so the copy is one version.
+    A LanceDB already in object storage is not copied: its manifest records the table versions of the
+    snapshot (LanceDB keeps old versions until they are cleaned up), and `restore` refuses it by name."""
     home = settings.current()
     store = home.variant_store()
     if "://" in store.uri:
-        raise dg.Failure(f"LanceDB lives in object storage ({store.uri}); back it up there, not from here")
+        return _back_up(context, home, "lancedb", Path("."), [], store.table_stats(),
+                        object_store=f"{store.uri}: table versions recorded, files left where they are")
     root = Path(store.uri)
     return _back_up(context, home, "lancedb", root, scan_folder(root), store.table_stats())
 

@@ -65,11 +65,11 @@ def retry_conflicts(action):
 class VariantStore:
     """The LanceDB database at `uri` (a folder, or `s3://...`)."""
 
-    def __init__(self, uri: Path | str, policy: IndexPolicy = IndexPolicy()):
+    def __init__(self, uri: Path | str, policy: IndexPolicy = IndexPolicy(), storage_options: dict[str, str] | None = None):
         self.uri, self.policy = str(uri), policy
         if "://" not in self.uri:
             Path(self.uri).mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.db = lancedb.connect(self.uri, session=_session())
+        self.db = lancedb.connect(self.uri, session=_session(), storage_options=storage_options)
 
     def _table(self, name: str):
         return self.db.open_table(name) if name in self.table_names() else None
