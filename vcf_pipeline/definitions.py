@@ -1,5 +1,5 @@
 """What Dagster loads: everything under `defs/` (found, not listed), plus what is set once here:
-the resource every step reads its home from, and the executor."""
+the resource every step reads its home from, and the executor the configuration names."""
 
 import os
 import warnings
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from vcf_pipeline.defs.resources import PipelineSettings
+from vcf_pipeline.defs.resources import PipelineSettings, executor_at_load
 from vcf_pipeline.instance.home import install_instance_settings
 
 # The code server and run workers write the stores and the warehouse: owner-only, like the home
@@ -29,8 +29,6 @@ defs = dg.Definitions.merge(
     dg.load_from_defs_folder(path_within_project=Path(__file__).parent),
     dg.Definitions(
         resources={"settings": PipelineSettings()},
-        # One process per run: on 2 cores, runs in parallel (max_concurrent_runs) keep the cores
-        # busy, and a subprocess per step would reload the model for every step.
-        executor=dg.in_process_executor,
+        executor=executor_at_load(),  # in-process unless the home's configuration names another
     ),
 )

@@ -116,3 +116,16 @@ def test_the_definitions_load_from_an_installed_wheel(tmp_path):
     assert loaded.returncode == 0, loaded.stderr
     path, settings_shipped, assets = loaded.stdout.split()
     assert path.startswith(str(site)) and settings_shipped == "True" and assets == "6"
+
+
+def test_the_executor_is_chosen_by_configuration(tmp_path):
+    code = "import vcf_pipeline.definitions as d; print(d.defs.resolve_job_def('ingest_vcf').executor_def.name)"
+    env = {**os.environ, "VCF_PIPELINE_HOME": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    chosen = {}
+    for value in ("", "multiprocess", "dagster:multiprocess_executor"):
+        loaded = subprocess.run([sys.executable, "-c", code], env={**env, "VCF_PIPELINE_EXECUTOR": value}, capture_output=True, text=True, timeout=300)
+        assert loaded.returncode == 0, loaded.stderr
+        chosen[value] = loaded.stdout.split()[-1]
+    assert chosen == {"": "in_process", "multiprocess": "multiprocess", "dagster:multiprocess_executor": "multiprocess"}
+    refused = subprocess.run([sys.executable, "-c", code], env={**env, "VCF_PIPELINE_EXECUTOR": "dagster:asset"}, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and "execution.executor 'dagster:asset'" in refused.stderr

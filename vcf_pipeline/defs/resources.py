@@ -26,3 +26,22 @@ def settings_at_load() -> Settings:
     """The settings that shape the definitions themselves (sensor intervals, the backup schedule),
     read once when the code location loads; a change to them needs a reload."""
     return Settings.load()
+
+
+def executor_at_load() -> dg.ExecutorDefinition:
+    """The executor the home's configuration names (`execution.executor`): `in_process` (the default:
+    on 2 cores, runs in parallel keep the cores busy, and a process per step would reload the model
+    for every step), `multiprocess`, or any Dagster executor by `module:name`, such as
+    `dagster_celery:celery_executor` or `dagster_k8s:k8s_job_executor` (their packages installed)."""
+    import importlib
+
+    name = settings_at_load()["execution.executor"]
+    if name == "in_process":
+        return dg.in_process_executor
+    if name == "multiprocess":
+        return dg.multiprocess_executor
+    module, sep, attribute = name.partition(":")
+    found = getattr(importlib.import_module(module), attribute, None) if sep else None
+    if not isinstance(found, dg.ExecutorDefinition):
+        raise ValueError(f"execution.executor {name!r}: not in_process, multiprocess or module:executor naming a Dagster executor")
+    return found

@@ -46,6 +46,8 @@ SETTINGS = (
     Setting("embedding.model_cache", "VCF_PIPELINE_MODEL_CACHE", str, "~/.cache/vcf_pipeline/models", "where ONNX exports are kept"),
     Setting("parse.batch_records", "VCF_PIPELINE_BATCH_RECORDS", int, 50_000, "VCF records per Arrow batch"),
     Setting("dagster_home", "DAGSTER_HOME", str, "", "Dagster instance folder: run history, cursors, pools (empty: <home>/dagster_home)"),
+    Setting("execution.executor", "VCF_PIPELINE_EXECUTOR", str, "in_process",
+            "how a run's steps execute: in_process, multiprocess, or module:executor (e.g. dagster_celery:celery_executor)"),
     Setting("reference_fasta", "VCF_PIPELINE_REFERENCE_FASTA", str, "", "one FASTA for files of any build whose contigs it holds"),
     Setting("kuzu.buffer_mb", "VCF_PIPELINE_KUZU_BUFFER_MB", int, 512, "Kuzu page cache per open database"),
     Setting("watch.sensor_interval_s", "VCF_PIPELINE_SENSOR_INTERVAL", int, 15, "seconds between looks at the folders"),
