@@ -54,3 +54,17 @@ def test_backfill_selects_registers_and_refuses_what_does_not_exist(tmp_path):
             select_partitions(instance, sources, keys=["incoming/gone.vcf"])
     assert main(["backfill", "--home", str(tmp_path), "--partitions", "incoming/gone.vcf"]) == 2
     assert main(["backfill", "--home", str(tmp_path), "--source", "nowhere"]) == 2
+
+
+def test_ingest_submit_queues_a_backfill_for_the_daemon_and_runs_nothing_here(tmp_path, capsys):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    shutil.copy(SAMPLES / "family_trio.vcf", drop / "trio.vcf")
+    home = tmp_path / "home"
+    assert main(["ingest", "--submit", "--build", "GRCh38", "--home", str(home), str(drop)]) == 0
+    assert "1 partitions queued (1 newly registered)" in capsys.readouterr().out
+    with dg.DagsterInstance.get() as instance:  # the command pointed DAGSTER_HOME at the home
+        [backfill] = instance.get_backfills()
+        assert backfill.title == "vcf-pipeline ingest --submit" and instance.get_dynamic_partitions("vcf_files") == ["drop/trio.vcf"]
+        assert instance.get_runs() == []  # queued for a daemon, nothing executed in this process
+    assert Settings.load(home).identity_options("drop/trio.vcf").build == "GRCh38"  # the build travels with the file

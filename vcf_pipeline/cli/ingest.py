@@ -20,6 +20,8 @@ def cmd_ingest(args) -> int:
             raise Refused(str(exc)) from None
     if args.reference and not args.reference.is_file():
         raise Refused(f"--reference {args.reference}: no such FASTA file")
+    if args.submit:
+        return _submit(settings, args)
     summaries = ingest_paths(settings.home, args.paths, args.wait, report=say, build=args.build, reference=args.reference)
     if not summaries:
         say("no VCF/BCF files found in: " + " ".join(map(str, args.paths)))
@@ -31,16 +33,31 @@ def cmd_ingest(args) -> int:
     return 1 if failed else 0
 
 
+def _submit(settings, args) -> int:
+    """`ingest --submit`: register the files and queue them as a backfill the daemon (on any
+    machine sharing the instance) runs, instead of running them here."""
+    import dagster as dg
+
+    from vcf_pipeline.instance.backfills import select_partitions
+    from vcf_pipeline.instance.home import prepare_home
+    from vcf_pipeline.lib.watch.folder_scan import find_vcf_files
+
+    prepare_home(settings)
+    sources = settings.source_folders()
+    keys = [sources.key_for(path) for path in find_vcf_files(args.paths)]
+    if not keys:
+        say("no VCF/BCF files found in: " + " ".join(map(str, args.paths)))
+        return 1
+    sources.pin(keys, args.build, args.reference)
+    with dg.DagsterInstance.get() as instance:
+        selection = select_partitions(instance, sources, keys=keys)
+        return _queue(settings, instance, selection, "vcf-pipeline ingest --submit", wait=False, timeout=0.0)
+
+
 def cmd_backfill(args) -> int:
     import dagster as dg
 
-    from vcf_pipeline.instance.backfills import (
-        SelectionError,
-        daemon_running,
-        launch_backfill,
-        select_partitions,
-        wait_for_backfill,
-    )
+    from vcf_pipeline.instance.backfills import SelectionError, select_partitions
     from vcf_pipeline.instance.home import prepare_home
 
     settings = settings_of(args)
@@ -56,20 +73,31 @@ def cmd_backfill(args) -> int:
             print("nothing to backfill" + (" (every selected partition is materialised)" if args.missing else ""))
             return 0
         title = "vcf-pipeline backfill " + ("--all" if args.all else f"--source {args.source}" if args.source else "--partitions")
-        backfill_id = launch_backfill(instance, selection.keys, title + (" --missing" if args.missing else ""))
-        print(f"backfill {backfill_id}: {len(selection.keys)} partitions queued ({len(selection.registered_now)} newly registered)")
-        print(f"  UI: Runs > Backfills, or /runs/b/{backfill_id}", flush=True)
-        if not daemon_running(instance):
-            say(f"  no Dagster daemon is running for {settings.home}; the backfill starts when one does (make dev)")
-        if not args.wait:
-            return 0
-        outcome = wait_for_backfill(
-            instance, backfill_id, args.timeout,
-            on_run_end=lambda key, status: print(f"  {status:<8} {key}", flush=True),
-            on_progress=say,
-        )
-        print(f"backfill {backfill_id}: {outcome.status}")
-        return 0 if outcome.succeeded else 1
+        return _queue(settings, instance, selection, title + (" --missing" if args.missing else ""), args.wait, args.timeout)
+
+
+def _queue(settings, instance, selection, title: str, wait: bool, timeout: float) -> int:
+    """Launch the backfill, say where to follow it, and wait for it when asked."""
+    from vcf_pipeline.instance.backfills import (
+        daemon_running,
+        launch_backfill,
+        wait_for_backfill,
+    )
+
+    backfill_id = launch_backfill(instance, selection.keys, title)
+    print(f"backfill {backfill_id}: {len(selection.keys)} partitions queued ({len(selection.registered_now)} newly registered)")
+    print(f"  UI: Runs > Backfills, or /runs/b/{backfill_id}", flush=True)
+    if not daemon_running(instance):
+        say(f"  no Dagster daemon is running for {settings.home}; the backfill starts when one does (make dev)")
+    if not wait:
+        return 0
+    outcome = wait_for_backfill(
+        instance, backfill_id, timeout,
+        on_run_end=lambda key, status: print(f"  {status:<8} {key}", flush=True),
+        on_progress=say,
+    )
+    print(f"backfill {backfill_id}: {outcome.status}")
+    return 0 if outcome.succeeded else 1
 
 
 def cmd_rebuild(args) -> int:
@@ -140,6 +168,8 @@ def add_commands(commands) -> None:
     p.add_argument("--build", help="genome build of these files, whatever their headers say (GRCh38, GRCh37, hg19, b37, ...); "
                    "kept for later runs (`auto`: the headers decide again)")
     p.add_argument("--reference", type=Path, metavar="FASTA", help="FASTA to left-align and check alleles against; kept for later runs")
+    p.add_argument("--submit", action="store_true", help="queue the files as a backfill that the daemon runs (on any machine sharing "
+                   "the instance) instead of running them in this process")
 
     p = add_command(
         commands, "rebuild", cmd_rebuild, "rebuild the stores from the registered files (for stores an earlier version wrote)",
