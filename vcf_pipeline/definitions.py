@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from vcf_pipeline.defs.resources import PipelineSettings, executor_at_load
-from vcf_pipeline.instance.home import install_instance_settings
+from vcf_pipeline.instance.instance_settings import install
 
 # The code server and run workers write the stores and the warehouse: owner-only, like the home
 # itself (genotypes are personal data), whichever way Dagster was started.
@@ -18,7 +18,7 @@ os.umask(0o077)
 # dagster.yaml lacks the project's instance settings gets them merged in for its next start (the
 # operator's own values stay); until then the write steps refuse to run without single-writer pools
 # (instance/pools.py).
-if os.environ.get("DAGSTER_HOME") and install_instance_settings(Path(os.environ["DAGSTER_HOME"])):
+if os.environ.get("DAGSTER_HOME") and install(Path(os.environ["DAGSTER_HOME"])):
     warnings.warn(f"merged the vcf_pipeline instance settings into {os.environ['DAGSTER_HOME']}/dagster.yaml; restart Dagster to apply them")
 
 # Dagster itself passes the beta `owners` parameter when it binds resources to a sensor's jobs.

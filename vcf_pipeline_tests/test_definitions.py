@@ -63,7 +63,7 @@ def test_private_dagster_is_imported_in_one_documented_module():
 
 
 def test_dagster_started_by_hand_on_a_fresh_home_gets_the_instance_settings(tmp_path):
-    from vcf_pipeline.instance.home import INSTANCE_SETTINGS
+    from vcf_pipeline.instance.instance_settings import INSTANCE_SETTINGS
 
     dagster_home = tmp_path / "dagster_home"
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "VCF_PIPELINE_HOME": str(tmp_path)}
@@ -108,7 +108,7 @@ def test_the_definitions_load_from_an_installed_wheel(tmp_path):
     [wheel] = (tmp_path / "wheel").glob("*.whl")
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)], check=True, capture_output=True, timeout=300)
-    code = ("import vcf_pipeline, vcf_pipeline.definitions as d; from vcf_pipeline.instance.home import INSTANCE_SETTINGS; "
+    code = ("import vcf_pipeline, vcf_pipeline.definitions as d; from vcf_pipeline.instance.instance_settings import INSTANCE_SETTINGS; "
             "print(vcf_pipeline.__file__, INSTANCE_SETTINGS.exists(), len(d.defs.resolve_asset_graph().get_all_asset_keys()))")
     env = {**os.environ, "PYTHONPATH": str(site), "VCF_PIPELINE_HOME": str(tmp_path / "home")}
     env.pop("DAGSTER_HOME", None)

@@ -7,11 +7,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vcf_pipeline.instance.instance_settings import INSTANCE_SETTINGS, install
+from vcf_pipeline.instance.instance_settings import install
 from vcf_pipeline.lib.settings import EXPORTED_DAGSTER_HOME, Settings
 
 HOME_FOLDERS = ("incoming", "warehouse", "lancedb", "kuzu")
-__all__ = ["INSTANCE_SETTINGS", "install_instance_settings", "last_materialized", "prepare_home"]
 
 
 def prepare_home(home: Path | Settings) -> Path:
@@ -28,15 +27,10 @@ def prepare_home(home: Path | Settings) -> Path:
     for name in HOME_FOLDERS:
         (home / name).mkdir(parents=True, exist_ok=True, mode=0o700)
     dagster_home = settings.dagster_home
-    install_instance_settings(dagster_home)
+    install(dagster_home)
     os.environ["VCF_PIPELINE_HOME"] = str(home)
     os.environ["DAGSTER_HOME"] = os.environ[EXPORTED_DAGSTER_HOME] = str(dagster_home)
     return dagster_home
-
-
-def install_instance_settings(dagster_home: Path) -> bool:
-    """Merge the project's instance settings into `dagster_home`'s dagster.yaml; True if it changed."""
-    return install(dagster_home)
 
 
 def last_materialized(settings: Settings, asset: str) -> str | None:
