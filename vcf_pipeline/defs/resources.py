@@ -7,14 +7,27 @@ from __future__ import annotations
 from functools import cache
 
 import dagster as dg
+from pydantic import PrivateAttr
 
+from vcf_pipeline.instance.run_launcher import RunHeartbeat
 from vcf_pipeline.lib.settings import Settings
 
 
 class PipelineSettings(dg.ConfigurableResource):
-    """The pipeline home (empty: `$VCF_PIPELINE_HOME` when the step runs, else `./data`)."""
+    """The pipeline home (empty: `$VCF_PIPELINE_HOME` when the step runs, else `./data`). Set up once
+    per run and process, it also keeps the run's heartbeat, by which run monitoring tells a run whose
+    host went away (instance/run_launcher.py)."""
 
     home: str = ""
+    _heartbeat: RunHeartbeat | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if context.instance is not None and context.run_id:
+            self._heartbeat = RunHeartbeat(lambda tags: context.instance.add_run_tags(context.run_id, tags)).start()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
 
     def current(self) -> Settings:
         """The home's effective settings, read now (edits to its configuration file apply to the next step)."""

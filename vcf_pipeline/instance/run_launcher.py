@@ -7,6 +7,11 @@ in-process run's (`vcf-pipeline ingest`, `backup`) from the tags it was started 
 (`in_process_run_tags`), and checks it; a run found dead is marked failed by run monitoring, which
 then frees its slots (and `pools.fail_dead_runs` does the same without a daemon).
 
+A run on another host cannot be checked by its process. Every run worker therefore beats: the
+`settings` resource, set up once per run and process, tags the run with its host and the time every
+30 s (`RunHeartbeat`). A run whose worker is elsewhere and whose last beat is older than three
+minutes is reported failed: its host is down or cut off, and its pool slots are freed.
+
 The launcher's health-check types and the gRPC tag have no public export in Dagster 1.13: they
 come through `dagster_internals`.
 """
@@ -16,7 +21,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
+from collections.abc import Callable
 
 from dagster import DagsterEventType, DefaultRunLauncher
 
@@ -30,6 +37,51 @@ from vcf_pipeline.lib.system.processes import process_alive
 _STARTED_PROCESS = "Started process for run (pid: "
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", socket.gethostname()}
 PID_TAG, HOST_TAG, SINCE_TAG = "vcf_pipeline/pid", "vcf_pipeline/host", "vcf_pipeline/process_since"
+HEARTBEAT_TAG = "vcf_pipeline/heartbeat"  # "<host> <unix time>" of the run worker's last beat
+HEARTBEAT_EVERY_S, HEARTBEAT_TIMEOUT_S = 30.0, 180.0
+
+
+class RunHeartbeat:
+    """Tags a run with this host and the time, now and every `every_s` seconds, until stopped."""
+
+    def __init__(self, tag_run: Callable[[dict[str, str]], None], every_s: float = HEARTBEAT_EVERY_S):
+        self._tag_run, self._every_s = tag_run, every_s
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="vcf-pipeline-run-heartbeat", daemon=True)
+
+    def start(self) -> "RunHeartbeat":
+        self._beat_once()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        while not self._stopped.wait(self._every_s):
+            self._beat_once()
+
+    def _beat_once(self) -> None:
+        try:
+            self._tag_run({HEARTBEAT_TAG: _beat_now()})
+        except Exception:  # noqa: BLE001 - a storage hiccup (or a run the storage does not hold) must not end the run
+            pass
+
+
+def _beat_now() -> str:
+    return f"{socket.gethostname()} {time.time():.0f}"
+
+
+def silent_elsewhere(run, now: float | None = None) -> str | None:
+    """Why a run whose worker beats on another host counts as lost (its last beat is too old), or None."""
+    host, _, when = run.tags.get(HEARTBEAT_TAG, "").partition(" ")
+    if not host or host == socket.gethostname() or not when:
+        return None
+    silent = (now or time.time()) - float(when)
+    if silent <= HEARTBEAT_TIMEOUT_S:
+        return None
+    return f"no heartbeat from the run worker on {host} for {silent:.0f} s: its host is down or unreachable"
 
 
 def in_process_run_tags() -> dict[str, str]:
@@ -42,7 +94,7 @@ def worker_gone(instance, run) -> str | None:
     """Why `run`'s process is known to be gone, or None (alive, not started, or not checkable here)."""
     worker = _find_worker(instance, run)
     if worker is None:
-        return None
+        return silent_elsewhere(run)
     pid, since = worker
     return None if process_alive(pid, started_by=since) else f"run worker process {pid} is gone (killed or crashed)"
 
@@ -75,9 +127,12 @@ class LocalRunLauncher(DefaultRunLauncher):
     def check_run_worker_health(self, run) -> CheckRunHealthResult:
         worker = self._worker_of(run)
         if worker is None:
-            # Not started yet, or on another host: nothing to check, and anything but RUNNING would
-            # make run monitoring fail the run.
-            return CheckRunHealthResult(WorkerStatus.RUNNING, "run worker not checkable from here")
+            # Not started yet, or on another host: only its heartbeat tells, and anything but RUNNING
+            # makes run monitoring fail the run.
+            lost = silent_elsewhere(run)
+            if lost is not None:
+                return CheckRunHealthResult(WorkerStatus.FAILED, lost)
+            return CheckRunHealthResult(WorkerStatus.RUNNING, "run worker on another host, beating")
         pid, reported_at = worker
         if process_alive(pid, started_by=reported_at):
             return CheckRunHealthResult(WorkerStatus.RUNNING, f"run worker pid {pid} is alive", run_worker_id=str(pid))
