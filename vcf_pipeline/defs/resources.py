@@ -7,7 +7,6 @@ from __future__ import annotations
 from functools import cache
 
 import dagster as dg
-from pydantic import PrivateAttr
 
 from vcf_pipeline.instance.run_launcher import RunHeartbeat
 from vcf_pipeline.lib.settings import Settings
@@ -19,15 +18,15 @@ class PipelineSettings(dg.ConfigurableResource):
     host went away (instance/run_launcher.py)."""
 
     home: str = ""
-    _heartbeat: RunHeartbeat | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        if context.instance is not None and context.run_id:
-            self._heartbeat = RunHeartbeat(lambda tags: context.instance.add_run_tags(context.run_id, tags)).start()
+        instance, run_id = context.instance, context.run_id
+        if instance is not None and run_id:
+            def running() -> bool:
+                run = instance.get_run_by_id(run_id)
+                return run is not None and not run.is_finished
 
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.stop()
+            RunHeartbeat(lambda tags: instance.add_run_tags(run_id, tags), running).start()
 
     def current(self) -> Settings:
         """The home's effective settings, read now (edits to its configuration file apply to the next step)."""

@@ -9,8 +9,8 @@ then frees its slots (and `pools.fail_dead_runs` does the same without a daemon)
 
 A run on another host cannot be checked by its process. Every run worker therefore beats: the
 `settings` resource, set up once per run and process, tags the run with its host and the time every
-30 s (`RunHeartbeat`). A run whose worker is elsewhere and whose last beat is older than three
-minutes is reported failed: its host is down or cut off, and its pool slots are freed.
+30 s until the run has ended (`RunHeartbeat`). A run whose worker is elsewhere and whose last beat is
+older than three minutes is reported failed: its host is down or cut off, and its pool slots are freed.
 
 The launcher's health-check types and the gRPC tag have no public export in Dagster 1.13: they
 come through `dagster_internals`.
@@ -42,11 +42,12 @@ HEARTBEAT_EVERY_S, HEARTBEAT_TIMEOUT_S = 30.0, 180.0
 
 
 class RunHeartbeat:
-    """Tags a run with this host and the time, now and every `every_s` seconds, until stopped."""
+    """Tags a run with this host and the time, now and every `every_s` seconds, while `running()`
+    says the run goes on (it stops by itself, so the resource needs no teardown: a resource with one
+    would have to be opened as a context manager wherever it is used, sensors included)."""
 
-    def __init__(self, tag_run: Callable[[dict[str, str]], None], every_s: float = HEARTBEAT_EVERY_S):
-        self._tag_run, self._every_s = tag_run, every_s
-        self._stopped = threading.Event()
+    def __init__(self, tag_run: Callable[[dict[str, str]], None], running: Callable[[], bool], every_s: float = HEARTBEAT_EVERY_S):
+        self._tag_run, self._running, self._every_s = tag_run, running, every_s
         self._thread = threading.Thread(target=self._beat, name="vcf-pipeline-run-heartbeat", daemon=True)
 
     def start(self) -> "RunHeartbeat":
@@ -54,12 +55,14 @@ class RunHeartbeat:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join(timeout=5)
-
     def _beat(self) -> None:
-        while not self._stopped.wait(self._every_s):
+        while True:
+            time.sleep(self._every_s)
+            try:
+                if not self._running():
+                    return
+            except Exception:  # noqa: BLE001 - the storage unreachable for a moment: keep beating
+                pass
             self._beat_once()
 
     def _beat_once(self) -> None:
