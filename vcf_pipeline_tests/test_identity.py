@@ -198,3 +198,17 @@ def test_a_missing_or_unfitting_reference_is_named(tmp_path):
     other = write_fasta(tmp_path / "mouse.fa", {"mm_chr1": "ACGT" * 50})
     _, _, stats = parse(path, reference=other)
     assert stats.identity.reference == "" and "holds none of the file's contigs" in stats.identity.reference_note
+
+
+@pytest.mark.parametrize("batch_records", [1, 2, 50_000])
+def test_calls_merge_across_a_batch_boundary(tmp_path, batch_records):
+    header = "##reference=GRCh38\n##contig=<ID=chr1,length=1000>\n"
+    records = ["chr1\t10\t.\tTAAACCCTAAA\tTAA\t.\t.\t.\tGT\t0/1\t0/0\t1/1",
+               "chr1\t10\t.\tTAAACCCTA\tT\t.\t.\t.\tGT\t1/1\t0/1\t0/1",
+               "chr1\t20\t.\tC\tG\t.\t.\t.\tGT\t0/1\t0/1\t0/0"]
+    path = write_vcf(tmp_path / "twice.vcf", header, records, samples=("S1", "S2", "S3"))
+    with VcfReader(path, batch_records=batch_records) as reader:
+        calls = pa.concat_tables(pa.Table.from_batches([b.calls]) for b in reader.batches())
+    deletion = "GRCh38:chr1-10-TAAACCCTA-T"
+    got = sorted((c["sample"], c["gt"]) for c in calls.to_pylist() if c["variant_id"] == deletion)
+    assert got == [("S1", "0/1"), ("S2", "0/1"), ("S3", "1/1")]  # S1 and S3 from the first record, S2 from the second

@@ -13,7 +13,13 @@ import dagster as dg
 from vcf_pipeline.instance.home import prepare_home
 from vcf_pipeline.instance.in_process_runs import ingest_paths
 from vcf_pipeline.instance.pools import fail_dead_runs, pool_holders
-from vcf_pipeline.instance.run_launcher import HEARTBEAT_TAG, HEARTBEAT_TIMEOUT_S, HOST_TAG, PID_TAG, SINCE_TAG
+from vcf_pipeline.instance.run_launcher import (
+    HEARTBEAT_TAG,
+    HEARTBEAT_TIMEOUT_S,
+    HOST_TAG,
+    PID_TAG,
+    SINCE_TAG,
+)
 from vcf_pipeline_tests.conftest import SAMPLES
 
 

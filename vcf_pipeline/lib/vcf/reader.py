@@ -4,7 +4,8 @@ Multi-allelic records are split (a sample carries ALT i when its GT holds i); gV
 (ALT only `<NON_REF>`, `<*>` or `.`) are counted, not returned; symbolic SVs and breakends are kept.
 Each ALT gets the store's identity (lib/vcf/identity.py): the file's build, the UCSC contig spelling,
 normalised alleles. Records that normalise to one variant become one row, their calls merged (a
-sample's first call wins; within a batch of records, so a pair split by a batch boundary keeps both).
+sample's first call wins), when the second comes within a batch of records of the first (always,
+in a sorted file); a repeat further back is counted with the others, its calls left out.
 Plain-gzip `.vcf.gz` files (which htslib cannot read through pysam) are decompressed to a temporary
 file first. Any problem with the file raises `VcfFormatError` naming the file, the record and why:
 a file cut short (a plain VCF whose last line has no line end, a BGZF file without its end-of-file
@@ -293,6 +294,8 @@ class VcfReader:
         seen: dict[str, int] = {}  # variant id -> the batch it went into
         self._batch = 0
         self._carriers: dict[str, set[str]] | None = None  # variant id -> samples with a call, this batch
+        self._previous_calls: pa.RecordBatch | None = None  # the batch before, for repeats across its end
+        self._previous_carriers: dict[str, set[str]] | None = None
         variants = {name: [] for name in VARIANT_SCHEMA.names}
         calls = {name: [] for name in CALL_SCHEMA.names}
         records_in_batch = 0
@@ -337,7 +340,7 @@ class VcfReader:
         for column in (*variants.values(), *calls.values()):
             column.clear()
         self._batch += 1
-        self._carriers = None
+        self._carriers, self._previous_carriers, self._previous_calls = None, None, batch.calls
         return batch
 
     def _add_record(self, record: pysam.VariantRecord, seen: dict[str, int], variants: dict, calls: dict) -> None:
@@ -382,13 +385,27 @@ class VcfReader:
             self.stats.variants += len(new_alleles)
         if self.samples:
             alleles = [(i, variant_id) for i, variant_id, _ in new_alleles]
-            # A repeat seen in this batch merges its calls; one from an earlier batch can no longer be checked.
-            repeated = [(i, v) for i, v in repeated if seen[v] == self._batch]
+            # A repeat merges its calls when its first record is in this batch or the one before (in a
+            # sorted file, always); one further back is counted, its calls left out.
+            repeated = [(i, v) for i, v in repeated if seen[v] >= self._batch - 1]
             if repeated and self._carriers is None:
                 self._carriers = {}
                 for sample, variant_id in zip(calls["sample"], calls["variant_id"]):
                     self._carriers.setdefault(variant_id, set()).add(sample)
+            for _, variant_id in repeated:
+                if seen[variant_id] < self._batch:
+                    self._carriers.setdefault(variant_id, set()).update(self._carried_before(variant_id))
             self._add_calls(record, alleles + repeated, calls)
+
+    def _carried_before(self, variant_id: str) -> set[str]:
+        """The samples with a call for `variant_id` in the batch before this one."""
+        if self._previous_carriers is None:
+            self._previous_carriers = {}
+            before = self._previous_calls
+            if before is not None:
+                for sample, carried in zip(before.column("sample").to_pylist(), before.column("variant_id").to_pylist()):
+                    self._previous_carriers.setdefault(carried, set()).add(sample)
+        return self._previous_carriers.get(variant_id, set())
 
     def _add_calls(self, record: pysam.VariantRecord, alleles: list[tuple[int, str]], calls: dict) -> None:
         keys = set(record.format.keys())
