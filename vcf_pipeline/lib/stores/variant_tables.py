@@ -8,7 +8,8 @@ import hashlib
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vcf_pipeline.lib.vcf.reader import CALL_SCHEMA, VARIANT_SCHEMA
+from vcf_pipeline.lib.vcf.calls import CALL_SCHEMA
+from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
 
 VARIANTS = "variants"
 ROW_KEY = "row_key"

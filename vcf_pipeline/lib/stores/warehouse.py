@@ -18,9 +18,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vcf_pipeline.lib.vcf.calls import CALL_SCHEMA
 from vcf_pipeline.lib.vcf.identity import IdentityOptions
 from vcf_pipeline.lib.vcf.reader import (
-    CALL_SCHEMA,
     DEFAULT_BATCH_RECORDS,
     VARIANT_SCHEMA,
     ParseStats,

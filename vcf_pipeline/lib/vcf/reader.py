@@ -3,9 +3,9 @@
 Multi-allelic records are split (a sample carries ALT i when its GT holds i); gVCF reference blocks
 (ALT only `<NON_REF>`, `<*>` or `.`) are counted, not returned; symbolic SVs and breakends are kept.
 Each ALT gets the store's identity (lib/vcf/identity.py): the file's build, the UCSC contig spelling,
-normalised alleles. Records that normalise to one variant become one row, their calls merged (a
-sample's first call wins), when the second comes within a batch of records of the first (always,
-in a sorted file); a repeat further back is counted with the others, its calls left out.
+normalised alleles. Records that normalise to one variant become one row, their calls merged
+(lib/vcf/calls.py) when the second comes within a batch of records of the first (always, in a
+sorted file); a repeat further back is counted with the others, its calls left out.
 Plain-gzip `.vcf.gz` files (which htslib cannot read through pysam) are decompressed to a temporary
 file first. Any problem with the file raises `VcfFormatError` naming the file, the record and why:
 a file cut short (a plain VCF whose last line has no line end, a BGZF file without its end-of-file
@@ -17,7 +17,6 @@ does not declare as numbers are read leniently: parsed when they hold a number, 
 from __future__ import annotations
 
 import gzip
-import math
 import shutil
 import tempfile
 import zlib
@@ -34,6 +33,7 @@ from vcf_pipeline.lib.vcf.annotations import (
     AnnotationReader,
     parse_subfield_names,
 )
+from vcf_pipeline.lib.vcf.calls import CallRows
 from vcf_pipeline.lib.vcf.consequences import CsqFailed, annotate_with_csq
 from vcf_pipeline.lib.vcf.faults import (
     VcfFormatError,
@@ -86,17 +86,6 @@ VARIANT_SCHEMA = pa.schema(
         ("allele_frequency", pa.float64()),
         ("qual", pa.float64()),
         ("filter", pa.string()),
-    ]
-)
-CALL_SCHEMA = pa.schema(
-    [
-        ("sample", pa.string()),
-        ("variant_id", pa.string()),
-        ("gt", pa.string()),
-        ("zygosity", pa.string()),
-        ("dp", pa.int32()),
-        ("gq", pa.int32()),
-        ("ad", pa.list_(pa.int32())),
     ]
 )
 
@@ -293,11 +282,8 @@ class VcfReader:
         """Batches of at most `batch_records` records' variants and calls."""
         seen: dict[str, int] = {}  # variant id -> the batch it went into
         self._batch = 0
-        self._carriers: dict[str, set[str]] | None = None  # variant id -> samples with a call, this batch
-        self._previous_calls: pa.RecordBatch | None = None  # the batch before, for repeats across its end
-        self._previous_carriers: dict[str, set[str]] | None = None
         variants = {name: [] for name in VARIANT_SCHEMA.names}
-        calls = {name: [] for name in CALL_SCHEMA.names}
+        calls = CallRows(self.samples)
         records_in_batch = 0
         last = ""
         iterator = iter(self._vcf)
@@ -332,18 +318,14 @@ class VcfReader:
         if records_in_batch or self.stats.records == 0:
             yield self._flush(variants, calls)
 
-    def _flush(self, variants: dict, calls: dict) -> ParsedBatch:
-        batch = ParsedBatch(
-            pa.RecordBatch.from_pydict(variants, schema=VARIANT_SCHEMA),
-            pa.RecordBatch.from_pydict(calls, schema=CALL_SCHEMA),
-        )
-        for column in (*variants.values(), *calls.values()):
+    def _flush(self, variants: dict, calls: CallRows) -> ParsedBatch:
+        batch = ParsedBatch(pa.RecordBatch.from_pydict(variants, schema=VARIANT_SCHEMA), calls.flush())
+        for column in variants.values():
             column.clear()
         self._batch += 1
-        self._carriers, self._previous_carriers, self._previous_calls = None, None, batch.calls
         return batch
 
-    def _add_record(self, record: pysam.VariantRecord, seen: dict[str, int], variants: dict, calls: dict) -> None:
+    def _add_record(self, record: pysam.VariantRecord, seen: dict[str, int], variants: dict, calls: CallRows) -> None:
         alts = record.alts or ()
         kept = [i for i, alt in enumerate(alts) if alt not in REFERENCE_ALLELES and alt != STAR_ALLELE]
         if len(kept) < len(alts):
@@ -384,85 +366,7 @@ class VcfReader:
                 variants["filter"].append(filters)
             self.stats.variants += len(new_alleles)
         if self.samples:
-            alleles = [(i, variant_id) for i, variant_id, _ in new_alleles]
             # A repeat merges its calls when its first record is in this batch or the one before (in a
             # sorted file, always); one further back is counted, its calls left out.
-            repeated = [(i, v) for i, v in repeated if seen[v] >= self._batch - 1]
-            if repeated and self._carriers is None:
-                self._carriers = {}
-                for sample, variant_id in zip(calls["sample"], calls["variant_id"]):
-                    self._carriers.setdefault(variant_id, set()).add(sample)
-            for _, variant_id in repeated:
-                if seen[variant_id] < self._batch:
-                    self._carriers.setdefault(variant_id, set()).update(self._carried_before(variant_id))
-            self._add_calls(record, alleles + repeated, calls)
-
-    def _carried_before(self, variant_id: str) -> set[str]:
-        """The samples with a call for `variant_id` in the batch before this one."""
-        if self._previous_carriers is None:
-            self._previous_carriers = {}
-            before = self._previous_calls
-            if before is not None:
-                for sample, carried in zip(before.column("sample").to_pylist(), before.column("variant_id").to_pylist()):
-                    self._previous_carriers.setdefault(carried, set()).add(sample)
-        return self._previous_carriers.get(variant_id, set())
-
-    def _add_calls(self, record: pysam.VariantRecord, alleles: list[tuple[int, str]], calls: dict) -> None:
-        keys = set(record.format.keys())
-        carriers = self._carriers
-        for name, sample in zip(self.samples, record.samples.values()):
-            gt = sample["GT"] if "GT" in keys else None
-            if not gt:
-                continue
-            called = [a for a in gt if a is not None]
-            for alt_index, variant_id in alleles:
-                allele = alt_index + 1
-                if allele not in called:
-                    continue
-                if carriers is not None:
-                    held = carriers.setdefault(variant_id, set())
-                    if name in held:
-                        continue
-                    held.add(name)
-                if len(called) == 1:
-                    zygosity = "hemizygous"
-                elif all(a == allele for a in called):
-                    zygosity = "homozygous"
-                else:
-                    zygosity = "heterozygous"
-                calls["sample"].append(name)
-                calls["variant_id"].append(variant_id)
-                calls["gt"].append(("|" if sample.phased else "/").join("." if a is None else str(a) for a in gt))
-                calls["zygosity"].append(zygosity)
-                calls["dp"].append(_first_int(sample["DP"]) if "DP" in keys else None)
-                calls["gq"].append(_first_int(sample["GQ"]) if "GQ" in keys else None)
-                calls["ad"].append(_allele_depths(sample["AD"], allele) if "AD" in keys else None)
-                self.stats.calls += 1
-
-
-def _as_int(value) -> int | None:
-    """A depth or quality as an int, leniently: a header that does not declare the field (htslib then
-    reads it as a String) or a value that is no number gives None, never an error."""
-    if isinstance(value, str):
-        try:
-            value = float(value.split(",")[0])
-        except ValueError:
-            return None
-    if value is None or not math.isfinite(value) or not -(2**31) < value < 2**31:
-        return None
-    return int(round(value))
-
-
-def _first_int(value) -> int | None:
-    if isinstance(value, tuple):
-        value = value[0] if value else None
-    return _as_int(value)
-
-
-def _allele_depths(ad, allele: int) -> list[int | None] | None:
-    """[ref depth, depth of this ALT], as `bcftools norm -m-` writes AD for a split allele."""
-    if isinstance(ad, str):
-        ad = tuple(ad.split(","))
-    if not isinstance(ad, tuple) or len(ad) <= allele:
-        return None
-    return [_as_int(ad[0]), _as_int(ad[allele])]
+            repeats = [(i, v, seen[v] < self._batch) for i, v in repeated if seen[v] >= self._batch - 1]
+            self.stats.calls += calls.add(record, [(i, variant_id) for i, variant_id, _ in new_alleles], repeats)
