@@ -6,8 +6,6 @@ writer opens the database only for one partition's load, in one transaction, and
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -18,9 +16,9 @@ from pathlib import Path
 import kuzu
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from vcf_pipeline.lib.stores.identity_format import OldIdentityError
+from vcf_pipeline.lib.stores.graph_copy import ParquetCopy, staged_copies
+from vcf_pipeline.lib.stores.identity_format import refuse_old_graph
 from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
 
 SCHEMA = [
@@ -41,7 +39,6 @@ VARIANT_NODE_COLUMNS = ["variant_id", "assembly", "chrom", "pos", "ref", "alt", 
 # The columns the graph holds of a variant beyond its id: when none changed, a reload leaves it alone.
 _ANNOTATION_COLUMNS = ["variant_type", "clinical_significance", "gene_symbol", "consequence", "impact"]
 _READ_ONLY_WAIT_S = 30.0
-_STAGING_PREFIX = "staging-"
 # Nodes that only exist through edges: once nothing points at them they go, as if never ingested.
 _ORPHAN_SWEEPS = [
     "MATCH (g:Gene) WHERE NOT EXISTS { MATCH (:Variant)-[:IN_GENE]->(g) } DELETE g",
@@ -245,7 +242,7 @@ class GraphStore:
             yield conn
 
     @contextmanager
-    def _transaction(self) -> Iterator[tuple[kuzu.Connection, "_ParquetCopy"]]:
+    def _transaction(self) -> Iterator[tuple[kuzu.Connection, ParquetCopy]]:
         """One write transaction: committed when the block ends, rolled back (all of it) if it raises.
         The error that ended it is the one raised: Kuzu may already have rolled back after a failed
         statement, and its "No active transaction for ROLLBACK" would hide the cause."""
@@ -262,18 +259,15 @@ class GraphStore:
                 raise
 
     @contextmanager
-    def _write(self) -> Iterator[tuple[kuzu.Connection, "_ParquetCopy"]]:
-        """A read-write connection with the schema in place, and a staging folder for COPY files."""
+    def _write(self) -> Iterator[tuple[kuzu.Connection, ParquetCopy]]:
+        """A read-write connection with the schema in place, and a staging folder for COPY files.
+        We hold Kuzu's one read-write lock, so staging folders left now are a killed writer's."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with self._connect(read_only=False) as conn:
-            # We hold Kuzu's one read-write lock: any staging folder left now is from a killed writer.
-            for stale in self.path.parent.glob(_STAGING_PREFIX + "*"):
-                shutil.rmtree(stale, ignore_errors=True)
-            with tempfile.TemporaryDirectory(prefix=_STAGING_PREFIX, dir=self.path.parent) as tmp:
-                self._refuse_old_identity(conn)
-                for statement in SCHEMA:
-                    conn.execute(statement)
-                yield conn, _ParquetCopy(Path(tmp), conn)
+        with self._connect(read_only=False) as conn, staged_copies(self.path.parent, conn) as staging:
+            refuse_old_graph(conn, f"the Kuzu graph {self.path}")
+            for statement in SCHEMA:
+                conn.execute(statement)
+            yield conn, staging
 
     def check_identity(self) -> None:
         """OldIdentityError if the graph holds variants with ids from before genome builds."""
@@ -281,16 +275,9 @@ class GraphStore:
             return
         try:
             with self._connect(read_only=True, wait_s=2.0) as conn:
-                self._refuse_old_identity(conn)
+                refuse_old_graph(conn, f"the Kuzu graph {self.path}")
         except GraphBusyError:
             pass  # a run is writing, so the graph passed this check when that run opened it
-
-    def _refuse_old_identity(self, conn) -> None:
-        tables = set(conn.execute("CALL show_tables() RETURN name").get_as_arrow().column(0).to_pylist())
-        if "Variant" in tables:
-            properties = conn.execute("CALL table_info('Variant') RETURN name").get_as_arrow().column(0).to_pylist()
-            if "assembly" not in properties:
-                raise OldIdentityError(f"the Kuzu graph {self.path}")
 
     @staticmethod
     def _variant_ids_of(conn, partition_key: str) -> list[str]:
@@ -331,7 +318,7 @@ class GraphStore:
         )
 
     @staticmethod
-    def _load_variants(conn, staging: "_ParquetCopy", partition_key: str | None, t: pa.Table, stats: GraphLoadStats) -> None:
+    def _load_variants(conn, staging: ParquetCopy, partition_key: str | None, t: pa.Table, stats: GraphLoadStats) -> None:
         """Create new variants, update changed ones with their edges; the file (`partition_key`)
         CONTAINS them all. With no file, only the annotation of existing variants is brought up to date."""
         t = t.select([c for c in VARIANT_SCHEMA.names if c in t.column_names])
@@ -385,33 +372,3 @@ def annotation_keys(t: pa.Table) -> pa.Array:
     conditions = pc.binary_join(pc.fill_null(t["conditions"], pa.scalar([], pa.list_(pa.string()))), "|")
     parts = [pc.fill_null(t[c].cast(pa.string()), "") for c in _ANNOTATION_COLUMNS]
     return pc.binary_join_element_wise(*parts, pc.fill_null(conditions, ""), "\x1f").combine_chunks()
-
-
-class _ParquetCopy:
-    """Writes Arrow data to Parquet files and COPYs them into Kuzu tables."""
-
-    def __init__(self, folder: Path, conn: kuzu.Connection):
-        self.folder, self.conn, self.n = folder, conn, 0
-
-    def copy_table(self, table: str, data: pa.Table) -> int:
-        if data.num_rows == 0:
-            return 0
-        self.n += 1
-        path = self.folder / f"{self.n:06d}-{table}.parquet"
-        pq.write_table(data, path)
-        self.conn.execute(f"COPY {table} FROM '{path.as_posix()}'")
-        return data.num_rows
-
-    def copy_rows(self, table: str, columns: dict) -> int:
-        data = pa.table({k: v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, pa.string()) for k, v in columns.items()})
-        return self.copy_table(table, data)
-
-    def copy_new_nodes(self, table: str, key: str, values: list[str]) -> int:
-        """COPY the nodes among `values` that the table does not hold yet."""
-        if not values:
-            return 0
-        found = self.conn.execute(
-            f"UNWIND $v AS k MATCH (n:{table} {{{key}: k}}) RETURN n.{key}", {"v": values}
-        ).get_as_arrow().column(0).to_pylist()
-        new = sorted(set(values) - set(found))
-        return self.copy_rows(table, {key: new})

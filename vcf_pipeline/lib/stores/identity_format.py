@@ -18,3 +18,18 @@ class OldIdentityError(RuntimeError):
             f"(`chr1-123-A-G`, not `GRCh38:chr1-123-A-G`); this version never mixes the two. "
             f"Rebuild the stores from the watched files with `{REBUILD_COMMAND}` (the old stores are kept aside)."
         )
+
+
+def refuse_old_graph(conn, where: str) -> None:
+    """OldIdentityError if the Kuzu graph on `conn` has `Variant` nodes without `assembly`."""
+    tables = set(conn.execute("CALL show_tables() RETURN name").get_as_arrow().column(0).to_pylist())
+    if "Variant" in tables:
+        properties = conn.execute("CALL table_info('Variant') RETURN name").get_as_arrow().column(0).to_pylist()
+        if "assembly" not in properties:
+            raise OldIdentityError(where)
+
+
+def refuse_old_variants(table, where: str) -> None:
+    """OldIdentityError if a LanceDB `variants` table has no `assembly` column."""
+    if "assembly" not in table.schema.names:
+        raise OldIdentityError(where)

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vcf_pipeline.lib.stores.identity_format import OldIdentityError
+from vcf_pipeline.lib.stores.identity_format import refuse_old_variants
 from vcf_pipeline.lib.stores.table_upkeep import (
     IndexPolicy,
     Upkeep,
@@ -82,7 +82,7 @@ class VariantStore:
         # columns added since it was made are added to it, empty.
         table = self._table(name) or self.db.create_table(name, schema=schema, exist_ok=True)
         if name == VARIANTS:
-            self._refuse_old_identity(table)
+            refuse_old_variants(table, f"the LanceDB table {self.uri}/{VARIANTS}")
         missing = [f for f in schema if f.name not in table.schema.names]
         if missing:
             table.add_columns(pa.schema(missing))
@@ -96,11 +96,7 @@ class VariantStore:
         """OldIdentityError if `variants` holds ids from before genome builds."""
         table = self._table(VARIANTS)
         if table is not None:
-            self._refuse_old_identity(table)
-
-    def _refuse_old_identity(self, table) -> None:
-        if "assembly" not in table.schema.names:
-            raise OldIdentityError(f"the LanceDB table {self.uri}/{VARIANTS}")
+            refuse_old_variants(table, f"the LanceDB table {self.uri}/{VARIANTS}")
 
     def _ensure_btree(self, table, column: str) -> None:
         if not any(column in idx.columns for idx in table.list_indices()):
