@@ -48,7 +48,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         return args.run(args)
     except Exception as exc:
-        if _is_refusal(exc):  # an edit the store refuses, or an S3 setting, is refused input too
+        if _is_refusal(exc):  # an edit the store refuses, an S3 setting, a store of an earlier version
             say(f"vcf-pipeline {args.command}: {exc}")
             return 2
         # A failure, said in one line; the traceback helps nobody at a terminal.
@@ -60,8 +60,9 @@ def _is_refusal(exc: Exception) -> bool:
     # Imported only now: a command that never touches the stores never loads LanceDB.
     from vcf_pipeline.lib.backup.s3_errors import S3SettingsError
     from vcf_pipeline.lib.stores.curation import CurationError
+    from vcf_pipeline.lib.stores.identity_format import OldIdentityError
 
-    return isinstance(exc, Refused | CurationError | S3SettingsError)
+    return isinstance(exc, Refused | CurationError | S3SettingsError | OldIdentityError)
 
 
 def _describe(exc: Exception, args: argparse.Namespace) -> str:

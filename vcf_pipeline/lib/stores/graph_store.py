@@ -73,6 +73,7 @@ class GraphStore:
     def __init__(self, path: Path | str, buffer_mb: int = DEFAULT_BUFFER_MB):
         self.path = Path(path)
         self.buffer_mb = buffer_mb
+        self._identity_checked = False  # refuse_old_graph passed (reads); writes check every time
 
     @contextmanager
     def _connect(self, read_only: bool, wait_s: float = _READ_ONLY_WAIT_S) -> Iterator[kuzu.Connection]:
@@ -99,6 +100,9 @@ class GraphStore:
     def query(self, cypher: str, parameters: dict | None = None, wait_s: float = _READ_ONLY_WAIT_S) -> pa.Table:
         """Run a read-only query with bound parameters; waits (bounded) while a writer holds the graph."""
         with self._connect(read_only=True, wait_s=wait_s) as conn:
+            if not self._identity_checked:  # once per store object, on a connection opened anyway
+                refuse_old_graph(conn, f"the Kuzu graph {self.path}")
+                self._identity_checked = True
             return conn.execute(cypher, parameters or {}).get_as_arrow()
 
     def count(self, pattern: str, parameters: dict | None = None) -> int:
@@ -268,16 +272,6 @@ class GraphStore:
             for statement in SCHEMA:
                 conn.execute(statement)
             yield conn, staging
-
-    def check_identity(self) -> None:
-        """OldIdentityError if the graph holds variants with ids from before genome builds."""
-        if not self.path.exists():
-            return
-        try:
-            with self._connect(read_only=True, wait_s=2.0) as conn:
-                refuse_old_graph(conn, f"the Kuzu graph {self.path}")
-        except GraphBusyError:
-            pass  # a run is writing, so the graph passed this check when that run opened it
 
     @staticmethod
     def _variant_ids_of(conn, partition_key: str) -> list[str]:
