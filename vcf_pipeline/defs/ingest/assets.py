@@ -26,7 +26,7 @@ from vcf_pipeline.lib.stores.stored_rows import (
     vectors_for,
 )
 from vcf_pipeline.lib.stores.variant_tables import VARIANTS, variants_schema
-from vcf_pipeline.lib.stores.warehouse import parse_into, stream_batches
+from vcf_pipeline.lib.stores.warehouse import build_of, parse_into, stream_batches
 from vcf_pipeline.lib.stores.write_journal import sweep_after_killed_writes
 from vcf_pipeline.lib.system.memory import release_free_memory
 from vcf_pipeline.lib.vcf.annotation_merge import transcript_rank
@@ -59,12 +59,6 @@ def _may_write(context: dg.AssetExecutionContext, pool: str) -> None:
             description=f"partition {context.partition_key!r} was deleted (its file is gone) before this step ran; nothing written",
             allow_retries=False,
         )
-
-
-def _build_of(source: dict) -> tuple[str, str]:
-    """The parsed file's genome build and its evidence (from its source.json)."""
-    identity = source["stats"].get("identity", {})
-    return identity.get("build", ""), "\n".join(identity.get("build_evidence", []))
 
 
 @dg.asset(**PER_FILE, kinds={"pysam", "parquet"}, check_specs=[UNIQUE_IDS])
@@ -210,7 +204,7 @@ def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) ->
             lambda: overlay.without_tombstoned(stream_batches(files.calls, 50_000)),
             spare=overlay.additions,
             refreshed=stream_batches(files.refreshed_rows, 50_000),
-            build=_build_of(source),
+            build=build_of(source),
         )
     home.write_journal().end(context.partition_key)  # both stores hold the file now
     seconds = time.perf_counter() - started

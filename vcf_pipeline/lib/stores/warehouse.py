@@ -80,6 +80,13 @@ class PartitionFiles:
         return json.loads(self.source.read_text())
 
 
+
+def build_of(source_info: dict) -> tuple[str, str]:
+    """A parsed file's genome build and its evidence, one piece a line, from its `source_info()`."""
+    identity = source_info["stats"].get("identity", {})
+    return identity.get("build", ""), "\n".join(identity.get("build_evidence", []))
+
+
 @dataclass
 class ParseResult:
     stats: ParseStats
