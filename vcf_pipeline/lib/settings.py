@@ -168,11 +168,12 @@ class Settings:
 
         return Sources.load(self.home, self.sources)
 
-    def identity_options(self, partition_key: str):
-        """The build and reference data that apply to this partition's file (lib/vcf/identity.py)."""
+    def identity_options(self, partition_key: str, sources=None):
+        """The build and reference data that apply to this partition's file (lib/vcf/identity.py);
+        `sources`, when the caller has them loaded already (`source_folders()`)."""
         from vcf_pipeline.lib.vcf.identity import IdentityOptions
 
-        chosen = self.source_folders().identity_for(partition_key)
+        chosen = (sources or self.source_folders()).identity_for(partition_key)
         return IdentityOptions(
             **chosen,
             references={build: data["fasta"] for build, data in self.references.items() if "fasta" in data},

@@ -72,7 +72,7 @@ def parsed_variants(context: dg.AssetExecutionContext, settings: PipelineSetting
         with _step_memory():
             result = parse_into(
                 path, files, home["parse.batch_records"], sources.bad_records_for(context.partition_key),
-                home.identity_options(context.partition_key), source_hint=f"source {decode_key(context.partition_key)[0]!r}",
+                home.identity_options(context.partition_key, sources), source_hint=f"source {decode_key(context.partition_key)[0]!r}",
             )
     except VcfFormatError as exc:
         # A malformed file fails its own partition; the stores are untouched.
