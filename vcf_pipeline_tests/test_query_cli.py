@@ -78,12 +78,16 @@ def store_bytes(home) -> list:
 @pytest.mark.parametrize("gene", ["SHOX", "TTC5", "POLR3K"])
 def test_search_for_a_gene_and_pathogenic_ranks_its_pathogenic_variant_first(home, capsys, gene):
     result = run_json(capsys, "search", f"{gene} pathogenic", "--home", home, "--limit", 5)
-    assert result["query"] == f"{gene} pathogenic"
+    assert (result["query"], result["mode"]) == (f"{gene} pathogenic", "hybrid")
     top = result["results"][0]
-    assert set(top) == {"variant_id", "gene_symbol", "consequence", "clinical_significance", "distance"}
+    assert set(top) == {"variant_id", "gene_symbol", "consequence", "clinical_significance", "score", "reasons"}
     assert (top["gene_symbol"], top["clinical_significance"]) == (gene, "Pathogenic")
-    distances = [r["distance"] for r in result["results"]]
-    assert distances == sorted(distances)
+    assert {r["gene_symbol"] for r in result["results"]} == {gene}  # the gene is read exactly
+    assert all(f"exact: gene {gene}" in r["reasons"] for r in result["results"])
+    scores = [r["score"] for r in result["results"]]
+    assert scores == sorted(scores, reverse=True)
+    semantic = run_json(capsys, "search", f"{gene} pathogenic", "--mode", "semantic", "--home", home, "--limit", 5)["results"]
+    assert [r["score"] for r in semantic] == sorted((r["score"] for r in semantic), reverse=True)
 
 
 def test_search_by_vector_from_a_file_or_stdin_with_a_filter(home, capsys, tmp_path, monkeypatch):
@@ -92,7 +96,7 @@ def test_search_by_vector_from_a_file_or_stdin_with_a_filter(home, capsys, tmp_p
     vector_file.write_text(json.dumps(row["embedding"]))
     result = run_json(capsys, "search", "--vector", vector_file, "--home", home, "--limit", 2, "--select", "variant_id,chrom")
     assert result["results"][0]["variant_id"] == row["variant_id"] and result["results"][0]["distance"] < 1e-5
-    assert set(result["results"][0]) == {"variant_id", "chrom", "distance"}
+    assert set(result["results"][0]) == {"variant_id", "chrom", "score", "distance"}
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(row["embedding"])))
     filtered = run_json(capsys, "search", "--vector", "-", "--home", home, "--filter", "gene_symbol != 'SHOX'")
     assert filtered["results"] and row["variant_id"] not in {r["variant_id"] for r in filtered["results"]}

@@ -30,6 +30,23 @@ def add_command(commands, name: str, handler: Callable, help: str, *, json: bool
     return parser
 
 
+def add_selection_options(parser) -> None:
+    """`--region`, `--regions FILE.bed`, `--genes FILE`: what a command selects besides its filter."""
+    parser.add_argument("--region", action="append", metavar="REGION", help="CHROM:START-END, 1-based (e.g. chr17:43044295-43125483); repeatable")
+    parser.add_argument("--regions", metavar="BED", help="a BED file of regions (0-based, half-open)")
+    parser.add_argument("--genes", metavar="FILE", help="gene symbols, one a line")
+
+
+def selection_of(args: argparse.Namespace):
+    """The selection of `add_selection_options`' options (refused when a file or region is bad)."""
+    from vcf_pipeline.lib.search.selection import SelectionError, selection_from
+
+    try:
+        return selection_from(args.region, args.regions, args.genes)
+    except SelectionError as exc:
+        raise Refused(str(exc)) from exc
+
+
 def settings_of(args: argparse.Namespace) -> Settings:
     """The home's settings (its configuration file, overridden by the environment)."""
     try:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import math
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:  # `--help` must not load Arrow
+    import pyarrow as pa
 
 
 def _plain(value):

@@ -1,15 +1,12 @@
-"""Read commands: search, filter, export, graph, tables, schema, status. Output is a readable table,
+"""Read commands: filter, export, graph, tables, schema, status (search has its own module). Output is a readable table,
 or JSON with `--json`. Every store comes from the home's settings (so `VCF_PIPELINE_LANCEDB_URI`
 and the configuration file hold for each command)."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import sys
 from pathlib import Path
 
-from vcf_pipeline.cli.options import Refused, add_command, say, settings_of
+from vcf_pipeline.cli.options import Refused, add_command, add_selection_options, say, selection_of, settings_of
 from vcf_pipeline.cli.output import emit, table_rows
 
 DEFAULT_COLUMNS = ["variant_id", "gene_symbol", "consequence", "clinical_significance"]
@@ -55,33 +52,15 @@ def chosen_columns(select: str | None, schema, default: list[str]) -> list[str]:
     return wanted
 
 
-def cmd_search(args) -> int:
-    settings = settings_of(args)
-    store, _ = open_stores(settings)
-    schema = variants_table(store).schema
-    dimension = schema.field("embedding").type.list_size
-    where = parse_filter(args.filter, schema)  # refused before any work
-    columns = chosen_columns(args.select, schema, DEFAULT_COLUMNS)
-    if args.vector:
-        source = sys.stdin.read() if args.vector == "-" else Path(args.vector).read_text()
-        try:
-            vector = [float(x) for x in json.loads(source)]
-        except (ValueError, TypeError) as exc:
-            raise Refused(f"--vector: expected a JSON list of numbers ({exc})") from exc
-        if len(vector) != dimension:
-            raise Refused(f"--vector has {len(vector)} numbers; the table's embeddings have {dimension}")
-        query = "<vector>"
-    else:
-        if not args.text:
-            raise Refused("give TEXT to search for, or --vector FILE|-")
-        query = " ".join(args.text)
-        vector = settings.embedder().encode([query])[0]  # the model and backend that embedded the store
-    tuning = {k: v for k, v in (("nprobes", args.nprobes), ("refine_factor", args.refine_factor)) if v is not None}
-    store.policy = dataclasses.replace(store.policy, **tuning)
-    hits = store.search(vector, limit=args.limit, where=where.sql if where else None, columns=columns, exact=args.exact)
-    rows = [{**{k: v for k, v in r.items() if k != "_distance"}, "distance": r["_distance"]} for r in table_rows(hits)]
-    emit(args, {"query": query, "filter": args.filter, "results": rows}, rows, [*columns, "distance"])
-    return 0
+def selected(args, schema) -> str:
+    """The SQL of a command's filter expression and selection options (at least one is needed)."""
+    from vcf_pipeline.lib.search.selection import all_of
+
+    where = parse_filter(args.expr, schema)
+    sql = all_of(where.sql if where else None, selection_of(args).sql())
+    if sql is None:
+        raise Refused("give a filter EXPR, or --region, --regions or --genes")
+    return sql
 
 
 def cmd_filter(args) -> int:
@@ -89,10 +68,10 @@ def cmd_filter(args) -> int:
 
     store, _ = open_stores(settings_of(args))
     schema = variants_table(store).schema
-    where = parse_filter(args.expr, schema)
+    where = selected(args, schema)
     columns = chosen_columns(args.select, schema, ["variant_id", "chrom", "pos", "ref", "alt", *DEFAULT_COLUMNS[1:]])
-    rows = table_rows(store.read(VARIANTS, columns=columns, where=where.sql, limit=args.limit))
-    emit(args, {"filter": args.expr, "count": len(rows), "rows": rows}, rows, columns)
+    rows = table_rows(store.read(VARIANTS, columns=columns, where=where, limit=args.limit))
+    emit(args, {"filter": args.expr, "selection": selection_of(args).describe(), "count": len(rows), "rows": rows}, rows, columns)
     return 0
 
 
@@ -105,10 +84,10 @@ def cmd_export(args) -> int:
 
     store, _ = open_stores(settings_of(args))
     table = variants_table(store)
-    where = parse_filter(args.expr, table.schema)
+    where = selected(args, table.schema)
     columns = chosen_columns(args.select, table.schema, default_columns(table.schema, args.format))
     try:
-        written = export_rows(table, where.sql, columns, args.format, Path(args.out), args.batch_rows)
+        written = export_rows(table, where, columns, args.format, Path(args.out), args.batch_rows)
     except ExportRefused as exc:
         raise Refused(str(exc)) from None
     emit(args, {"filter": args.expr, "format": args.format, "out": args.out, "rows": written})
@@ -116,12 +95,16 @@ def cmd_export(args) -> int:
 
 
 def cmd_graph(args) -> int:
-    from vcf_pipeline.lib.stores.graph_queries import run_graph_query
+    from vcf_pipeline.lib.search.selection import selected_ids
+    from vcf_pipeline.lib.stores.graph_queries import keep_variants, run_graph_query
     from vcf_pipeline.lib.stores.graph_store import GraphBusyError
 
-    _, graph = open_stores(settings_of(args))
+    store, graph = open_stores(settings_of(args))
+    selection = selection_of(args)
     try:
         result = run_graph_query(graph, args.query, args.args, gene=args.gene, wait_s=args.wait)
+        if selection.sql():
+            result = keep_variants(result, selected_ids(variants_table(store), selection.sql()), args.query)
     except ValueError as exc:
         raise Refused(str(exc)) from exc
     except GraphBusyError as exc:
@@ -199,23 +182,15 @@ def add_commands(commands) -> None:
     from vcf_pipeline.lib.query.export import FORMATS
     from vcf_pipeline.lib.stores.graph_queries import QUERIES
 
-    p = add_command(commands, "search", cmd_search, "nearest variants to a text (embedded with the configured model) or a vector", json=True)
-    p.add_argument("text", nargs="*", metavar="TEXT")
-    p.add_argument("--vector", metavar="FILE|-", help="a JSON list of numbers instead of TEXT")
-    p.add_argument("--filter", metavar="EXPR", help="e.g. \"clinical_significance LIKE 'Pathogenic%%' AND chrom = '17'\"")
-    p.add_argument("--limit", type=int, default=10)
-    p.add_argument("--select", metavar="COLS", help="comma-separated columns")
-    p.add_argument("--nprobes", type=int, help="index partitions probed (default 32; more: better recall, slower)")
-    p.add_argument("--refine-factor", type=int, help="candidates re-ranked on exact vectors, x limit (default 20)")
-    p.add_argument("--exact", action="store_true", help="exact search, ignoring the vector index")
-
-    p = add_command(commands, "filter", cmd_filter, "variants matching a filter expression", json=True)
-    p.add_argument("expr", metavar="EXPR")
+    p = add_command(commands, "filter", cmd_filter, "variants matching a filter expression, regions or genes", json=True)
+    p.add_argument("expr", metavar="EXPR", nargs="?", help="e.g. \"gene_symbol = 'BRCA1' AND impact = 'HIGH'\"")
+    add_selection_options(p)
     p.add_argument("--select", metavar="COLS")
     p.add_argument("--limit", type=int, default=100)
 
-    p = add_command(commands, "export", cmd_export, "stream the variants matching a filter to a file", json=True)
-    p.add_argument("expr", metavar="EXPR")
+    p = add_command(commands, "export", cmd_export, "stream the variants matching a filter, regions or genes to a file", json=True)
+    p.add_argument("expr", metavar="EXPR", nargs="?")
+    add_selection_options(p)
     p.add_argument("--format", choices=FORMATS, required=True)
     p.add_argument("--out", required=True, metavar="PATH")
     p.add_argument("--select", metavar="COLS")
@@ -226,6 +201,7 @@ def add_commands(commands) -> None:
     p.add_argument("query", choices=sorted(QUERIES))
     p.add_argument("args", nargs="*")
     p.add_argument("--gene", help="carriers-of-significance: only variants in this gene")
+    add_selection_options(p)
 
     add_command(commands, "tables", cmd_tables, "tables of both stores, with row counts", json=True)
     p = add_command(commands, "schema", cmd_schema, "columns of a LanceDB table", json=True)

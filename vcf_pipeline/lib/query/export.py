@@ -4,8 +4,10 @@ the table is never held in memory."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:  # `--help` lists FORMATS without loading Arrow
+    import pyarrow as pa
 
 FORMATS = ("parquet", "arrow", "csv")
 
@@ -16,6 +18,8 @@ class ExportRefused(ValueError):
 
 def is_flat(field: pa.Field) -> bool:
     """Whether CSV can hold the column (it holds no lists: vectors, conditions)."""
+    import pyarrow as pa
+
     return not (pa.types.is_list(field.type) or pa.types.is_fixed_size_list(field.type))
 
 
@@ -28,6 +32,8 @@ def export_rows(table, where_sql: str, columns: list[str], fmt: str, out: Path, 
     if fmt == "csv" and not all(is_flat(table.schema.field(c)) for c in columns):
         raise ExportRefused("CSV cannot hold list columns (embedding, conditions): export them as parquet or arrow")
     reader = table.search().where(where_sql).select(columns).limit(None).to_batches(batch_rows)
+    import pyarrow as pa
+
     if fmt == "parquet":
         import pyarrow.parquet as pq
 

@@ -88,3 +88,14 @@ def run_graph_query(graph: GraphStore, name: str, args: list[str], gene: str | N
             raise ValueError("--gene applies to carriers-of-significance only")
         cypher, params = _IN_GENE, {**params, "gene": gene}
     return graph.query(cypher, params, wait_s=wait_s)
+
+
+def keep_variants(result: pa.Table, variant_ids: set[str], name: str) -> pa.Table:
+    """The rows of a query's `result` whose variant is one of `variant_ids` (a region or gene
+    selection); refused for a query whose rows are not variants."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if "variant_id" not in result.column_names:
+        raise ValueError(f"--region, --regions and --genes apply to queries that return variants, not to {name}")
+    return result.filter(pc.is_in(result["variant_id"], value_set=pa.array(sorted(variant_ids), pa.string())))

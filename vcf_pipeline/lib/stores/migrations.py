@@ -5,8 +5,10 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vcf_pipeline.lib.search.keywords import KEYWORDS, keyword_column
 from vcf_pipeline.lib.stores.variant_store import VariantStore, retry_conflicts
 from vcf_pipeline.lib.stores.variant_tables import VARIANTS
+from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
 from vcf_pipeline.lib.vcf.annotation_merge import ANNOTATION, FILE_VARIANTS_SCHEMA, RANK
 
 
@@ -24,3 +26,13 @@ def add_file_annotations(store: VariantStore, table) -> None:
     rows = pa.table({**{c: owned[c] for c in ("partition_key", "variant_id")}, RANK: pa.array([2] * owned.num_rows, pa.int8()),
                      **{c: found[c] for c in ANNOTATION}}, schema=FILE_VARIANTS_SCHEMA)
     retry_conflicts(lambda: table.merge_insert(["partition_key", "variant_id"]).when_matched_update_all().execute(rows))
+
+
+def fill_keywords(table, batch_rows: int = 100_000) -> None:
+    """`variants` from before the full-text index: give every row its keywords (computed from its
+    own columns, as an upsert would)."""
+    rows = table.search().select(VARIANT_SCHEMA.names).limit(None).to_arrow()
+    for start in range(0, rows.num_rows, batch_rows):
+        chunk = rows.slice(start, batch_rows)
+        update = pa.table({"variant_id": chunk["variant_id"], KEYWORDS: keyword_column(chunk)})
+        retry_conflicts(lambda: table.merge_insert("variant_id").when_matched_update_all().execute(update))

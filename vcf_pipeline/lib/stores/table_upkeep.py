@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from vcf_pipeline.lib.stores.search_indexes import keep_search_indexes
+
 VECTOR_COLUMN = "embedding"
 INDEX_PREFIX = "embedding_ivfpq_"
 
@@ -108,6 +110,7 @@ def maintain_variants(table, policy: IndexPolicy = IndexPolicy()) -> Upkeep:
         if unindexed > policy.max_unindexed_fraction * upkeep.rows:
             table.optimize(cleanup_older_than=policy.keep_versions)
             upkeep.actions.append(f"indexed {unindexed} new rows, compacted")
+    upkeep.actions += keep_search_indexes(table, policy.max_unindexed_fraction, policy.keep_versions)
     upkeep.seconds = time.perf_counter() - started
     return upkeep
 

@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-import lancedb
+from vcf_pipeline.lib.stores.lancedb_import import lancedb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vcf_pipeline.lib.search.keywords import KEYWORDS
 from vcf_pipeline.lib.stores.identity_format import refuse_old_variants
 from vcf_pipeline.lib.stores.table_upkeep import (
     IndexPolicy,
@@ -32,6 +33,7 @@ from vcf_pipeline.lib.stores.variant_tables import (
     row_keys,
     sql_string,
     variants_schema,
+    with_keywords,
 )
 from vcf_pipeline.lib.vcf.annotation_merge import ANNOTATION, FILE_VARIANTS_SCHEMA, RANK
 
@@ -86,10 +88,12 @@ class VariantStore:
         missing = [f for f in schema if f.name not in table.schema.names]
         if missing:
             table.add_columns(pa.schema(missing))
-            if name == FILE_VARIANTS:
-                from vcf_pipeline.lib.stores.migrations import add_file_annotations
+            from vcf_pipeline.lib.stores import migrations
 
-                add_file_annotations(self, table)
+            if name == FILE_VARIANTS:
+                migrations.add_file_annotations(self, table)
+            if name == VARIANTS and KEYWORDS in {f.name for f in missing}:
+                migrations.fill_keywords(table)
         return table
 
     def check_identity(self) -> None:
@@ -154,16 +158,20 @@ class VariantStore:
             table.add_columns({ROW_KEY: "CAST(NULL AS STRING)"})
         stored = table.search().select(["variant_id", ROW_KEY]).limit(None).to_arrow()
         given = inserted = updated = 0
+        parsed = [n for n in schema.names if n not in (KEYWORDS, ROW_KEY)]
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            data = pa.Table.from_batches([batch]).select(schema.names[:-1])
-            data = data.append_column(ROW_KEY, row_keys(data)).cast(schema)
+            data = pa.Table.from_batches([batch]).select(parsed)
+            data = data.append_column(ROW_KEY, row_keys(data))
             known = stored.filter(pc.is_in(stored["variant_id"], value_set=data["variant_id"]))
             is_new = pc.invert(pc.is_in(data["variant_id"], value_set=known["variant_id"]))
             # Unchanged: the same (id, digest) pair is stored. Rows stored without a digest never match.
             is_unchanged = pc.is_in(_id_and_key(data), value_set=_id_and_key(known))
-            new, changed = data.filter(is_new), data.filter(pc.and_(pc.invert(is_new), pc.invert(is_unchanged)))
+            new, changed = (
+                with_keywords(data.filter(is_new), schema),
+                with_keywords(data.filter(pc.and_(pc.invert(is_new), pc.invert(is_unchanged))), schema),
+            )
             if new.num_rows:
                 retry_conflicts(lambda: table.add(new))
             if changed.num_rows:

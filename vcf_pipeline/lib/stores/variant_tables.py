@@ -8,6 +8,7 @@ import hashlib
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vcf_pipeline.lib.search.keywords import KEYWORDS
 from vcf_pipeline.lib.vcf.calls import CALL_SCHEMA
 from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
 
@@ -16,14 +17,17 @@ ROW_KEY = "row_key"
 CALLS = "calls"
 FILE_VARIANTS = "file_variants"
 
+
 def variants_schema(dimension: int) -> pa.Schema:
-    """`variants`: the parsed columns plus the text embedded, its hash, the vector, the model, and a
-    digest of the row (`row_key`) that lets an upsert leave unchanged rows alone."""
+    """`variants`: the parsed columns plus the text embedded, its hash, the vector, the model, the
+    full-text index's `keywords`, and a digest of the row (`row_key`) that lets an upsert leave
+    unchanged rows alone."""
     return (
         VARIANT_SCHEMA.append(pa.field("description", pa.string()))
         .append(pa.field("text_hash", pa.string()))
         .append(pa.field("embedding", pa.list_(pa.float32(), dimension)))
         .append(pa.field("embedding_model", pa.string()))
+        .append(pa.field(KEYWORDS, pa.string()))
         .append(pa.field(ROW_KEY, pa.string()))
     )
 
@@ -34,10 +38,10 @@ def _id_and_key(data: pa.Table) -> pa.Array:
 
 def row_keys(data: pa.Table) -> pa.Array:
     """A digest per row of every column but the id and the vector (the vector follows from
-    `text_hash` and `embedding_model`)."""
+    `text_hash` and `embedding_model`, the keywords from the rest)."""
     parts = []
     for name in data.column_names:
-        if name in ("variant_id", "embedding", ROW_KEY):
+        if name in ("variant_id", "embedding", KEYWORDS, ROW_KEY):
             continue
         column = data[name]
         if pa.types.is_list(column.type):
@@ -45,6 +49,13 @@ def row_keys(data: pa.Table) -> pa.Array:
         parts.append(pc.fill_null(column.cast(pa.string()), "\x00"))
     joined = pc.binary_join_element_wise(*parts, "\x1f").to_pylist()
     return pa.array([hashlib.blake2b(j.encode(), digest_size=12).hexdigest() for j in joined], pa.string())
+
+
+def with_keywords(data: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Rows as `variants` stores them: `data` (every column but the keywords) with its keywords."""
+    from vcf_pipeline.lib.search.keywords import keyword_column
+
+    return data.add_column(data.schema.get_field_index(ROW_KEY), KEYWORDS, keyword_column(data)).cast(schema)
 
 
 CALLS_SCHEMA = pa.schema([pa.field("partition_key", pa.string()), *CALL_SCHEMA])
