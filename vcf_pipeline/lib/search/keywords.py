@@ -40,8 +40,9 @@ def _words(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def _after_colon(column) -> pa.Array:
-    """`ENST00000357654.9:c.5096G>A` -> `c.5096G>A`; values without a colon stay."""
-    return pc.replace_substring_regex(column, r"^[^:]*:", "")
+    """`ENST00000357654.9:c.5096G>A` -> `c.5096G>A`; values without a reference sequence stay (a
+    breakend's change, `n.5_6ins]chr6:51159910]`, holds a colon of its own)."""
+    return pc.replace_substring_regex(column, r"^[^:]*:([cgmnrp]\.)", r"\1")
 
 
 def _unless_same(form, source):

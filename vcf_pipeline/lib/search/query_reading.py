@@ -21,7 +21,7 @@ from vcf_pipeline.lib.vcf.identity import parse_variant_id
 _RSID = re.compile(r"rs\d+", re.IGNORECASE)
 _GENE_ID = re.compile(r"ENSG\d{6,}(\.\d+)?", re.IGNORECASE)
 # HGVS with its reference sequence and gene: `NM_007294.4(BRCA1):c.5096G>A`, `ENST0001.2:c.76A>T`.
-_QUALIFIED_CHANGE = re.compile(r"(?P<sequence>[A-Za-z][\w.]*?)?(?:\((?P<gene>[\w.@/-]+)\))?:(?P<change>[cgnmrp]\.\S+)")
+_QUALIFIED_CHANGE = re.compile(r"(?P<sequence>[A-Za-z][\w.-]*?)?(?:\((?P<gene>[\w.@/-]+)\))?:(?P<change>[cgnmrp]\.\S+)")
 _CODING_CHANGE = re.compile(r"[cgnmr]\.\(?[-*]?\d\S*")
 _AA = r"(?:Ala|Arg|Asn|Asp|Cys|Gln|Glu|Gly|His|Ile|Leu|Lys|Met|Phe|Pro|Ser|Thr|Trp|Tyr|Val|Sec|Pyl|Ter|Xaa|[ACDEFGHIKLMNPQRSTVWY*X])"
 # p.Arg1699Gln, p.(Arg1699Gln), R1699Q, E220*, p.Leu2Valfs*5, Ser484=: a residue, a position, what follows.

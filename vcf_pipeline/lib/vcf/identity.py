@@ -71,17 +71,19 @@ class ParsedId:
 def parse_variant_id(text: str) -> ParsedId | None:
     """A user's variant id, with or without its build, in either contig spelling
     (`GRCh38:chr1-925952-G-A`, `chr1-925952-G-A`, `1-925952-G-A`); None if it is not one."""
-    assembly, sep, site = text.strip().rpartition(":")
-    if sep:
-        if assembly.lower() == HG19_MITO:
-            assembly = HG19_MITO
-        elif assembly not in ASSEMBLIES:
-            try:
-                assembly = build_of(assembly)
-            except BuildError:
+    # The build ends at the first colon: a breakend ALT (`G]chr2:321]`) holds colons of its own.
+    assembly, sep, site = text.strip().partition(":")
+    if not sep:
+        assembly, site = None, assembly
+    elif assembly.lower() == HG19_MITO:
+        assembly = HG19_MITO
+    elif assembly not in ASSEMBLIES:
+        try:
+            assembly = build_of(assembly)
+        except BuildError:
+            if "-" not in assembly:
                 return None
-    else:
-        assembly = None
+            assembly, site = None, text.strip()  # no build, and a breakend ALT with a colon
     parts = site.rsplit("-", 3)
     if len(parts) != 4 or not parts[1].isdigit() or not parts[0] or not parts[2] or not parts[3]:
         return None
