@@ -81,3 +81,63 @@ def run(home: Path, queries: int = 200, grid=((8, 1), (16, 10), (24, 20), (32, 2
         out["grid"].append({"nprobes": nprobes, "refine_factor": refine, **_summary(lat), "recall_at_10": _recall(exact, approx),
                             "default": (nprobes, refine) == (default.nprobes, default.refine_factor)})
     return out
+
+
+def hybrid(home: Path, per_kind: int = 40, seed: int = 5) -> dict:
+    """Hybrid search (`lib/search/hybrid.py`) on the same store: p50/p95 per query kind, in process,
+    with and without the query's embedding; and recall@10 of its vector part (the prefiltered
+    nearest-neighbour list) against exact search with the same filter."""
+    import random
+
+    from vcf_pipeline.lib.search.hybrid import VariantSearch
+    from vcf_pipeline.lib.search.query_reading import read_query
+
+    settings = Settings.load(home)
+    store = settings.variant_store()
+    table = store.db.open_table(VARIANTS)
+    embedder = settings.embedder()
+    rng = random.Random(seed)
+    sample = table.search().select(["gene_symbol", "rsid", "hgvs_p", "chrom", "pos"]).limit(None).to_arrow()
+    rows = [sample.slice(i, 1).to_pylist()[0] for i in rng.sample(range(sample.num_rows), 4 * per_kind)]
+    queries = {
+        "gene + words": [f"{r['gene_symbol']} pathogenic frameshift" for r in rows if r["gene_symbol"]][:per_kind],
+        "rsID": [r["rsid"] for r in rows if r["rsid"]][:per_kind],
+        "gene + protein change": [f"{r['gene_symbol']} {r['hgvs_p'].split(':')[-1]}" for r in rows if r["gene_symbol"] and r["hgvs_p"]][:per_kind],
+        "region (20 kb)": [f"{r['chrom']}:{max(1, r['pos'] - 10_000)}-{r['pos'] + 10_000}" for r in rows][:per_kind],
+        "free text": [t for t in QUERY_TEXTS for _ in range(per_kind // len(QUERY_TEXTS))],
+    }
+    vectors: dict[str, np.ndarray] = {}
+
+    def encode(texts):  # timed apart: the embedding of a query is the model's cost, not the search's
+        return np.stack([vectors[t] for t in texts])
+
+    all_texts = sorted({t for texts in queries.values() for t in texts})
+    started = time.perf_counter()
+    for text in all_texts:
+        vectors[text] = embedder.encode([text])[0]
+    encode_ms = (time.perf_counter() - started) * 1000 / len(all_texts)
+    search = VariantSearch(table, encode, nprobes=IndexPolicy().nprobes, refine_factor=IndexPolicy().refine_factor)
+    exact_search = VariantSearch(table, encode, exact=True)
+    for text in all_texts[:10]:
+        search.search(text)  # warm the caches
+    out: dict = {"rows": table.count_rows(), "encode_ms_per_query": encode_ms, "kinds": {}}
+    every, recalls = [], []
+    for kind, texts in queries.items():
+        latencies = []
+        for text in texts:
+            started = time.perf_counter()
+            search.search(text, limit=10)
+            latencies.append((time.perf_counter() - started) * 1000)
+        every += latencies
+        out["kinds"][kind] = {"queries": len(texts), **_summary(latencies)}
+    for text in queries["gene + words"] + queries["free text"]:  # the queries whose ranking uses the vector index
+        where, _ = search.exact_filter(read_query(text, search.known_genes), None)
+        approx = search.nearest(text, 10, where, ["variant_id"])
+        exact = exact_search.nearest(text, 10, where, ["variant_id"])
+        bound = exact[-1]["_distance"] + 1e-6 if exact else 0
+        truth = {e["variant_id"] for e in exact}
+        recalls.append(min(len(exact), sum(1 for a in approx if a["variant_id"] in truth or a["_distance"] <= bound)) / max(1, len(exact)))
+    out["all"] = _summary(every)
+    out["all_with_encode_p50_ms"] = out["all"]["p50_ms"] + encode_ms
+    out["vector_part_recall_at_10"] = float(np.mean(recalls))
+    return out

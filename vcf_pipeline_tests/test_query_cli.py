@@ -358,6 +358,11 @@ def test_create_index_builds_scalar_and_vector_indexes(shared_home, capsys, tmp_
     hits = run_json(capsys, "search", "SAMD11 missense variant", "--home", home, "--limit", 3)["results"]
     assert "SAMD11" in [h["gene_symbol"] for h in hits]
     assert run_json(capsys, "create-index", "embedding", "--type", "IVF_HNSW_SQ", "--home", home)["index_type"] == "IVF_HNSW_SQ"
+    assert run_json(capsys, "create-index", "keywords", "--type", "FTS", "--home", home)["index_type"] == "FTS"
+    rsid = lance(home).read(VARIANTS, ["rsid"], "rsid IS NOT NULL", limit=1)["rsid"][0].as_py()
+    assert run_json(capsys, "search", rsid, "--home", home)["reading"] == [f"rsID {rsid} (exact)", "ordered by impact, then position"]
+    code, _, err = run(capsys, "create-index", "pos", "--type", "FTS", "--home", home)
+    assert code == 2 and "not a text column" in err
     code, _, err = run(capsys, "create-index", "embedding", "--type", "FANCY", "--home", home)
     assert code == 2 and "one of BTREE" in err
     code, _, err = run(capsys, "create-index", "gene_symbol", "--type", "IVF_PQ", "--home", home)

@@ -17,7 +17,13 @@ from vcf_pipeline.lib.embedding.embedder import Embedder
 from vcf_pipeline.lib.search.hybrid import VariantSearch
 from vcf_pipeline.lib.search.keywords import one_letter
 from vcf_pipeline.lib.search.query_reading import read_query
-from vcf_pipeline.lib.search.selection import Region, SelectionError, parse_region, read_bed, read_genes
+from vcf_pipeline.lib.search.selection import (
+    Region,
+    SelectionError,
+    parse_region,
+    read_bed,
+    read_genes,
+)
 from vcf_pipeline.lib.stores.variant_store import VariantStore
 from vcf_pipeline.lib.stores.variant_tables import VARIANTS
 from vcf_pipeline_tests.conftest import SHARED_VCF

@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vcf_pipeline.cli.options import Refused, add_command, add_selection_options, say, selection_of, settings_of
+from vcf_pipeline.cli.options import (
+    Refused,
+    add_command,
+    add_selection_options,
+    say,
+    selection_of,
+    settings_of,
+)
 from vcf_pipeline.cli.output import emit, table_rows
 
 DEFAULT_COLUMNS = ["variant_id", "gene_symbol", "consequence", "clinical_significance"]

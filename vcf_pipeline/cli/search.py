@@ -8,9 +8,22 @@ import json
 import sys
 from pathlib import Path
 
-from vcf_pipeline.cli.options import Refused, add_command, add_selection_options, say, selection_of, settings_of
+from vcf_pipeline.cli.options import (
+    Refused,
+    add_command,
+    add_selection_options,
+    say,
+    selection_of,
+    settings_of,
+)
 from vcf_pipeline.cli.output import emit, table_rows
-from vcf_pipeline.cli.query import DEFAULT_COLUMNS, chosen_columns, open_stores, parse_filter, variants_table
+from vcf_pipeline.cli.query import (
+    DEFAULT_COLUMNS,
+    chosen_columns,
+    open_stores,
+    parse_filter,
+    variants_table,
+)
 
 
 def _where(args, schema) -> str | None:

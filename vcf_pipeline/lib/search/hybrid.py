@@ -59,12 +59,12 @@ class VariantSearch:
             raise SearchRefused("nothing to search for")
         columns = list(dict.fromkeys(["variant_id", *(columns or [])]))
         if mode == "semantic":
-            hits = self._nearest(text, limit, where, columns)
+            hits = self.nearest(text, limit, where, columns)
             rows = [self._row(r, 1.0 - r["_distance"], [f"meaning rank {i} (cosine distance {r['_distance']:.3f})"]) for i, r in enumerate(hits, 1)]
             return SearchResult(text, mode, [f"ranked by the meaning of {text!r} (no exact reading)"], rows)
         read = read_query(text, self.known_genes)
         reading = read.describe()
-        exact, missing = self._exact_filter(read, where)
+        exact, missing = self.exact_filter(read, where)
         if missing:
             return SearchResult(text, mode, reading, note=missing)
         where = all_of(where, exact)
@@ -76,11 +76,11 @@ class VariantSearch:
             note = "no full-text index yet (the next ingest's upkeep builds it)"
             if mode == "keyword":
                 return SearchResult(text, mode, reading, note=note)
-            return SearchResult(text, mode, reading, self._fused({"meaning": self._nearest(text, limit, where, columns)}, limit, read), note + ": ranked by meaning only")
+            return SearchResult(text, mode, reading, self._fused({"meaning": self.nearest(text, limit, where, columns)}, limit, read), note + ": ranked by meaning only")
         depth = max(50, 5 * limit)
         lists = {"keyword": self._keyword_ranked(read.rest, depth, where, columns)}
         if mode == "hybrid":
-            lists["meaning"] = self._nearest(text, depth, where, columns)
+            lists["meaning"] = self.nearest(text, depth, where, columns)
         return SearchResult(text, mode, reading, self._fused(lists, limit, read))
 
     def known_genes(self, words: Iterable[str]) -> dict[str, str]:
@@ -92,7 +92,7 @@ class VariantSearch:
                 found[word] = rows["gene_symbol"][0].as_py()
         return found
 
-    def _exact_filter(self, read: ReadQuery, where: str | None) -> tuple[str | None, str]:
+    def exact_filter(self, read: ReadQuery, where: str | None) -> tuple[str | None, str]:
         """SQL for what the query names, and a line saying which name matched nothing (else "")."""
         clauses = []
         genes = [lookup.value for lookup in read.of_kind("gene")]
@@ -139,7 +139,8 @@ class VariantSearch:
             ids.update(dict.fromkeys(rows["variant_id"].filter(hit).to_pylist()))
         return list(ids)
 
-    def _nearest(self, text: str, limit: int, where: str | None, columns: list[str]) -> list[dict]:
+    def nearest(self, text: str, limit: int, where: str | None, columns: list[str]) -> list[dict]:
+        """The `limit` rows nearest to the embedding of `text` among those `where` selects."""
         import numpy as np
 
         vector = np.asarray(self.encode([text])[0], dtype=np.float32)

@@ -8,8 +8,8 @@ import pyarrow.compute as pc
 from vcf_pipeline.lib.search.keywords import KEYWORDS, keyword_column
 from vcf_pipeline.lib.stores.variant_store import VariantStore, retry_conflicts
 from vcf_pipeline.lib.stores.variant_tables import VARIANTS
-from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
 from vcf_pipeline.lib.vcf.annotation_merge import ANNOTATION, FILE_VARIANTS_SCHEMA, RANK
+from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
 
 
 def add_file_annotations(store: VariantStore, table) -> None:

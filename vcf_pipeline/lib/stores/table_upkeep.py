@@ -135,6 +135,12 @@ def compact(table, policy: IndexPolicy = IndexPolicy()) -> list[str]:
     return [f"{table.name}: compacted {small} small fragments"]
 
 
+def pa_is_string(data_type) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(data_type) or pa.types.is_large_string(data_type)
+
+
 class IndexRefused(ValueError):
     """An index the table cannot take (unknown column or type, too few rows to train)."""
 
@@ -166,6 +172,14 @@ def create_index(table, column: str, kind: str, partitions: int | None = None, s
         table.create_index(metric="cosine", vector_column_name=column, index_type=kind, replace=True, **options)
     elif kind in SCALAR_INDEX_TYPES:
         table.create_scalar_index(column, index_type=kind, replace=True)
+    elif kind == "FTS":
+        from lancedb.index import FTS
+
+        from vcf_pipeline.lib.search.keywords import FTS_SETTINGS
+
+        if not pa_is_string(table.schema.field(column).type):
+            raise IndexRefused(f"{column} is not a text column: a full-text index needs one")
+        table.create_index(column, config=FTS(**FTS_SETTINGS), replace=True)
     else:
-        raise IndexRefused(f"index type {kind!r}: one of {', '.join(SCALAR_INDEX_TYPES + VECTOR_INDEX_TYPES)}")
+        raise IndexRefused(f"index type {kind!r}: one of {', '.join(SCALAR_INDEX_TYPES + VECTOR_INDEX_TYPES + ('FTS',))}")
     return details

@@ -9,13 +9,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from vcf_pipeline.lib.stores.lancedb_import import lancedb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from vcf_pipeline.lib.search.keywords import KEYWORDS
 from vcf_pipeline.lib.stores.identity_format import refuse_old_variants
+from vcf_pipeline.lib.stores.lancedb_import import lancedb
 from vcf_pipeline.lib.stores.table_upkeep import (
     IndexPolicy,
     Upkeep,
