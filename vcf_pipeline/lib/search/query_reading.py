@@ -30,7 +30,7 @@ _BARE_PROTEIN = re.compile(rf"{_AA}\d+(?:_{_AA}\d+)?(?:{_AA}|=|fs|del|dup|ins|ex
 _SYMBOL = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,19}(?:\.\d+)?|[A-Z0-9][A-Za-z0-9-]{1,19}")
 
 KINDS = ("gene", "gene_id", "region", "variant_id", "rsid", "hgvs_c", "hgvs_p")
-TOKEN_KINDS = ("rsid", "hgvs_c", "hgvs_p")  # found through the full-text index's tokens
+TOKEN_KINDS = ("hgvs_c", "hgvs_p")  # found through the full-text index's tokens (an rsID has its own column)
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def read_query(text: str, known_genes: Callable[[Iterable[str]], dict[str, str]]
     """Read `text`. `known_genes(words)` answers which of the candidate words are gene symbols the
     store holds (a map from the word to the symbol as stored)."""
     read = ReadQuery(text.strip())
-    words = read.text.split()
+    words = [w for w in (w.strip(",;") for w in read.text.split()) if w]  # "BRCA1, TP53": a list typed with commas
     candidates = {w: _gene_candidates(w) for w in words if _could_be_gene(w)}
     genes = known_genes([c for names in candidates.values() for c in names]) if candidates else {}
     rest = []
