@@ -92,12 +92,30 @@ def cmd_export(args) -> int:
     store, _ = open_stores(settings_of(args))
     table = variants_table(store)
     where = selected(args, table.schema)
+    if args.format == "vcf":
+        return _export_vcf(args, store, table, where)
     columns = chosen_columns(args.select, table.schema, default_columns(table.schema, args.format))
     try:
         written = export_rows(table, where, columns, args.format, Path(args.out), args.batch_rows)
     except ExportRefused as exc:
         raise Refused(str(exc)) from None
     emit(args, {"filter": args.expr, "format": args.format, "out": args.out, "rows": written})
+    return 0
+
+
+def _export_vcf(args, store, table, where: str) -> int:
+    from vcf_pipeline.lib.query.vcf_export import VcfExportRefused, export_vcf
+    from vcf_pipeline.lib.stores.variant_tables import CALLS
+
+    if args.select:
+        raise Refused("--select does not apply to a VCF: its columns are the format's")
+    samples = [s.strip() for s in args.samples.split(",") if s.strip()] if args.samples is not None else None
+    calls = store.open_table(CALLS) if CALLS in store.table_names() else None
+    try:
+        written = export_vcf(table, calls, where, Path(args.out), samples)
+    except VcfExportRefused as exc:
+        raise Refused(str(exc)) from None
+    emit(args, {"filter": args.expr, "format": "vcf", "out": args.out, "index": args.out + ".tbi", "rows": written, "samples": samples})
     return 0
 
 
@@ -201,6 +219,7 @@ def add_commands(commands) -> None:
     p.add_argument("--format", choices=FORMATS, required=True)
     p.add_argument("--out", required=True, metavar="PATH")
     p.add_argument("--select", metavar="COLS")
+    p.add_argument("--samples", metavar="S1,S2", help="vcf: the samples whose calls to write (default: every sample with a call in the selection)")
     p.add_argument("--batch-rows", type=int, default=50_000, help=argparse.SUPPRESS)
 
     named = "; ".join(f"{n} {' '.join(q.params).upper()}" for n, q in QUERIES.items())

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # `--help` lists FORMATS without loading Arrow
     import pyarrow as pa
 
-FORMATS = ("parquet", "arrow", "csv")
+FORMATS = ("parquet", "arrow", "csv", "vcf")  # vcf: lib/query/vcf_export.py
 
 
 class ExportRefused(ValueError):

@@ -57,6 +57,8 @@ class VariantSearch:
         self.table, self.encode = table, encode
         self.nprobes, self.refine_factor, self.exact = nprobes, refine_factor, exact
         self._longest: tuple[int, int] | None = None  # (table version, longest span)
+        self._genes: tuple[int, frozenset[str]] | None = None  # (table version, its gene symbols)
+        self._reads = 0
         self._fts = any(KEYWORDS in index.columns and index.index_type == "FTS" for index in table.list_indices())
 
     def search(self, text: str, mode: str = "hybrid", limit: int = 10, where: str | None = None, columns: list[str] | None = None) -> SearchResult:
@@ -133,8 +135,18 @@ class VariantSearch:
         return ["exact: " + "; ".join(lookup.describe() for lookup in read.lookups)] if read.lookups else []
 
     def known_genes(self, words: Iterable[str]) -> dict[str, str]:
-        """Which of `words` are gene symbols held by some variant (one indexed lookup each)."""
-        return {word: word for word in dict.fromkeys(words) if self.table.count_rows(f"gene_symbol = {quoted(word)}")}
+        """Which of `words` are gene symbols held by some variant. The first query asks the index
+        once per word (2-4 ms each at 1M rows); a process that searches again (the explorer,
+        `--queries`) reads the table's symbols once per table version (0.15 s at 1M) and asks nothing."""
+        words = list(dict.fromkeys(words))
+        self._reads += 1
+        if self._reads == 1:
+            return {word: word for word in words if self.table.count_rows(f"gene_symbol = {quoted(word)}")}
+        version = self.table.version
+        if self._genes is None or self._genes[0] != version:
+            symbols = self.table.search().select(["gene_symbol"]).limit(None).to_arrow()["gene_symbol"].combine_chunks()
+            self._genes = (version, frozenset(pc.unique(symbols).drop_null().to_pylist()))
+        return {word: word for word in words if word in self._genes[1]}
 
     def exact_filter(self, read: ReadQuery, where: str | None) -> tuple[str | None, str]:
         """SQL for what the query names, and a note: which name matched nothing (the SQL is then None),

@@ -1,0 +1,72 @@
+"""`export --format vcf`: the selected variants and calls as a bgzipped, indexed VCF, checked by
+reading it back with pysam and bcftools against the stored rows and the original file."""
+
+from __future__ import annotations
+
+import json
+
+import pysam
+import pysam.bcftools
+
+from vcf_pipeline.cli.main import main
+from vcf_pipeline.lib.stores.variant_store import VariantStore
+from vcf_pipeline.lib.stores.variant_tables import VARIANTS
+from vcf_pipeline_tests.conftest import SAMPLES
+
+
+def _export(capsys, home, *argv) -> tuple[int, dict | str]:
+    code = main(["export", *map(str, argv), "--home", str(home), "--json"])
+    out, err = capsys.readouterr()
+    return code, json.loads(out) if code == 0 else err
+
+
+def test_a_gene_exports_as_a_vcf_that_bcftools_reads_with_the_family_calls(samples_home, capsys, tmp_path):
+    home, _ = samples_home
+    out = tmp_path / "scn1a.vcf.gz"
+    code, result = _export(capsys, home, "gene_symbol = 'SCN1A'", "--format", "vcf", "--out", out, "--samples", "PROBAND,MOTHER,FATHER")
+    assert code == 0, result
+    stored = VariantStore(home / "lancedb").read(VARIANTS, ["variant_id", "chrom", "pos", "ref", "alt", "gene_symbol", "conditions"], "gene_symbol = 'SCN1A'")
+    expected = sorted((r["chrom"], r["pos"], r["ref"], r["alt"]) for r in stored.to_pylist())
+    assert result["rows"] == len(expected) > 0 and (tmp_path / "scn1a.vcf.gz.tbi").exists()
+
+    records = list(pysam.VariantFile(str(out)))
+    assert [(r.chrom, r.pos, r.ref, r.alts[0]) for r in records] == expected  # sorted, one ALT each
+    assert len(pysam.bcftools.view("-H", str(out)).splitlines()) == len(expected)
+    header = pysam.VariantFile(str(out)).header
+    assert list(header.samples) == ["PROBAND", "MOTHER", "FATHER"] and header.contigs["chr2"].length == 242_193_529
+    by_id = {r["variant_id"]: r for r in stored.to_pylist()}
+    for record in records:
+        row = by_id[record.info["VID"].replace("%3A", ":")]
+        assert record.info["GENE"] == "SCN1A"
+        if row["conditions"]:
+            assert [c.replace("%2C", ",") for c in record.info["CLNDN"]] == row["conditions"]
+
+    # Genotypes: the original file's for carriers; `./.` where the store holds no call (it keeps carriers only).
+    original = {(r.chrom, r.pos, r.ref, r.alts[0]): r for r in pysam.VariantFile(str(SAMPLES / "family_trio.vcf"))}
+    checked = 0
+    for record in records:
+        source = original.get((record.chrom, record.pos, record.ref, record.alts[0]))
+        if source is None:
+            continue
+        for sample in ("PROBAND", "MOTHER", "FATHER"):
+            gt = source.samples[sample]["GT"]
+            if any(a for a in gt if a):
+                assert record.samples[sample]["GT"] == gt and record.samples[sample]["DP"] == source.samples[sample]["DP"]
+                checked += 1
+            else:
+                assert record.samples[sample]["GT"] == (None, None)
+    assert checked > 0
+    # The index answers a region.
+    first = records[0]
+    assert [r.pos for r in pysam.VariantFile(str(out)).fetch(first.chrom, first.pos - 1, first.pos)] == [first.pos]
+
+
+def test_a_selection_of_several_builds_or_a_plain_name_is_refused(shared_home, capsys, tmp_path):
+    home, _ = shared_home
+    code, err = _export(capsys, home, "pos > 0", "--format", "vcf", "--out", tmp_path / "all.vcf.gz")
+    assert code == 2 and "a VCF holds one build" in err and not (tmp_path / "all.vcf.gz").exists()
+    code, err = _export(capsys, home, "assembly = 'GRCh37'", "--format", "vcf", "--out", tmp_path / "b37.vcf")
+    assert code == 2 and "name it .vcf.gz" in err
+    code, result = _export(capsys, home, "assembly = 'GRCh37'", "--region", "1:1-1000000", "--format", "vcf", "--out", tmp_path / "b37.vcf.gz")
+    assert code == 0 and result["rows"] == len(pysam.bcftools.view("-H", str(tmp_path / "b37.vcf.gz")).splitlines()) > 0
+    assert pysam.VariantFile(str(tmp_path / "b37.vcf.gz")).header.contigs["chr1"].length == 249250621
