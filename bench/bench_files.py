@@ -21,6 +21,18 @@ def annotated(work: Path, records: int) -> Path:
     return path
 
 
+def annotated_spread(work: Path, records: int, genes: int = 20_000) -> Path:
+    """Like `annotated`, over `genes` made-up genes along ten chromosomes: the density of a real
+    file of that size, for the search rows (gene and region filters select tens of rows, not 83k)."""
+    from vcf_pipeline.lib.vcf.synthetic import spread_genes
+
+    path = work / f"annotated_spread_{records}.vcf.gz"
+    if not path.exists():
+        print(f"  generating {path.name} ...", flush=True)
+        write_vcf(path, variant_universe(records, seed=44, genes=spread_genes(genes)), [], seed=44)
+    return path
+
+
 def cohort(work: Path, records: int, samples: int) -> Path:
     path = work / f"cohort_{records}x{samples}.vcf.gz"
     if not path.exists():

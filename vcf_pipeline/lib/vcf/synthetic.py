@@ -62,12 +62,29 @@ class SyntheticVariant:
     rsid: str | None
 
 
-def variant_universe(size: int, seed: int = 7) -> list[SyntheticVariant]:
-    """`size` distinct variants over GENES, deterministic for a seed."""
+def spread_genes(count: int, seed: int = 11) -> list[tuple]:
+    """`count` made-up genes (`SG00001`...) laid along GRCh38's chromosomes, 10-150 kb each, so that
+    a large file has the density of a real one (a variant every few kb) rather than GENES' twelve."""
     rng = random.Random(seed)
+    lengths = {"chr1": 248_956_422, "chr2": 242_193_529, "chr3": 198_295_559, "chr4": 190_214_555, "chr5": 181_538_259,
+               "chr6": 170_805_979, "chr7": 159_345_973, "chr8": 145_138_636, "chr9": 138_394_717, "chr10": 133_797_422}  # fmt: skip
+    chroms = list(lengths)
+    genes = []
+    for i in range(count):
+        chrom = chroms[i % len(chroms)]
+        start = rng.randint(1_000_000, lengths[chrom] - 200_000)
+        condition = GENES[i % len(GENES)][5]
+        genes.append((f"SG{i + 1:05d}", f"ENSG9{i + 1:010d}", chrom, start, start + rng.randint(10_000, 150_000), condition))
+    return genes
+
+
+def variant_universe(size: int, seed: int = 7, genes: list[tuple] | None = None) -> list[SyntheticVariant]:
+    """`size` distinct variants over `genes` (default GENES), deterministic for a seed."""
+    rng = random.Random(seed)
+    genes = genes or GENES
     seen, out = set(), []
     while len(out) < size:
-        gene = rng.choice(GENES)
+        gene = rng.choice(genes)
         consequence, impact, significances = rng.choice(CONSEQUENCES)
         pos = rng.randint(gene[3], gene[4])
         ref = rng.choice("ACGT")
@@ -97,8 +114,7 @@ def variant_universe(size: int, seed: int = 7) -> list[SyntheticVariant]:
     return out
 
 
-def _header(samples: list[str]) -> str:
-    contigs = sorted({g[2] for g in GENES}, key=lambda c: int(c[3:]))
+def _header(samples: list[str], contigs: list[str]) -> str:
     lines = [
         "##fileformat=VCFv4.2",
         "##source=vcf_pipeline.lib.vcf.synthetic",
@@ -145,12 +161,13 @@ def _record(v: SyntheticVariant, samples: list[str], rng: random.Random) -> str:
 def write_vcf(path: Path, variants: list[SyntheticVariant], samples: list[str], seed: int = 1) -> Path:
     """Write the variants (sorted) with genotypes for `samples`; bgzip when the name ends in .gz."""
     rng = random.Random(seed)
-    order = {c: i for i, c in enumerate(sorted({g[2] for g in GENES}, key=lambda c: int(c[3:])))}
+    contigs = sorted({g[2] for g in GENES} | {v.chrom for v in variants}, key=lambda c: int(c[3:]))
+    order = {c: i for i, c in enumerate(contigs)}
     rows = sorted(variants, key=lambda v: (order[v.chrom], v.pos, v.ref, v.alt))
     path = Path(path)
     plain = path.with_suffix("") if path.suffix == ".gz" else path
     with open(plain, "w") as fh:
-        fh.write(_header(samples))
+        fh.write(_header(samples, contigs))
         for v in rows:
             fh.write(_record(v, samples, rng) + "\n")
     if plain != path:
