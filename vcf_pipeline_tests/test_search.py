@@ -18,11 +18,13 @@ from vcf_pipeline.lib.search.hybrid import VariantSearch
 from vcf_pipeline.lib.search.keywords import one_letter
 from vcf_pipeline.lib.search.query_reading import read_query
 from vcf_pipeline.lib.search.selection import (
+    MAX_REGIONS,
     Region,
     SelectionError,
     parse_region,
     read_bed,
     read_genes,
+    selection_from,
 )
 from vcf_pipeline.lib.stores.variant_store import VariantStore
 from vcf_pipeline.lib.stores.variant_tables import VARIANTS
@@ -189,6 +191,11 @@ def test_regions_bed_files_and_gene_lists(tmp_path):
     bed = tmp_path / "panel.bed"
     bed.write_text("track name=panel\n# BRCA1 exons\n17\t43044294\t43044400\tBRCA1_e1\nchrX 99 100\n")
     assert read_bed(bed) == [Region("chr17", 43044295, 43044400), Region("chrX", 100, 100)]
+    bed.write_text("1\t99\t200\n1\t150\t300\n1\t300\t400\n2\t0\t10\n")  # overlapping and touching: merged
+    assert selection_from(regions_file=bed).regions == (Region("chr1", 100, 400), Region("chr2", 1, 10))
+    bed.write_text("".join(f"chr1\t{i * 10}\t{i * 10 + 5}\n" for i in range(MAX_REGIONS + 1)))
+    with pytest.raises(SelectionError, match="split the BED file"):
+        selection_from(regions_file=bed)
     bed.write_text("chr1\t100\t100\n")
     with pytest.raises(SelectionError, match=r"panel.bed, line 1: .*half-open"):
         read_bed(bed)

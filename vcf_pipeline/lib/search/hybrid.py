@@ -29,6 +29,7 @@ _DEPTH = 30  # rows each ranked list contributes to the fusion (at least 3x the 
 _IMPACT_ORDER = {"HIGH": 0, "MODERATE": 1, "LOW": 2, "MODIFIER": 3}
 MAX_MATCHES = 50_000  # rows an exact lookup may select before the ranking (more: say so)
 _FEW = 1_000
+EXACT_BELOW = 20_000  # filtered rows searched exactly (the index's own threshold: IndexPolicy.min_rows)
 _LONG = 1_000  # variants longer than this are looked up one by one for the region window
 # Variants one identifier may name before its matches stop being a filter (an `IN` list of their ids:
 # LanceDB's SQL parser takes 64,000 characters). An rsID names one or two; `c.100A>G` without its
@@ -114,7 +115,10 @@ class VariantSearch:
             .distance_type("cosine")
             .rerank(RRFReranker(K=RRF_K, return_score="all"))
         )
-        query = query.bypass_vector_index() if self.exact else query.nprobes(self.nprobes).refine_factor(max(1, self.refine_factor * 10 // depth))
+        if self._exact_within(where):
+            query = query.bypass_vector_index()
+        else:
+            query = query.nprobes(self.nprobes).refine_factor(max(1, self.refine_factor * 10 // depth))
         if where:
             query = query.where(where, prefilter=True)
         hits = query.select(columns).limit(depth).to_arrow().to_pylist()[:limit]
@@ -182,6 +186,12 @@ class VariantSearch:
             clauses.append(f"variant_id IN ({', '.join(map(quoted, ids))})")
         return all_of(*clauses), note
 
+    def _exact_within(self, where: str | None) -> bool:
+        """Exact vector search when asked, or when the filter leaves few rows: the index probes a few
+        of its partitions and keeps the rows the filter allows there, which for a gene of 50 variants
+        among 1M found 6 of the true 10 (recall@10 0.60); exact search over so few rows is faster anyway."""
+        return self.exact or (where is not None and self.table.count_rows(where) <= EXACT_BELOW)
+
     def _longest_span(self) -> int:
         """The longest `end - pos` in the table (read once per table version: one scan for the
         rare variants longer than 1 kb)."""
@@ -221,7 +231,7 @@ class VariantSearch:
         vector = np.asarray(self.encode([text])[0] if vector is None else vector, dtype=np.float32)
         query = self.table.search(vector, vector_column_name="embedding").distance_type("cosine")
         refine = max(1, self.refine_factor * 10 // limit)
-        query = query.bypass_vector_index() if self.exact else query.nprobes(self.nprobes).refine_factor(refine)
+        query = query.bypass_vector_index() if self._exact_within(where) else query.nprobes(self.nprobes).refine_factor(refine)
         if where:
             query = query.where(where, prefilter=True)
         return query.select([*columns, "_distance"]).limit(limit).to_arrow().to_pylist()

@@ -136,13 +136,35 @@ class Selection:
         return "; ".join(parts)
 
 
+# One query's SQL must stay inside what LanceDB parses (64,000 characters): about 70 a region, 12 a gene.
+MAX_REGIONS = 500
+MAX_GENES = 3_000
+
+
+def merged(regions: list[Region]) -> list[Region]:
+    """Overlapping or touching regions of one contig made one (as `bedtools merge` does)."""
+    out: list[Region] = []
+    for region in sorted(regions, key=lambda r: (r.chrom, r.start, r.end)):
+        last = out[-1] if out else None
+        if last is not None and last.chrom == region.chrom and region.start <= last.end + 1:
+            out[-1] = Region(last.chrom, last.start, max(last.end, region.end))
+        else:
+            out.append(region)
+    return out
+
+
 def selection_from(region: list[str] | None = None, regions_file: Path | None = None, genes_file: Path | None = None) -> Selection:
     """The selection of the command-line options `--region` (repeatable), `--regions`, `--genes`."""
     regions = [parse_region(r) for r in region or []]
     if regions_file:
         regions += read_bed(regions_file)
-    genes = read_genes(genes_file) if genes_file else []
-    return Selection(tuple(regions), tuple(dict.fromkeys(genes)))
+    regions = merged(regions)
+    if len(regions) > MAX_REGIONS:
+        raise SelectionError(f"{len(regions):,} regions (after merging overlaps): one query takes at most {MAX_REGIONS}; split the BED file")
+    genes = list(dict.fromkeys(read_genes(genes_file))) if genes_file else []
+    if len(genes) > MAX_GENES:
+        raise SelectionError(f"{genes_file}: {len(genes):,} genes; one query takes at most {MAX_GENES:,}: split the list")
+    return Selection(tuple(regions), tuple(genes))
 
 
 def all_of(*clauses: str | None) -> str | None:
