@@ -103,6 +103,35 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_genotypes(args) -> int:
+    from vcf_pipeline.lib.query.genotypes import (
+        CALL_COLUMNS,
+        VARIANT_COLUMNS,
+        GenotypeFilter,
+        GenotypeRefused,
+        select_genotypes,
+    )
+    from vcf_pipeline.lib.search.selection import all_of
+    from vcf_pipeline.lib.stores.variant_tables import CALLS
+
+    store, _ = open_stores(settings_of(args))
+    table = variants_table(store)
+    where = parse_filter(args.expr, table.schema)
+    variant_where = all_of(where.sql if where else None, selection_of(args).sql())
+    samples = tuple(s.strip() for s in (args.samples or "").split(",") if s.strip())
+    wanted = GenotypeFilter(args.gt, args.min_gq, args.min_dp, args.min_ab, args.max_ab, samples)
+    if CALLS not in store.table_names():
+        raise Refused("no calls in this store: none of its files has samples")
+    try:
+        rows = select_genotypes(table, store.open_table(CALLS), variant_where, wanted, args.limit)
+    except GenotypeRefused as exc:
+        raise Refused(str(exc)) from None
+    shown = table_rows(rows)
+    emit(args, {"filter": args.expr, "selection": selection_of(args).describe(), "gt": args.gt, "count": len(shown), "rows": shown},
+         shown, [c for c in [*VARIANT_COLUMNS[:5], "gene_symbol", *CALL_COLUMNS] if c != "ad"])  # fmt: skip
+    return 0
+
+
 def _export_vcf(args, store, table, where: str) -> int:
     from vcf_pipeline.lib.query.vcf_export import VcfExportRefused, export_vcf
     from vcf_pipeline.lib.stores.variant_tables import CALLS
@@ -221,6 +250,19 @@ def add_commands(commands) -> None:
     p.add_argument("--select", metavar="COLS")
     p.add_argument("--samples", metavar="S1,S2", help="vcf: the samples whose calls to write (default: every sample with a call in the selection)")
     p.add_argument("--batch-rows", type=int, default=50_000, help=argparse.SUPPRESS)
+
+    from vcf_pipeline.lib.query.genotypes import GT_CLASSES
+
+    p = add_command(commands, "genotypes", cmd_genotypes, "calls of the selected variants and samples, by genotype and quality", json=True)
+    p.add_argument("expr", metavar="EXPR", nargs="?", help="a filter on the variants, e.g. \"impact = 'HIGH'\"")
+    add_selection_options(p)
+    p.add_argument("--samples", metavar="S1,S2", help="only these samples")
+    p.add_argument("--gt", choices=GT_CLASSES, default="carrier", help="carrier (default), het, hom_alt, hemizygous")
+    p.add_argument("--min-gq", type=int, metavar="N")
+    p.add_argument("--min-dp", type=int, metavar="N")
+    p.add_argument("--min-ab", type=float, metavar="F", help="allele balance (ALT depth / REF+ALT depth) at least F")
+    p.add_argument("--max-ab", type=float, metavar="F")
+    p.add_argument("--limit", type=int, default=1000)
 
     named = "; ".join(f"{n} {' '.join(q.params).upper()}" for n, q in QUERIES.items())
     p = add_command(commands, "graph", cmd_graph, "named graph queries: " + named, json=True, wait_s=30.0)

@@ -118,7 +118,7 @@ def add_commands(commands) -> None:
         commands, "search", cmd_search,
         "find variants by what they are called (gene, rsID, HGVS, region, variant id) and what they mean", json=True,
     )  # fmt: skip
-    p.add_argument("text", nargs="*", metavar="TEXT", help="e.g. BRCA1 pathogenic; rs80357906; SAMD11 p.Glu220Ter; chr17:43044295-43125483")
+    p.add_argument("text", nargs="*", metavar="TEXT", help="e.g. BRCA1 pathogenic; rs80357906; SCN1A p.Glu220Ter; chr17:43044295-43125483")
     p.add_argument("--mode", choices=MODES, default="hybrid",
                    help="hybrid (default): exact names become filters, the rest ranks by keywords and meaning; "
                         "keyword: keywords only; semantic: meaning only, nothing read exactly")  # fmt: skip

@@ -1,0 +1,108 @@
+"""Calls selected by variant (filter, region, genes), sample and genotype predicates, one row per
+(variant, sample, file): what `vcf-pipeline genotypes` prints and exports.
+
+The store keeps the calls of carriers only, so `het`, `hom_alt`, `hemizygous` and `carrier` can be
+asked; `hom_ref` and `no_call` are refused with the reason rather than answered wrongly (a missing
+call is either)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vcf_pipeline.lib.search.selection import all_of, quoted
+from vcf_pipeline.lib.stores.variant_tables import in_list
+
+ZYGOSITY = {"het": "heterozygous", "hom_alt": "homozygous", "hemizygous": "hemizygous", "carrier": None}
+NOT_KEPT = ("hom_ref", "no_call")
+GT_CLASSES = (*ZYGOSITY, *NOT_KEPT)
+VARIANT_COLUMNS = ["variant_id", "chrom", "pos", "ref", "alt", "gene_symbol", "consequence", "clinical_significance"]
+CALL_COLUMNS = ["sample", "gt", "zygosity", "dp", "gq", "ad", "allele_balance", "file"]
+_CHUNK = 2_000
+
+
+class GenotypeRefused(ValueError):
+    """A genotype question the store cannot answer, or predicates out of range."""
+
+
+@dataclass(frozen=True)
+class GenotypeFilter:
+    gt: str = "carrier"
+    min_gq: int | None = None
+    min_dp: int | None = None
+    min_ab: float | None = None  # allele balance: ALT depth / (REF + ALT depth), from AD
+    max_ab: float | None = None
+    samples: tuple[str, ...] = ()
+
+    def sql(self) -> str | None:
+        """The predicates on `calls` columns (validated values only)."""
+        if self.gt in NOT_KEPT:
+            raise GenotypeRefused(
+                f"--gt {self.gt}: the store keeps the calls of carriers only, so a sample without a call may be hom-ref or not called; "
+                "ask for het, hom_alt, hemizygous or carrier"
+            )
+        if self.gt not in ZYGOSITY:
+            raise GenotypeRefused(f"--gt {self.gt!r}: one of {', '.join(GT_CLASSES)}")
+        for name, value in (("--min-ab", self.min_ab), ("--max-ab", self.max_ab)):
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise GenotypeRefused(f"{name} {value}: an allele balance is between 0 and 1")
+        clauses = []
+        if ZYGOSITY[self.gt]:
+            clauses.append(f"zygosity = {quoted(ZYGOSITY[self.gt])}")
+        if self.min_gq is not None:
+            clauses.append(f"gq >= {int(self.min_gq)}")
+        if self.min_dp is not None:
+            clauses.append(f"dp >= {int(self.min_dp)}")
+        if self.samples:
+            clauses.append(f"sample IN ({', '.join(map(quoted, self.samples))})")
+        return all_of(*clauses)
+
+
+def select_genotypes(variants_table, calls_table, variant_where: str | None, wanted: GenotypeFilter, limit: int | None = None) -> pa.Table:
+    """Rows of VARIANT_COLUMNS + CALL_COLUMNS, ordered by contig, position, variant and sample."""
+    call_where = wanted.sql()
+    columns = ["partition_key", "variant_id", "sample", "gt", "zygosity", "dp", "gq", "ad"]
+    if variant_where is None:
+        calls = _read(calls_table, call_where, columns)
+    else:
+        ids = variants_table.search().where(variant_where).select(["variant_id"]).limit(None).to_arrow()["variant_id"]
+        parts = [_read(calls_table, all_of(call_where, in_list("variant_id", chunk)), columns) for chunk in _chunks(ids.to_pylist())]
+        calls = pa.concat_tables(parts) if parts else _read(calls_table, "FALSE", columns)
+    calls = _with_balance(calls).rename_columns([{"partition_key": "file"}.get(c, c) for c in [*columns, "allele_balance"]])
+    if wanted.min_ab is not None:
+        calls = calls.filter(pc.greater_equal(calls["allele_balance"], wanted.min_ab))
+    if wanted.max_ab is not None:
+        calls = calls.filter(pc.less_equal(calls["allele_balance"], wanted.max_ab))
+    ids = pc.unique(calls["variant_id"]).to_pylist() if calls.num_rows else []
+    variants = [_read(variants_table, in_list("variant_id", chunk), VARIANT_COLUMNS) for chunk in _chunks(ids)]
+    by_id = {r["variant_id"]: r for t in variants for r in t.to_pylist()}
+    rows = [{**by_id[c["variant_id"]], **{k: c[k] for k in CALL_COLUMNS}} for c in calls.to_pylist() if c["variant_id"] in by_id]
+    rows.sort(key=lambda r: (r["chrom"], r["pos"], r["variant_id"], r["sample"], r["file"]))
+    return pa.Table.from_pylist(rows[:limit] if limit else rows, schema=_schema(calls_table, variants_table))
+
+
+def _read(table, where: str | None, columns: list[str]) -> pa.Table:
+    query = table.search().select(columns).limit(None)
+    return (query.where(where) if where else query).to_arrow()
+
+
+def _chunks(values: list[str]):
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _with_balance(calls: pa.Table) -> pa.Table:
+    """ALT depth / (REF + ALT depth) from AD ([REF, this ALT]); null without both depths or with none."""
+    balance = []
+    for ad in calls["ad"].to_pylist():
+        total = (ad[0] or 0) + (ad[1] or 0) if ad and len(ad) == 2 and None not in ad else 0
+        balance.append(round(ad[1] / total, 4) if total else None)
+    return calls.append_column("allele_balance", pa.array(balance, pa.float64()))
+
+
+def _schema(calls_table, variants_table) -> pa.Schema:
+    variant_fields = [variants_table.schema.field(c) for c in VARIANT_COLUMNS]
+    call_fields = [calls_table.schema.field(c) for c in ("sample", "gt", "zygosity", "dp", "gq", "ad")]
+    return pa.schema([*variant_fields, *call_fields, pa.field("allele_balance", pa.float64()), pa.field("file", pa.string())])
