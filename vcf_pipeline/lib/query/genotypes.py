@@ -76,11 +76,14 @@ def select_genotypes(variants_table, calls_table, variant_where: str | None, wan
     if wanted.max_ab is not None:
         calls = calls.filter(pc.less_equal(calls["allele_balance"], wanted.max_ab))
     ids = pc.unique(calls["variant_id"]).to_pylist() if calls.num_rows else []
-    variants = [_read(variants_table, in_list("variant_id", chunk), VARIANT_COLUMNS) for chunk in _chunks(ids)]
-    by_id = {r["variant_id"]: r for t in variants for r in t.to_pylist()}
-    rows = [{**by_id[c["variant_id"]], **{k: c[k] for k in CALL_COLUMNS}} for c in calls.to_pylist() if c["variant_id"] in by_id]
-    rows.sort(key=lambda r: (r["chrom"], r["pos"], r["variant_id"], r["sample"], r["file"]))
-    return pa.Table.from_pylist(rows[:limit] if limit else rows, schema=_schema(calls_table, variants_table))
+    parts = [_read(variants_table, in_list("variant_id", chunk), VARIANT_COLUMNS) for chunk in _chunks(ids)]
+    variants = pa.concat_tables(parts) if parts else _read(variants_table, "FALSE", VARIANT_COLUMNS)
+    at = pc.index_in(calls["variant_id"], value_set=variants["variant_id"].combine_chunks())
+    calls, at = calls.filter(pc.is_valid(at)), at.filter(pc.is_valid(at))
+    found = variants.take(at)  # Arrow's joins cannot carry the list column `ad`
+    rows = pa.table({**{c: found[c] for c in VARIANT_COLUMNS}, **{c: calls[c] for c in CALL_COLUMNS}})
+    rows = rows.sort_by([("chrom", "ascending"), ("pos", "ascending"), ("variant_id", "ascending"), ("sample", "ascending"), ("file", "ascending")])
+    return (rows.slice(0, limit) if limit else rows).cast(_schema(calls_table, variants_table))
 
 
 def _read(table, where: str | None, columns: list[str]) -> pa.Table:
@@ -95,11 +98,13 @@ def _chunks(values: list[str]):
 
 def _with_balance(calls: pa.Table) -> pa.Table:
     """ALT depth / (REF + ALT depth) from AD ([REF, this ALT]); null without both depths or with none."""
-    balance = []
-    for ad in calls["ad"].to_pylist():
-        total = (ad[0] or 0) + (ad[1] or 0) if ad and len(ad) == 2 and None not in ad else 0
-        balance.append(round(ad[1] / total, 4) if total else None)
-    return calls.append_column("allele_balance", pa.array(balance, pa.float64()))
+    ad = calls["ad"].combine_chunks() if calls.num_rows else pa.array([], pa.list_(pa.int32()))
+    two = pc.equal(pc.list_value_length(ad), 2)
+    ref = pc.if_else(two, pc.list_element(pc.if_else(two, ad, pa.scalar([0, 0], ad.type)), 0), None).cast(pa.float64())
+    alt = pc.if_else(two, pc.list_element(pc.if_else(two, ad, pa.scalar([0, 0], ad.type)), 1), None).cast(pa.float64())
+    total = pc.add(ref, alt)
+    balance = pc.round(pc.divide(alt, pc.if_else(pc.greater(total, 0), total, None)), 4)
+    return calls.append_column("allele_balance", balance)
 
 
 def _schema(calls_table, variants_table) -> pa.Schema:
