@@ -226,15 +226,11 @@ class VariantSearch:
         """The `limit` rows nearest to the embedding of `text` among those `where` selects. The index
         re-ranks `refine_factor` x 10 candidates on exact vectors whatever the limit (a deeper list
         for the fusion needs no more: at 50 rows x 20 the re-ranking alone took longer than the search)."""
-        import numpy as np
+        from vcf_pipeline.lib.stores.vector_search import nearest
 
-        vector = np.asarray(self.encode([text])[0] if vector is None else vector, dtype=np.float32)
-        query = self.table.search(vector, vector_column_name="embedding").distance_type("cosine")
+        vector = self.encode([text])[0] if vector is None else vector
         refine = max(1, self.refine_factor * 10 // limit)
-        query = query.bypass_vector_index() if self._exact_within(where) else query.nprobes(self.nprobes).refine_factor(refine)
-        if where:
-            query = query.where(where, prefilter=True)
-        return query.select([*columns, "_distance"]).limit(limit).to_arrow().to_pylist()
+        return nearest(self.table, vector, limit, where, columns, exact=self._exact_within(where), nprobes=self.nprobes, refine_factor=refine).to_pylist()
 
     def _keyword_ranked(self, words: str, limit: int, where: str | None, columns: list[str]) -> list[dict]:
         from lancedb.query import MatchQuery

@@ -35,6 +35,7 @@ from vcf_pipeline.lib.stores.variant_tables import (
     variants_schema,
     with_keywords,
 )
+from vcf_pipeline.lib.stores.vector_search import nearest
 from vcf_pipeline.lib.vcf.annotation_merge import ANNOTATION, FILE_VARIANTS_SCHEMA, RANK
 
 _LOOKUP_CHUNK = 2_000
@@ -369,16 +370,7 @@ class VariantStore:
         table = self._table(VARIANTS)
         if table is None:
             return pa.table({})
-        query = table.search(np.asarray(vector, dtype=np.float32), vector_column_name="embedding").distance_type("cosine")
-        if exact:
-            query = query.bypass_vector_index()
-        else:
-            query = query.nprobes(self.policy.nprobes).refine_factor(self.policy.refine_factor)
-        if where:
-            query = query.where(where, prefilter=True)
-        if columns:
-            query = query.select([*columns, "_distance"])
-        return query.limit(limit).to_arrow()
+        return nearest(table, vector, limit, where, columns, exact=exact, nprobes=self.policy.nprobes, refine_factor=self.policy.refine_factor)
 
     def open_table(self, name: str):
         """The LanceDB table `name`; LookupError saying so when the store has none."""
