@@ -88,7 +88,15 @@ def expected_from_pysam(path: Path) -> tuple[set[tuple], set[tuple]]:
     """Independent oracle: distinct (chrom, pos, ref, alt) after splitting ALTs, dropping reference
     blocks, spelling contigs the UCSC way and trimming alleles, and the (sample, chrom, pos, ref, alt)
     of every genotype holding that ALT."""
-    variants, calls = set(), set()
+    variants, genotypes = expected_genotypes(path, keep_all_up_to=-1)
+    return variants, {g[:-1] for g in genotypes}
+
+
+def expected_genotypes(path: Path, keep_all_up_to: int = 32) -> tuple[set[tuple], set[tuple]]:
+    """The oracle above with each call's state: (sample, chrom, pos, ref, alt, state), state
+    `carrier`, or (in a file of at most `keep_all_up_to` samples) `hom_ref` (every called allele
+    REF) or `no_call` (none called). Where records repeat a variant, a sample's first call stands."""
+    variants, calls, held = set(), set(), set()
     opened = str(path)
     if path.name == "snpeff__vcf__long.vcf.gz":  # plain gzip: pysam reads the decompressed text
         import gzip
@@ -99,6 +107,7 @@ def expected_from_pysam(path: Path) -> tuple[set[tuple], set[tuple]]:
         tmp.close()
         opened = tmp.name
     with pysam.VariantFile(opened) as vcf:
+        keep_all = len(vcf.header.samples) <= keep_all_up_to
         for rec in vcf:
             for i, alt in enumerate(rec.alts or ()):
                 if alt in ("<NON_REF>", "<*>", ".", "*"):
@@ -106,8 +115,19 @@ def expected_from_pysam(path: Path) -> tuple[set[tuple], set[tuple]]:
                 key = (store_contig(rec.chrom), *store_alleles(rec.pos, rec.ref, alt))
                 variants.add(key)
                 for name, sample in rec.samples.items():
-                    if "GT" in rec.format and sample["GT"] and (i + 1) in sample["GT"]:
-                        calls.add((name, *key))
+                    gt = sample["GT"] if "GT" in rec.format else None
+                    if not gt or (name, key) in held:
+                        continue
+                    called = [a for a in gt if a is not None]
+                    state = (
+                        "carrier" if (i + 1) in gt
+                        else "no_call" if keep_all and not called
+                        else "hom_ref" if keep_all and set(called) == {0}
+                        else None
+                    )  # fmt: skip
+                    if state:
+                        calls.add((name, *key, state))
+                        held.add((name, key))
     return variants, calls
 
 

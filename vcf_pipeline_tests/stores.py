@@ -25,7 +25,9 @@ class StoredView:
         self.variant_ids = [r[0] for r in _rows(variants, "variant_id")]
         self.loci = {r[0]: r[1:] for r in _rows(variants, "variant_id", "chrom", "pos", "ref", "alt")}
         self.owned = set(_rows(lance.read(FILE_VARIANTS), "partition_key", "variant_id"))
-        self.calls = set(_rows(lance.read(CALLS, columns=["partition_key", "sample", "variant_id"]), "partition_key", "sample", "variant_id"))
+        # The carriers' calls: what the graph holds as CARRIES (a family's file keeps hom-ref and no-call rows too).
+        carriers = "zygosity IN ('heterozygous', 'homozygous', 'hemizygous')"
+        self.calls = set(_rows(lance.read(CALLS, columns=["partition_key", "sample", "variant_id"], where=carriers), "partition_key", "sample", "variant_id"))
         self.graph_variants = {r[0] for r in _rows(graph.query("MATCH (v:Variant) RETURN v.variant_id AS id"), "id")}
         self.graph_contains = set(
             _rows(graph.query("MATCH (f:VcfFile)-[:CONTAINS]->(v:Variant) RETURN f.partition_key AS pk, v.variant_id AS id"), "pk", "id")

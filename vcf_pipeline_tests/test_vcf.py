@@ -16,8 +16,11 @@ from vcf_pipeline_tests.conftest import (
     MALFORMED,
     SHARED_VCF,
     expected_from_pysam,
+    expected_genotypes,
     readable_shared_files,
 )
+
+STATE = {"heterozygous": "carrier", "homozygous": "carrier", "hemizygous": "carrier", "homozygous_reference": "hom_ref", "no_call": "no_call"}
 
 
 def parse(path, batch_records=50_000):
@@ -36,9 +39,10 @@ def test_readable_files_give_exactly_the_split_variants_and_their_calls(path):
     assert got == expected_variants
     assert variants.num_rows == len(expected_variants)  # no duplicates
     by_id = {v["variant_id"]: (v["chrom"], v["pos"], v["ref"], v["alt"]) for v in variants.to_pylist()}
-    got_calls = {(c["sample"], *by_id[c["variant_id"]]) for c in calls.select(["sample", "variant_id"]).to_pylist()}
-    assert got_calls == expected_calls
-    assert calls.num_rows == len(expected_calls)
+    got_calls = {(c["sample"], *by_id[c["variant_id"]], STATE[c["zygosity"]]) for c in calls.select(["sample", "variant_id", "zygosity"]).to_pylist()}
+    assert got_calls == expected_genotypes(path)[1]
+    assert calls.num_rows == len(got_calls)
+    assert {c[:-1] for c in got_calls if c[-1] == "carrier"} == expected_calls
 
 
 @pytest.mark.parametrize("name,phrase", sorted(MALFORMED.items()))
@@ -249,7 +253,8 @@ def test_depths_in_fields_the_header_types_as_strings_are_read_leniently():
         raw = {}
         for rec in vcf:
             for name, sample in rec.samples.items():
-                if "DP" in rec.format and sample["DP"] is not None and any(a for a in (sample["GT"] or ()) if a):
+                # A file of few samples keeps every called sample's call, carrier or not.
+                if "DP" in rec.format and sample["DP"] is not None and sample["GT"]:
                     raw.setdefault(str(sample["DP"]), 0)
     assert raw, "the case has DP values"
     parsed = {d for d in calls["dp"].to_pylist() if d is not None}

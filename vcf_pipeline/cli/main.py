@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 
-from vcf_pipeline.cli import backup, config, curate, dev, ingest, query, search
+from vcf_pipeline.cli import backup, config, curate, dev, ingest, query, samples, search
 from vcf_pipeline.cli.options import run_command, say
 
 
@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
         "overridden by environment variables (`vcf-pipeline config` shows both).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (ingest, search, query, curate, backup, config, dev):
+    for group in (ingest, search, query, samples, curate, backup, config, dev):
         group.add_commands(commands)
     return parser
 

@@ -106,6 +106,7 @@ def cmd_export(args) -> int:
 def cmd_genotypes(args) -> int:
     from vcf_pipeline.lib.query.genotypes import (
         CALL_COLUMNS,
+        ONLY_SMALL_FILES,
         VARIANT_COLUMNS,
         GenotypeFilter,
         GenotypeRefused,
@@ -119,6 +120,18 @@ def cmd_genotypes(args) -> int:
     where = parse_filter(args.expr, table.schema)
     variant_where = all_of(where.sql if where else None, selection_of(args).sql())
     samples = tuple(s.strip() for s in (args.samples or "").split(",") if s.strip())
+    if args.family:
+        from vcf_pipeline.lib.stores.pedigrees import family_of
+
+        try:
+            members = tuple(p.name for p in family_of(store, args.family))
+        except LookupError as exc:
+            raise Refused(str(exc)) from None
+        samples = tuple(s for s in samples if s in members) if samples else members  # both given: those of the family
+        if not samples:
+            raise Refused(f"none of --samples {args.samples} is in family {args.family}")
+    if args.gt in ONLY_SMALL_FILES:
+        say(f"--gt {args.gt}: listed for files of at most {settings_of(args)['samples.keep_all_calls_up_to']} samples; larger cohorts count them only")
     wanted = GenotypeFilter(args.gt, args.min_gq, args.min_dp, args.min_ab, args.max_ab, samples)
     if CALLS not in store.table_names():
         raise Refused("no calls in this store: none of its files has samples")
@@ -149,6 +162,14 @@ def _export_vcf(args, store, table, where: str) -> int:
 
 
 def cmd_graph(args) -> int:
+    from vcf_pipeline.lib.samples.questions import QUESTIONS
+
+    if args.query in QUESTIONS:
+        from vcf_pipeline.cli.samples import ask_family
+
+        return ask_family(args)
+    if args.filter or args.min_gq is not None:
+        raise Refused("--filter and --min-gq apply to the family questions (" + ", ".join(QUESTIONS) + ")")
     from vcf_pipeline.lib.search.selection import selected_ids
     from vcf_pipeline.lib.stores.graph_queries import keep_variants, run_graph_query
     from vcf_pipeline.lib.stores.graph_store import GraphBusyError
@@ -257,18 +278,23 @@ def add_commands(commands) -> None:
     p.add_argument("expr", metavar="EXPR", nargs="?", help="a filter on the variants, e.g. \"impact = 'HIGH'\"")
     add_selection_options(p)
     p.add_argument("--samples", metavar="S1,S2", help="only these samples")
-    p.add_argument("--gt", choices=GT_CLASSES, default="carrier", help="carrier (default), het, hom_alt, hemizygous")
+    p.add_argument("--family", help="only the samples of this family (samples load FILE.ped)")
+    p.add_argument("--gt", choices=GT_CLASSES, default="carrier", help="carrier (default), het, hom_alt, hemizygous, hom_ref, no_call")
     p.add_argument("--min-gq", type=int, metavar="N")
     p.add_argument("--min-dp", type=int, metavar="N")
     p.add_argument("--min-ab", type=float, metavar="F", help="allele balance (ALT depth / REF+ALT depth) at least F")
     p.add_argument("--max-ab", type=float, metavar="F")
     p.add_argument("--limit", type=int, default=1000)
 
-    named = "; ".join(f"{n} {' '.join(q.params).upper()}" for n, q in QUERIES.items())
+    from vcf_pipeline.lib.samples.questions import QUESTIONS
+
+    named = "; ".join([*(f"{n} {' '.join(q.params).upper()}" for n, q in QUERIES.items()), *(f"{n} FAMILY" for n in QUESTIONS)])
     p = add_command(commands, "graph", cmd_graph, "named graph queries: " + named, json=True, wait_s=30.0)
-    p.add_argument("query", choices=sorted(QUERIES))
+    p.add_argument("query", choices=sorted([*QUERIES, *QUESTIONS]))
     p.add_argument("args", nargs="*")
-    p.add_argument("--gene", help="carriers-of-significance: only variants in this gene")
+    p.add_argument("--gene", help="carriers-of-significance and family questions: only variants in this gene")
+    p.add_argument("--filter", metavar="EXPR", help="family questions: a filter on the variants, e.g. \"impact = 'HIGH' AND cohort_af < 0.05\"")
+    p.add_argument("--min-gq", type=int, metavar="N", help="family questions: calls count with GQ >= N (default 20)")
     add_selection_options(p)
 
     add_command(commands, "tables", cmd_tables, "tables of both stores, with row counts", json=True)

@@ -30,6 +30,7 @@ from vcf_pipeline.lib.stores.warehouse import build_of, parse_into, stream_batch
 from vcf_pipeline.lib.stores.write_journal import sweep_after_killed_writes
 from vcf_pipeline.lib.system.memory import release_free_memory
 from vcf_pipeline.lib.vcf.annotation_merge import transcript_rank
+from vcf_pipeline.lib.vcf.calls import SampleOptions
 from vcf_pipeline.lib.vcf.reader import VcfFormatError
 from vcf_pipeline.lib.watch.partition_keys import decode_key
 
@@ -73,6 +74,7 @@ def parsed_variants(context: dg.AssetExecutionContext, settings: PipelineSetting
             result = parse_into(
                 path, files, home["parse.batch_records"], sources.bad_records_for(context.partition_key),
                 home.identity_options(context.partition_key, sources), source_hint=f"source {decode_key(context.partition_key)[0]!r}",
+                samples=SampleOptions(home["samples.keep_all_calls_up_to"], sources.sample_namespace_for(context.partition_key)),
             )
     except VcfFormatError as exc:
         # A malformed file fails its own partition; the stores are untouched.

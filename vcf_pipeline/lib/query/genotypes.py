@@ -1,9 +1,9 @@
 """Calls selected by variant (filter, region, genes), sample and genotype predicates, one row per
 (variant, sample, file): what `vcf-pipeline genotypes` prints and exports.
 
-The store keeps the calls of carriers only, so `het`, `hom_alt`, `hemizygous` and `carrier` can be
-asked; `hom_ref` and `no_call` are refused with the reason rather than answered wrongly (a missing
-call is either)."""
+Carriers' calls are kept for every file; hom-ref and no-call calls only for files of few samples
+(`keep_all_calls_up_to`, see `lib/vcf/calls.py`): `--gt hom_ref` and `--gt no_call` list those
+files' samples, and larger cohorts only count theirs (`file_variants`, `cohort_*`)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,19 @@ import pyarrow.compute as pc
 
 from vcf_pipeline.lib.search.selection import all_of, quoted
 from vcf_pipeline.lib.stores.variant_tables import in_list
+from vcf_pipeline.lib.vcf.calls import (
+    CARRIER_ZYGOSITIES,
+    HEMIZYGOUS,
+    HETEROZYGOUS,
+    HOM_REF,
+    HOMOZYGOUS,
+    NO_CALL,
+)
 
-ZYGOSITY = {"het": "heterozygous", "hom_alt": "homozygous", "hemizygous": "hemizygous", "carrier": None}
-NOT_KEPT = ("hom_ref", "no_call")
-GT_CLASSES = (*ZYGOSITY, *NOT_KEPT)
+ZYGOSITY = {"het": (HETEROZYGOUS,), "hom_alt": (HOMOZYGOUS,), "hemizygous": (HEMIZYGOUS,), "carrier": CARRIER_ZYGOSITIES,
+            "hom_ref": (HOM_REF,), "no_call": (NO_CALL,)}  # fmt: skip
+GT_CLASSES = tuple(ZYGOSITY)
+ONLY_SMALL_FILES = ("hom_ref", "no_call")
 VARIANT_COLUMNS = ["variant_id", "chrom", "pos", "ref", "alt", "gene_symbol", "consequence", "clinical_significance"]
 CALL_COLUMNS = ["sample", "gt", "zygosity", "dp", "gq", "ad", "allele_balance", "file"]
 _CHUNK = 2_000
@@ -38,19 +47,13 @@ class GenotypeFilter:
 
     def sql(self) -> str | None:
         """The predicates on `calls` columns (validated values only)."""
-        if self.gt in NOT_KEPT:
-            raise GenotypeRefused(
-                f"--gt {self.gt}: the store keeps the calls of carriers only, so a sample without a call may be hom-ref or not called; "
-                "ask for het, hom_alt, hemizygous or carrier"
-            )
         if self.gt not in ZYGOSITY:
             raise GenotypeRefused(f"--gt {self.gt!r}: one of {', '.join(GT_CLASSES)}")
         for name, value in (("--min-ab", self.min_ab), ("--max-ab", self.max_ab)):
             if value is not None and not 0.0 <= value <= 1.0:
                 raise GenotypeRefused(f"{name} {value}: an allele balance is between 0 and 1")
         clauses = []
-        if ZYGOSITY[self.gt]:
-            clauses.append(f"zygosity = {quoted(ZYGOSITY[self.gt])}")
+        clauses.append(f"zygosity IN ({', '.join(map(quoted, ZYGOSITY[self.gt]))})")
         if self.min_gq is not None:
             clauses.append(f"gq >= {int(self.min_gq)}")
         if self.min_dp is not None:

@@ -1,9 +1,11 @@
 """Selected variants, with the calls of chosen samples, as a bgzipped, tabix-indexed VCF (pysam).
 
 One file holds one genome build: its contigs (with lengths for GRCh37 and GRCh38) head the file,
-our annotation columns become INFO fields, the calls FORMAT GT/DP/GQ/AD. The store keeps the calls
-of carriers only, so a sample without a call for a variant is written `./.` (not known), never
-`0/0`: that would claim a reference call nobody made."""
+our annotation columns and cohort counts become INFO fields, the calls FORMAT GT/DP/GQ/AD. A
+record is one ALT, so a call is written as `bcftools norm -m-` splits it (`1/2` becomes `0/1`, and
+loses its phase). A sample the store holds no call of (a large cohort keeps carriers only; a sample
+with only another ALT of the site has none) is written `./.` (not known), never `0/0`: that would
+claim a reference call nobody made."""
 
 from __future__ import annotations
 
@@ -33,8 +35,12 @@ INFO_FIELDS = {
     "clinvar_review_status": ("CLNREVSTAT", "1", "String", "ClinVar review status"),
     "conditions": ("CLNDN", ".", "String", "ClinVar conditions"),
     "allele_frequency": ("AF", "A", "Float", "Allele frequency (as the source file gave it)"),
+    "cohort_ac": ("COHORT_AC", "A", "Integer", "Allele count over every file in the store holding the variant"),
+    "cohort_an": ("COHORT_AN", "1", "Integer", "Called alleles over every file in the store holding the variant"),
+    "cohort_af": ("COHORT_AF", "A", "Float", "COHORT_AC / COHORT_AN"),
 }
 VARIANT_COLUMNS = ["assembly", "chrom", "pos", "end", "ref", "alt", "rsid", "qual", "filter", "variant_type", *INFO_FIELDS]
+_CALL_ORDER = {"homozygous_reference": 1, "no_call": 2}  # carriers: 0
 # Characters VCF 4.3 reserves in INFO values, percent-encoded (section 1.2).
 _RESERVED = str.maketrans({"%": "%25", ":": "%3A", ";": "%3B", "=": "%3D", ",": "%2C", "\t": "%09", "\n": "%0A", "\r": "%0D"})
 
@@ -68,7 +74,7 @@ def _header(build: str, contigs: list[str], filters: set[str], samples: list[str
         header.info.add(info_id, number, kind, description)
     header.info.add("END", "1", "Integer", "End position of the variant")
     for fmt_id, number, kind, description in (
-        ("GT", "1", "String", "Genotype (./. where the store holds no call: it keeps carriers' calls only)"),
+        ("GT", "1", "String", "Genotype of this ALT (./. where the store holds no call of the sample)"),
         ("DP", "1", "Integer", "Read depth"),
         ("GQ", "1", "Integer", "Genotype quality"),
         ("AD", "R", "Integer", "Allelic depths"),
@@ -79,13 +85,21 @@ def _header(build: str, contigs: list[str], filters: set[str], samples: list[str
     return header
 
 
-def _genotype(gt: str | None) -> tuple[tuple, bool]:
-    """pysam alleles and phasing of a stored GT string (`0/1`, `1|0`, `./1`)."""
+def _genotype(gt: str | None, zygosity: str | None = None) -> tuple[tuple, bool]:
+    """pysam alleles and phasing of a stored GT string (`0/1`, `1|0`, `./1`) for a one-ALT record:
+    the call's allele becomes 1, any other ALT 0, as `bcftools norm -m-` writes them."""
     if not gt:
         return (None, None), False
     phased = "|" in gt
     alleles = tuple(None if a == "." else int(a) for a in gt.replace("|", "/").split("/"))
-    return alleles, phased
+    if all(a in (None, 0, 1) for a in alleles):
+        return alleles, phased
+    called = {a for a in alleles if a}
+    if zygosity in ("homozygous", "hemizygous") or len(called) == 1:
+        return tuple(None if a is None else int(a != 0) for a in alleles), phased
+    # Two different ALTs (`1/2`): which one this record is, the stored GT does not say; unphased.
+    first = next(a for a in alleles if a)
+    return tuple(sorted((None if a is None else int(a == first) for a in alleles), key=lambda a: (a is None, a))), False
 
 
 def export_vcf(variants_table, calls_table, where_sql: str, out: Path, samples: list[str] | None = None) -> int:
@@ -120,7 +134,7 @@ def export_vcf(variants_table, calls_table, where_sql: str, out: Path, samples: 
                 value = row[column]
                 if value is None or value == []:
                     continue
-                if kind == "Float":
+                if kind in ("Float", "Integer"):
                     record.info[info_id] = value
                 elif number == "." and isinstance(value, list):
                     record.info[info_id] = tuple(_encoded(v) for v in value)
@@ -130,7 +144,7 @@ def export_vcf(variants_table, calls_table, where_sql: str, out: Path, samples: 
                     record.info[info_id] = _encoded(value)
             for sample in chosen:
                 call = calls.get(row["variant_id"], {}).get(sample)
-                alleles, phased = _genotype(call["gt"] if call else None)
+                alleles, phased = _genotype(call["gt"], call["zygosity"]) if call else _genotype(None)
                 target = record.samples[sample]
                 target["GT"] = alleles
                 target.phased = phased
@@ -146,13 +160,14 @@ def export_vcf(variants_table, calls_table, where_sql: str, out: Path, samples: 
 
 
 def _calls_of(calls_table, variant_ids: list[str]) -> dict[str, dict[str, dict]]:
-    """variant id -> sample -> its call (the first file's, when several files call the sample)."""
+    """variant id -> sample -> its call: when several files call the sample, a carrier's call
+    before a hom-ref one before a no-call, then the first file's."""
     from vcf_pipeline.lib.stores.variant_tables import in_list
 
     found: dict[str, dict[str, dict]] = {}
     for start in range(0, len(variant_ids), 2_000):
         chunk = variant_ids[start : start + 2_000]
-        rows = calls_table.search().where(in_list("variant_id", chunk)).select(["variant_id", "sample", "gt", "dp", "gq", "ad", "partition_key"]).limit(None).to_arrow()
-        for row in sorted(rows.to_pylist(), key=lambda r: r["partition_key"]):
+        rows = calls_table.search().where(in_list("variant_id", chunk)).select(["variant_id", "sample", "gt", "zygosity", "dp", "gq", "ad", "partition_key"]).limit(None).to_arrow()
+        for row in sorted(rows.to_pylist(), key=lambda r: (_CALL_ORDER.get(r["zygosity"], 0), r["partition_key"])):
             found.setdefault(row["variant_id"], {}).setdefault(row["sample"], row)
     return found

@@ -16,6 +16,7 @@ from vcf_pipeline.lib.stores.graph_store import GraphStore
 from vcf_pipeline.lib.stores.variant_store import VariantStore
 from vcf_pipeline.lib.stores.variant_tables import CALLS, VARIANTS, sql_string
 from vcf_pipeline.lib.stores.warehouse import PartitionFiles, stream_batches
+from vcf_pipeline.lib.vcf.calls import CARRIER_ZYGOSITIES
 
 
 @dataclass
@@ -49,8 +50,9 @@ def embeddings_sane(files: PartitionFiles, dimension: int) -> CheckOutcome:
     )
 
 
-def _parsed_counts(files: PartitionFiles, tombstones: set[str]) -> tuple[int, int]:
-    """(variants, calls) of the partition's parse, less those of tombstoned (curated-away) variants."""
+def _parsed_counts(files: PartitionFiles, tombstones: set[str], carriers: bool = False) -> tuple[int, int]:
+    """(variants, calls) of the partition's parse, less those of tombstoned (curated-away) variants;
+    with `carriers`, only the calls of carriers (the graph's CARRIES edges)."""
     dead = pa.array(sorted(tombstones), pa.string())
 
     def count(path: Path) -> int:
@@ -58,7 +60,14 @@ def _parsed_counts(files: PartitionFiles, tombstones: set[str]) -> tuple[int, in
             return pq.ParquetFile(path).metadata.num_rows
         return sum(b.num_rows - (pc.sum(pc.is_in(b.column(0), value_set=dead)).as_py() or 0) for b in stream_batches(path, columns=["variant_id"]))
 
-    return count(files.variants), count(files.calls)
+    def count_carriers() -> int:
+        kept = 0
+        for batch in stream_batches(files.calls, columns=["variant_id", "zygosity"]):
+            alive = pc.invert(pc.is_in(batch.column(0), value_set=dead))
+            kept += pc.sum(pc.and_(alive, pc.is_in(batch.column(1), value_set=pa.array(CARRIER_ZYGOSITIES)))).as_py() or 0
+        return kept
+
+    return count(files.variants), count_carriers() if carriers else count(files.calls)
 
 
 def lancedb_holds_partition(files: PartitionFiles, store: VariantStore, tombstones: set[str] = frozenset()) -> CheckOutcome:
@@ -78,11 +87,11 @@ def lancedb_holds_partition(files: PartitionFiles, store: VariantStore, tombston
 
 
 def graph_holds_partition(files: PartitionFiles, graph: GraphStore, tombstones: set[str] = frozenset()) -> CheckOutcome:
-    """The file's CONTAINS and CARRIES edges match its parsed variants and calls (less tombstoned ones)."""
+    """The file's CONTAINS and CARRIES edges match its parsed variants and carriers' calls (less tombstoned ones)."""
     key = {"pk": files.partition_key}
     contains = graph.count("(:VcfFile {partition_key: $pk})-[:CONTAINS]->(:Variant)", key)
     carries = graph.count("(:Sample)-[r:CARRIES]->(:Variant) WHERE r.partition_key = $pk", key)
-    parsed, parsed_calls = _parsed_counts(files, tombstones)
+    parsed, parsed_calls = _parsed_counts(files, tombstones, carriers=True)
     return CheckOutcome(
         contains == parsed and carries == parsed_calls,
         f"CONTAINS {contains}/{parsed}; CARRIES {carries}/{parsed_calls}",

@@ -33,13 +33,15 @@ class ParquetCopy:
     def __init__(self, folder: Path, conn: kuzu.Connection):
         self.folder, self.conn, self.n = folder, conn, 0
 
-    def copy_table(self, table: str, data: pa.Table) -> int:
+    def copy_table(self, table: str, data: pa.Table, partial: bool = False) -> int:
+        """COPY `data` into `table`; `partial`: `data` holds some of its columns (the rest null)."""
         if data.num_rows == 0:
             return 0
         self.n += 1
         path = self.folder / f"{self.n:06d}-{table}.parquet"
         pq.write_table(data, path)
-        self.conn.execute(f"COPY {table} FROM '{path.as_posix()}'")
+        target = f"{table}({', '.join(data.column_names)})" if partial else table
+        self.conn.execute(f"COPY {target} FROM '{path.as_posix()}'")
         return data.num_rows
 
     def copy_rows(self, table: str, columns: dict) -> int:
@@ -54,4 +56,4 @@ class ParquetCopy:
             f"UNWIND $v AS k MATCH (n:{table} {{{key}: k}}) RETURN n.{key}", {"v": values}
         ).get_as_arrow().column(0).to_pylist()
         new = sorted(set(values) - set(found))
-        return self.copy_rows(table, {key: new})
+        return self.copy_table(table, pa.table({key: pa.array(new, pa.string())}), partial=True)

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from vcf_pipeline.lib.stores.graph_copy import ParquetCopy, staged_copies
 from vcf_pipeline.lib.stores.identity_format import refuse_old_graph
+from vcf_pipeline.lib.vcf.calls import CARRIER_ZYGOSITIES
 from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
 
 SCHEMA = [
@@ -34,6 +35,9 @@ SCHEMA = [
     "CREATE REL TABLE IF NOT EXISTS ASSOCIATED_WITH(FROM Variant TO Condition, significance STRING)",
     # Graphs made before the annotation key existed get it added (null: their variants count as changed once).
     "ALTER TABLE Variant ADD IF NOT EXISTS annotation_key STRING",
+    # A sample's pedigree (`vcf-pipeline samples load`; graphs from before get the properties, null).
+    *(f"ALTER TABLE Sample ADD IF NOT EXISTS {p} STRING" for p in ("family", "father", "mother", "sex", "phenotype")),
+    "CREATE REL TABLE IF NOT EXISTS PARENT_OF(FROM Sample TO Sample)",
 ]
 VARIANT_NODE_COLUMNS = ["variant_id", "assembly", "chrom", "pos", "ref", "alt", "variant_type", "clinical_significance", "annotation_key"]
 # The columns the graph holds of a variant beyond its id: when none changed, a reload leaves it alone.
@@ -43,7 +47,8 @@ _READ_ONLY_WAIT_S = 30.0
 _ORPHAN_SWEEPS = [
     "MATCH (g:Gene) WHERE NOT EXISTS { MATCH (:Variant)-[:IN_GENE]->(g) } DELETE g",
     "MATCH (c:Condition) WHERE NOT EXISTS { MATCH (:Variant)-[:ASSOCIATED_WITH]->(c) } DELETE c",
-    "MATCH (s:Sample) WHERE NOT EXISTS { MATCH (s)-[:CALLED_IN]->(:VcfFile) } DETACH DELETE s",
+    # A sample from a pedigree stays (it is matched when its files arrive).
+    "MATCH (s:Sample) WHERE s.family IS NULL AND NOT EXISTS { MATCH (s)-[:CALLED_IN]->(:VcfFile) } DETACH DELETE s",
 ]
 
 
@@ -156,7 +161,7 @@ class GraphStore:
             stats.samples_new = staging.copy_new_nodes("Sample", "name", sorted(samples))
             staging.copy_rows("CALLED_IN", {"from": sorted(samples), "to": [partition_key] * len(samples)})
             for batch in calls():
-                t = pa.Table.from_batches([batch])
+                t = carriers_only(pa.Table.from_batches([batch]))
                 stats.carries += staging.copy_rows(
                     "CARRIES",
                     {
@@ -358,6 +363,12 @@ class GraphStore:
             "ASSOCIATED_WITH",
             {"from": [p[0] for p in pairs], "to": [p[1] for p in pairs], "significance": pa.array([p[2] for p in pairs], pa.string())},
         )
+
+
+def carriers_only(calls: pa.Table) -> pa.Table:
+    """The calls of samples carrying their variant: the graph's CARRIES edges (the hom-ref and
+    no-call rows a family's file keeps stay in LanceDB)."""
+    return calls.filter(pc.is_in(calls["zygosity"], value_set=pa.array(CARRIER_ZYGOSITIES)))
 
 
 def annotation_keys(t: pa.Table) -> pa.Array:

@@ -22,7 +22,7 @@ from vcf_pipeline.lib.stores.warehouse import (
     stream_batches,
     variant_batches_with_embeddings,
 )
-from vcf_pipeline.lib.vcf.annotation_merge import ANNOTATION, RANK, merge
+from vcf_pipeline.lib.vcf.annotation_merge import OWN, RANK, merge
 from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
 
 Vectors = Callable[[list[str]], np.ndarray]  # texts -> vectors (cached ones first)
@@ -89,7 +89,7 @@ def settled_batches(
             yield batch
             continue
         rows = batch.filter(touched).to_pylist()
-        own = {r["variant_id"]: {"partition_key": partition_key, "variant_id": r["variant_id"], RANK: rank, **{c: r[c] for c in ANNOTATION}}
+        own = {r["variant_id"]: {"partition_key": partition_key, "variant_id": r["variant_id"], RANK: rank, **{c: r[c] for c in OWN}}
                for r in batch.filter(shared).to_pylist()}
         settle(rows, merged_annotations(store, sorted(own), extra=own), overlay, vectors)
         kept = pa.Table.from_batches([batch.filter(pc.invert(touched))], batch.schema)
@@ -140,7 +140,7 @@ def store_partition(store, files: PartitionFiles, rank: int, overlay: Overlay, v
         done.given, done.inserted, done.updated = store.upsert_variants(kept(settled), dimension)
     done.calls, done.removed, dropped_shared = store.replace_partition(
         key, rank,
-        lambda: overlay.without_tombstoned(stream_batches(files.variants, 50_000, columns=["variant_id", *ANNOTATION])),
+        lambda: overlay.without_tombstoned(stream_batches(files.variants, 50_000, columns=["variant_id", *OWN])),
         lambda: overlay.without_tombstoned(stream_batches(files.calls, 50_000)),
     )
     refreshed = refresh(store, dropped_shared, overlay, vectors)

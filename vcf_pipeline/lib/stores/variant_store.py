@@ -36,7 +36,12 @@ from vcf_pipeline.lib.stores.variant_tables import (
     with_keywords,
 )
 from vcf_pipeline.lib.stores.vector_search import nearest
-from vcf_pipeline.lib.vcf.annotation_merge import ANNOTATION, FILE_VARIANTS_SCHEMA, RANK
+from vcf_pipeline.lib.vcf.annotation_merge import (
+    ANNOTATION,
+    FILE_VARIANTS_SCHEMA,
+    OWN,
+    RANK,
+)
 
 _LOOKUP_CHUNK = 2_000
 _TAKE_CHUNK = 50_000
@@ -91,7 +96,7 @@ class VariantStore:
             table.add_columns(pa.schema(missing))
             from vcf_pipeline.lib.stores import migrations
 
-            if name == FILE_VARIANTS:
+            if name == FILE_VARIANTS and set(ANNOTATION) & {f.name for f in missing}:
                 migrations.add_file_annotations(self, table)
             if name == VARIANTS and KEYWORDS in {f.name for f in missing}:
                 migrations.fill_keywords(table)
@@ -193,7 +198,7 @@ class VariantStore:
         calls: Callable[[], Iterator[pa.RecordBatch]],
     ) -> tuple[int, int, list[str]]:
         """Make the partition hold exactly the variants of `annotations()` (batches of `variant_id`
-        and the file's own annotation columns) and `calls()`, and remove the variants it held before
+        and the file's own annotation and count columns) and `calls()`, and remove the variants it held before
         that no file holds any more. Returns (calls written, variants removed, ids it no longer
         holds that other files do: their merged annotation may change).
 
@@ -209,7 +214,7 @@ class VariantStore:
         def ownership():
             for batch in annotations():
                 columns = {"partition_key": pa.array([partition_key] * batch.num_rows, pa.string()), "variant_id": batch.column("variant_id"),
-                           RANK: pa.array([rank] * batch.num_rows, pa.int8()), **{c: batch.column(c) for c in ANNOTATION}}
+                           RANK: pa.array([rank] * batch.num_rows, pa.int8()), **{c: batch.column(c) for c in OWN}}
                 yield pa.RecordBatch.from_pydict(columns, schema=FILE_VARIANTS_SCHEMA)
 
         self._replace_rows(FILE_VARIANTS, FILE_VARIANTS_SCHEMA, partition_key, ["partition_key", "variant_id"], ownership)

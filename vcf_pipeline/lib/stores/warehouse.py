@@ -18,11 +18,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vcf_pipeline.lib.vcf.calls import CALL_SCHEMA
+from vcf_pipeline.lib.vcf.calls import CALL_SCHEMA, SampleOptions
 from vcf_pipeline.lib.vcf.identity import IdentityOptions
 from vcf_pipeline.lib.vcf.reader import (
     DEFAULT_BATCH_RECORDS,
-    VARIANT_SCHEMA,
+    PARSED_SCHEMA,
     ParseStats,
     VcfReader,
 )
@@ -101,6 +101,7 @@ def parse_into(
     bad_records: str = "fail",
     identity: IdentityOptions = IdentityOptions(),
     source_hint: str = "",
+    samples: SampleOptions = SampleOptions(),
 ) -> ParseResult:
     """Parse `path` into the partition's variants/calls Parquet. The previous files are replaced only
     once the whole file parsed: a malformed file leaves the last good parse in place."""
@@ -111,8 +112,9 @@ def parse_into(
     staging.mkdir(mode=0o700)
     try:
         with (
-            VcfReader(path, batch_records, tmp_dir=staging, bad_records=bad_records, identity=identity, source_hint=source_hint) as reader,
-            pq.ParquetWriter(staging / files.variants.name, VARIANT_SCHEMA) as variants_out,
+            VcfReader(path, batch_records, tmp_dir=staging, bad_records=bad_records, identity=identity, source_hint=source_hint,
+                      samples=samples) as reader,
+            pq.ParquetWriter(staging / files.variants.name, PARSED_SCHEMA) as variants_out,
             pq.ParquetWriter(staging / files.calls.name, CALL_SCHEMA) as calls_out,
         ):
             for batch in reader.batches():

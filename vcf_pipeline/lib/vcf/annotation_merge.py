@@ -10,6 +10,8 @@ row saying the file holds the variant). A variant's columns in `variants` are me
 "First" among files of equal rank is by partition key: the result never depends on the order in
 which files were ingested, and retracting a file leaves exactly what the other files say.
 Curated values (`lib/curations.py`) are applied on top of the merge.
+The cohort counts are not chosen but summed: `cohort_ac` and `cohort_an` over every file holding the
+variant (`cohort_counts`).
 """
 
 from __future__ import annotations
@@ -18,18 +20,21 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
+from vcf_pipeline.lib.vcf.cohort_counts import COUNT_FIELDS, COUNTS, cohort_of
 from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
 
 TRANSCRIPT = ("gene_symbol", "gene_id", "consequence", "impact", "hgvs_c", "hgvs_p")
 CLINVAR = ("clinical_significance", "clinvar_review_status", "conditions")
 EACH = ("rsid", "allele_frequency", "qual", "filter", "end")
 ANNOTATION = TRANSCRIPT + CLINVAR + EACH
+OWN = ANNOTATION + COUNTS  # what a file says of a variant it holds
 RANK = "transcript_rank"  # 0 VEP, 1 SnpEff, 2 other: the file's transcript annotation source
 
-# What `file_variants` holds per (file, variant): ownership, and the file's own annotation.
+# What `file_variants` holds per (file, variant): ownership, the file's own annotation and counts.
 FILE_VARIANTS_SCHEMA = pa.schema(
     [pa.field("partition_key", pa.string()), pa.field("variant_id", pa.string()), pa.field(RANK, pa.int8())]
     + [VARIANT_SCHEMA.field(c) for c in ANNOTATION]
+    + COUNT_FIELDS
 )
 
 
@@ -44,7 +49,7 @@ def _present(value) -> bool:
 
 
 def merge(rows: list[dict]) -> dict:
-    """The merged annotation columns of one variant from its files' rows (`file_variants` rows)."""
+    """The merged annotation and cohort columns of one variant from its files' rows (`file_variants` rows)."""
     ordered = sorted(rows, key=lambda r: (r[RANK] if r[RANK] is not None else 2, r["partition_key"]))
     merged: dict = {}
     for group in (TRANSCRIPT, CLINVAR):
@@ -52,4 +57,5 @@ def merge(rows: list[dict]) -> dict:
         merged.update({c: source.get(c) if source else None for c in group})
     for column in EACH:
         merged[column] = next((r.get(column) for r in ordered if _present(r.get(column))), None)
+    merged.update(cohort_of(rows))
     return merged

@@ -1,5 +1,11 @@
 """The calls of a VCF's samples as rows: one per (sample, ALT the sample's GT holds), with genotype,
-zygosity, depth, quality and the allele depths of that ALT, collected batch by batch.
+zygosity, depth, quality and the allele depths of that ALT, collected batch by batch; and the
+file's cohort counts of each ALT (`cohort_counts`), from every sample.
+
+A file of few samples (a family: `keep_all_calls_up_to`, 32 by default) also keeps a row for each
+sample called homozygous reference or not called at all, so that "hom-ref" and "no call" can be asked
+of it; a larger cohort keeps its carriers only and counts the rest. A sample holding only another
+ALT of a multi-allelic site gets no row for this one.
 
 Records that normalise to one variant merge their calls: a sample's first call wins. The samples
 already holding a call are looked up, only when a repeat comes, in this batch's rows and in the
@@ -9,9 +15,29 @@ batch before (so a pair split by a batch boundary merges too).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pysam
+
+from vcf_pipeline.lib.vcf.cohort_counts import record_counts
+
+HETEROZYGOUS, HOMOZYGOUS, HEMIZYGOUS = "heterozygous", "homozygous", "hemizygous"
+CARRIER_ZYGOSITIES = (HETEROZYGOUS, HOMOZYGOUS, HEMIZYGOUS)
+HOM_REF, NO_CALL = "homozygous_reference", "no_call"
+DEFAULT_KEEP_ALL_CALLS_UP_TO = 32
+
+
+@dataclass(frozen=True)
+class SampleOptions:
+    """How a file's samples are stored: all calls kept up to this many samples; names prefixed by a
+    source's namespace (`lab1:NA12878`) when two sources reuse sample names for different people."""
+
+    keep_all_calls_up_to: int = DEFAULT_KEEP_ALL_CALLS_UP_TO
+    namespace: str = ""
+
+    def name(self, sample: str) -> str:
+        return f"{self.namespace}:{sample}" if self.namespace else sample
 
 CALL_SCHEMA = pa.schema(
     [
@@ -29,23 +55,30 @@ CALL_SCHEMA = pa.schema(
 class CallRows:
     """The call rows of the current batch of records."""
 
-    def __init__(self, samples: list[str]):
+    def __init__(self, samples: list[str], keep_all_calls_up_to: int = DEFAULT_KEEP_ALL_CALLS_UP_TO):
         self.samples = samples
+        self.keep_all = len(samples) <= keep_all_calls_up_to
         self.columns: dict[str, list] = {name: [] for name in CALL_SCHEMA.names}
         self._carriers: dict[str, set[str]] | None = None  # variant id -> samples with a call (built on a repeat)
         self._previous: pa.RecordBatch | None = None
         self._previous_carriers: dict[str, set[str]] | None = None
 
-    def add(self, record: pysam.VariantRecord, alleles: list[tuple[int, str]], repeats: list[tuple[int, str, bool]] = ()) -> int:
+    def add(
+        self, record: pysam.VariantRecord, alleles: list[tuple[int, str]], repeats: list[tuple[int, str, bool]] = ()
+    ) -> tuple[int, list[tuple[int, ...]]]:
         """Rows for the samples carrying each (ALT index, variant id) of `alleles`, and for `repeats`
         (ALT index, variant id, first seen in the batch before) only for samples without a call yet.
-        Returns the rows added."""
+        Returns the rows added and the COUNTS of each of `alleles` (a repeat's count stays its first
+        record's)."""
         if repeats:
             carriers = self._current_carriers()
             for _, variant_id, before in repeats:
                 if before:
                     carriers.setdefault(variant_id, set()).update(self._carried_before(variant_id))
-        return self._add(record, [*alleles, *((i, v) for i, v, _ in repeats)])
+        values = record.samples.values()
+        genotypes = [sample["GT"] for sample in values] if "GT" in record.format else [None] * len(values)
+        counts = record_counts(genotypes, [i + 1 for i, _ in alleles])
+        return self._add(record, values, genotypes, [*alleles, *((i, v) for i, v, _ in repeats)]), counts
 
     def flush(self) -> pa.RecordBatch:
         """The batch's rows; the next batch starts empty (this one kept for repeats across its end)."""
@@ -71,29 +104,33 @@ class CallRows:
                     self._previous_carriers.setdefault(carried, set()).add(sample)
         return self._previous_carriers.get(variant_id, set())
 
-    def _add(self, record: pysam.VariantRecord, alleles: list[tuple[int, str]]) -> int:
+    def _add(self, record: pysam.VariantRecord, values: list, genotypes: list, alleles: list[tuple[int, str]]) -> int:
         keys = set(record.format.keys())
         carriers, columns, added = self._carriers, self.columns, 0
-        for name, sample in zip(self.samples, record.samples.values()):
-            gt = sample["GT"] if "GT" in keys else None
+        for name, sample, gt in zip(self.samples, values, genotypes):
             if not gt:
                 continue
             called = [a for a in gt if a is not None]
             for alt_index, variant_id in alleles:
                 allele = alt_index + 1
-                if allele not in called:
+                if allele in called:
+                    if len(called) == 1:
+                        zygosity = HEMIZYGOUS
+                    elif all(a == allele for a in called):
+                        zygosity = HOMOZYGOUS
+                    else:
+                        zygosity = HETEROZYGOUS
+                elif self.keep_all and not called:
+                    zygosity = NO_CALL
+                elif self.keep_all and all(a == 0 for a in called):
+                    zygosity = HOM_REF
+                else:
                     continue
                 if carriers is not None:
                     held = carriers.setdefault(variant_id, set())
                     if name in held:
                         continue
                     held.add(name)
-                if len(called) == 1:
-                    zygosity = "hemizygous"
-                elif all(a == allele for a in called):
-                    zygosity = "homozygous"
-                else:
-                    zygosity = "heterozygous"
                 columns["sample"].append(name)
                 columns["variant_id"].append(variant_id)
                 columns["gt"].append(("|" if sample.phased else "/").join("." if a is None else str(a) for a in gt))

@@ -33,7 +33,13 @@ from vcf_pipeline.lib.vcf.annotations import (
     AnnotationReader,
     parse_subfield_names,
 )
-from vcf_pipeline.lib.vcf.calls import CallRows
+from vcf_pipeline.lib.vcf.calls import CallRows, SampleOptions
+from vcf_pipeline.lib.vcf.cohort_counts import (
+    COHORT_FIELDS,
+    COUNT_FIELDS,
+    COUNTS,
+    allele_frequency,
+)
 from vcf_pipeline.lib.vcf.consequences import CsqFailed, annotate_with_csq
 from vcf_pipeline.lib.vcf.faults import (
     VcfFormatError,
@@ -86,8 +92,12 @@ VARIANT_SCHEMA = pa.schema(
         ("allele_frequency", pa.float64()),
         ("qual", pa.float64()),
         ("filter", pa.string()),
+        *COHORT_FIELDS,
     ]
 )
+# What a parse writes: the variant columns, with the file's own cohort figures, and its counts.
+PARSED_SCHEMA = pa.schema([*VARIANT_SCHEMA, *COUNT_FIELDS])
+_NO_SAMPLES = (0,) * len(COUNTS)
 
 
 @dataclass
@@ -162,6 +172,7 @@ class VcfReader:
         bad_records: str = "fail",
         identity: IdentityOptions = IdentityOptions(),
         source_hint: str = "",
+        samples: SampleOptions = SampleOptions(),
     ):
         if bad_records not in BAD_RECORD_POLICIES:
             raise ValueError(f"bad_records must be one of {BAD_RECORD_POLICIES}, not {bad_records!r}")
@@ -171,6 +182,7 @@ class VcfReader:
         self.bad_records = bad_records
         self.identity_options = identity
         self.source_hint = source_hint
+        self.sample_options = samples
         self.stats = ParseStats()
 
     def __enter__(self) -> "VcfReader":
@@ -186,7 +198,7 @@ class VcfReader:
             raise VcfFormatError(self.path, explain_open_failure(self._readable, exc)) from exc
         try:
             header = self._vcf.header
-            self.samples = list(header.samples)
+            self.samples = [self.sample_options.name(s) for s in header.samples]
             self.annotations = AnnotationReader(header)
             self.identity = FileIdentity(header, self.identity_options, self.source_hint)
         except UnicodeDecodeError as exc:
@@ -282,8 +294,8 @@ class VcfReader:
         """Batches of at most `batch_records` records' variants and calls."""
         seen: dict[str, int] = {}  # variant id -> the batch it went into
         self._batch = 0
-        variants = {name: [] for name in VARIANT_SCHEMA.names}
-        calls = CallRows(self.samples)
+        variants = {name: [] for name in PARSED_SCHEMA.names}
+        calls = CallRows(self.samples, self.sample_options.keep_all_calls_up_to)
         records_in_batch = 0
         last = ""
         iterator = iter(self._vcf)
@@ -319,7 +331,7 @@ class VcfReader:
             yield self._flush(variants, calls)
 
     def _flush(self, variants: dict, calls: CallRows) -> ParsedBatch:
-        batch = ParsedBatch(pa.RecordBatch.from_pydict(variants, schema=VARIANT_SCHEMA), calls.flush())
+        batch = ParsedBatch(pa.RecordBatch.from_pydict(variants, schema=PARSED_SCHEMA), calls.flush())
         for column in variants.values():
             column.clear()
         self._batch += 1
@@ -365,8 +377,17 @@ class VcfReader:
                 variants["qual"].append(qual)
                 variants["filter"].append(filters)
             self.stats.variants += len(new_alleles)
+        counts = [_NO_SAMPLES] * len(new_alleles)
         if self.samples:
             # A repeat merges its calls when its first record is in this batch or the one before (in a
             # sorted file, always); one further back is counted, its calls left out.
             repeats = [(i, v, seen[v] < self._batch) for i, v in repeated if seen[v] >= self._batch - 1]
-            self.stats.calls += calls.add(record, [(i, variant_id) for i, variant_id, _ in new_alleles], repeats)
+            added, counts = calls.add(record, [(i, variant_id) for i, variant_id, _ in new_alleles], repeats)
+            self.stats.calls += added
+        for allele_counts in counts:
+            for name, value in zip(COUNTS, allele_counts):
+                variants[name].append(value)
+            ac, an = allele_counts[0], allele_counts[1]
+            variants["cohort_ac"].append(ac)
+            variants["cohort_an"].append(an)
+            variants["cohort_af"].append(allele_frequency(ac, an))

@@ -2,10 +2,12 @@
 
 Watched sources (the folder sensor keeps the stores in step with them): `incoming` is
 `<home>/incoming`; more come from the `sources:` section of the home's configuration file
-(`sources: {name: path}`, or `{name: {path: ..., bad_records: skip, build: GRCh38, reference: fasta}}`:
-`bad_records: skip` counts and leaves out records that break the VCF rules instead of failing the
-file; `build` is the genome build of every file in it, whatever their headers say; `reference` the
-FASTA to normalise them against; `incoming` may be given such settings too) and from
+(`sources: {name: path}`, or `{name: {path: ..., bad_records: skip, build: GRCh38, reference: fasta,
+sample_namespace: lab1}}`: `bad_records: skip` counts and leaves out records that break the VCF rules
+instead of failing the file; `build` is the genome build of every file in it, whatever their headers
+say; `reference` the FASTA to normalise them against; `sample_namespace` prefixes its files' sample
+names (`lab1:NA12878`) where another source uses the same names for other people; `incoming` may be
+given such settings too) and from
 `VCF_PIPELINE_SOURCES` (`name=path,name=path`), which wins. Registered sources are only looked up:
 `vcf-pipeline ingest` records the other folders it was pointed at in `<home>/sources.json`, so that
 later runs (and backfills) can find those files again, and the build or reference given to
@@ -27,7 +29,7 @@ from vcf_pipeline.lib.watch.partition_keys import decode_key, encode_key
 DEFAULT_SOURCE = "incoming"
 PINS_FILE = "file_builds.json"
 AUTO_BUILD = "auto"
-_ENTRY_KEYS = {"path", "bad_records", "build", "reference"}
+_ENTRY_KEYS = {"path", "bad_records", "build", "reference", "sample_namespace"}
 
 
 class UnknownSourceError(KeyError):
@@ -44,6 +46,7 @@ class Sources:
     bad_records: dict[str, str] = field(default_factory=dict)  # source -> "fail" (default) or "skip"
     builds: dict[str, str] = field(default_factory=dict)  # source -> genome build its files are on
     references: dict[str, Path] = field(default_factory=dict)  # source -> FASTA
+    sample_namespaces: dict[str, str] = field(default_factory=dict)  # source -> prefix of its sample names
 
     @classmethod
     def load(cls, home: Path | str, configured: dict | None = None, env: str | None = None) -> "Sources":
@@ -93,6 +96,10 @@ class Sources:
     def bad_records_for(self, key: str) -> str:
         """What to do with records that break the VCF rules in this partition's file: fail or skip."""
         return self.bad_records.get(decode_key(key)[0], "fail")
+
+    def sample_namespace_for(self, key: str) -> str:
+        """The prefix of this partition's sample names ("" for none)."""
+        return self.sample_namespaces.get(decode_key(key)[0], "")
 
     def identity_for(self, key: str) -> dict:
         """What the user set for this file: `build` (and where it was set) and `reference`, from
@@ -154,13 +161,13 @@ def _configured(entries: dict, home: Path) -> tuple[dict[str, Path], dict]:
     from vcf_pipeline.lib.vcf.identity import BuildError, build_of
 
     folders: dict[str, Path] = {}
-    options: dict[str, dict] = {"bad_records": {}, "builds": {}, "references": {}}
+    options: dict[str, dict] = {"bad_records": {}, "builds": {}, "references": {}, "sample_namespaces": {}}
     for name, entry in entries.items():
         name = str(name)
         if isinstance(entry, str):
             entry = {"path": entry}
         if not isinstance(entry, dict) or not isinstance(entry.get("path", ""), str) or set(entry) - _ENTRY_KEYS:
-            raise ValueError(f"source {name!r} must be a folder path or {{path: ..., bad_records: fail|skip, build: ..., reference: ...}}")
+            raise ValueError(f"source {name!r} must be a folder path or {{path: ..., bad_records: fail|skip, build: ..., reference: ..., sample_namespace: ...}}")
         policy = entry.get("bad_records", "fail")
         if policy not in ("fail", "skip"):
             raise ValueError(f"source {name!r}: bad_records must be fail or skip, not {policy!r}")
@@ -176,4 +183,9 @@ def _configured(entries: dict, home: Path) -> tuple[dict[str, Path], dict]:
                 raise ValueError(f"source {name!r}: {exc}") from None
         if entry.get("reference"):
             options["references"][name] = _folder(str(entry["reference"]), home)
+        if entry.get("sample_namespace"):
+            namespace = str(entry["sample_namespace"])
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", namespace):
+                raise ValueError(f"source {name!r}: sample_namespace {namespace!r} may hold letters, digits, '_', '.' and '-' only")
+            options["sample_namespaces"][name] = namespace
     return folders, options
