@@ -25,11 +25,13 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-# Ingest the bundled samples (fast when already done: nothing is re-embedded), then `vcf-pipeline dev`:
+# Ingest the bundled samples (fast when already done: nothing is re-embedded) and the trio's pedigree,
+# then `vcf-pipeline dev`:
 # the local S3 server (SeaweedFS, 127.0.0.1 only, data and owner-only credentials in $(HOME_DIR)/s3,
 # named in $(HOME_DIR)/vcf-pipeline.yaml) and `dg dev` (UI + daemon). Ctrl-C or TERM stops all of it.
 dev: install
 	umask 077; $(BIN)/vcf-pipeline ingest --home $(HOME_DIR) data/samples
+	umask 077; $(BIN)/vcf-pipeline samples load --home $(HOME_DIR) data/samples/family_trio.ped
 	umask 077; exec $(BIN)/vcf-pipeline dev --home $(HOME_DIR) --port $(PORT) --s3-port $(S3_PORT)
 
 # Headless: `make ingest FILES="path/to/a.vcf folder/"` (default: the samples and data/incoming).

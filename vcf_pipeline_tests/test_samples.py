@@ -259,3 +259,26 @@ def test_a_namespace_prefixes_the_names_of_a_sources_samples_and_its_pedigree(tm
     assert sources.sample_namespace_for("lab1/x.vcf") == "lab1" or sources.sample_namespaces == {"lab1": "lab1"}
     with pytest.raises(ValueError, match="sample_namespace"):
         Sources.load(tmp_path, {"lab2": {"path": str(tmp_path), "sample_namespace": "lab 2"}}, env="")
+
+
+def test_a_familys_calls_export_to_a_file_and_as_a_vcf(family_home, capsys, tmp_path):
+    import pyarrow.parquet as pq
+
+    assert main(["genotypes", "--family", "FAM1", "--gt", "carrier", "--out", str(tmp_path / "calls.parquet"), "--home", str(family_home), "--json"]) == 0
+    written = json.loads(capsys.readouterr().out)["rows"]
+    table = pq.read_table(tmp_path / "calls.parquet")
+    carriers = {(p, m) for sites in (SITES, X_SITES) for p, (_, _, _, calls) in sites.items() for m in MEMBERS
+                if "1" in (calls[m][0] if isinstance(calls[m], tuple) else calls[m])}  # fmt: skip
+    assert written == table.num_rows and set(zip(table["pos"].to_pylist(), table["sample"].to_pylist())) == carriers
+    out = tmp_path / "fam1.vcf.gz"
+    assert main(["export", "pos > 0", "--family", "FAM1", "--format", "vcf", "--out", str(out), "--home", str(family_home)]) == 0
+    capsys.readouterr()
+    vcf = pysam.VariantFile(str(out))
+    assert sorted(vcf.header.samples) == sorted([*MEMBERS, "UNCLE"])
+    for record in vcf:
+        sites = SITES if record.chrom == "chr1" else X_SITES
+        for member in MEMBERS:
+            gt = sites[record.pos][3][member]
+            gt = gt[0] if isinstance(gt, tuple) else gt
+            assert "/".join("." if a is None else str(a) for a in record.samples[member]["GT"]) == gt.replace("|", "/")
+        assert record.samples["UNCLE"]["GT"] == (None,) or record.samples["UNCLE"]["GT"] == (None, None)  # in no file: not known

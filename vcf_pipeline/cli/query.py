@@ -70,6 +70,20 @@ def selected(args, schema) -> str:
     return sql
 
 
+def family_samples(store, family: str, samples) -> tuple[str, ...]:
+    """The samples of a loaded family; with `samples` also given, those of them in the family."""
+    from vcf_pipeline.lib.stores.pedigrees import family_of
+
+    try:
+        members = tuple(p.name for p in family_of(store, family))
+    except LookupError as exc:
+        raise Refused(str(exc)) from None
+    chosen = tuple(s for s in samples if s in members) if samples else members
+    if not chosen:
+        raise Refused(f"none of {', '.join(samples)} is in family {family}")
+    return chosen
+
+
 def cmd_filter(args) -> int:
     from vcf_pipeline.lib.stores.variant_tables import VARIANTS
 
@@ -121,24 +135,21 @@ def cmd_genotypes(args) -> int:
     variant_where = all_of(where.sql if where else None, selection_of(args).sql())
     samples = tuple(s.strip() for s in (args.samples or "").split(",") if s.strip())
     if args.family:
-        from vcf_pipeline.lib.stores.pedigrees import family_of
-
-        try:
-            members = tuple(p.name for p in family_of(store, args.family))
-        except LookupError as exc:
-            raise Refused(str(exc)) from None
-        samples = tuple(s for s in samples if s in members) if samples else members  # both given: those of the family
-        if not samples:
-            raise Refused(f"none of --samples {args.samples} is in family {args.family}")
+        samples = family_samples(store, args.family, samples)
     if args.gt in ONLY_SMALL_FILES:
         say(f"--gt {args.gt}: listed for files of at most {settings_of(args)['samples.keep_all_calls_up_to']} samples; larger cohorts count them only")
     wanted = GenotypeFilter(args.gt, args.min_gq, args.min_dp, args.min_ab, args.max_ab, samples)
     if CALLS not in store.table_names():
         raise Refused("no calls in this store: none of its files has samples")
     try:
-        rows = select_genotypes(table, store.open_table(CALLS), variant_where, wanted, args.limit)
+        rows = select_genotypes(table, store.open_table(CALLS), variant_where, wanted, None if args.out else args.limit)
     except GenotypeRefused as exc:
         raise Refused(str(exc)) from None
+    if args.out:
+        from vcf_pipeline.lib.query.export import write_rows
+
+        emit(args, {"filter": args.expr, "gt": args.gt, "format": args.format, "out": args.out, "rows": write_rows(rows, args.format, Path(args.out))})
+        return 0
     shown = table_rows(rows)
     emit(args, {"filter": args.expr, "selection": selection_of(args).describe(), "gt": args.gt, "count": len(shown), "rows": shown},
          shown, [c for c in [*VARIANT_COLUMNS[:5], "gene_symbol", *CALL_COLUMNS] if c != "ad"])  # fmt: skip
@@ -152,6 +163,8 @@ def _export_vcf(args, store, table, where: str) -> int:
     if args.select:
         raise Refused("--select does not apply to a VCF: its columns are the format's")
     samples = [s.strip() for s in args.samples.split(",") if s.strip()] if args.samples is not None else None
+    if args.family:
+        samples = list(family_samples(store, args.family, samples))
     calls = store.open_table(CALLS) if CALLS in store.table_names() else None
     try:
         written = export_vcf(table, calls, where, Path(args.out), samples)
@@ -270,6 +283,7 @@ def add_commands(commands) -> None:
     p.add_argument("--out", required=True, metavar="PATH")
     p.add_argument("--select", metavar="COLS")
     p.add_argument("--samples", metavar="S1,S2", help="vcf: the samples whose calls to write (default: every sample with a call in the selection)")
+    p.add_argument("--family", help="vcf: the samples of this family (samples load FILE.ped)")
     p.add_argument("--batch-rows", type=int, default=50_000, help=argparse.SUPPRESS)
 
     from vcf_pipeline.lib.query.genotypes import GT_CLASSES
@@ -284,7 +298,9 @@ def add_commands(commands) -> None:
     p.add_argument("--min-dp", type=int, metavar="N")
     p.add_argument("--min-ab", type=float, metavar="F", help="allele balance (ALT depth / REF+ALT depth) at least F")
     p.add_argument("--max-ab", type=float, metavar="F")
-    p.add_argument("--limit", type=int, default=1000)
+    p.add_argument("--limit", type=int, default=1000, help="rows printed (an --out file gets every row)")
+    p.add_argument("--out", metavar="PATH", help="write every selected call to a file instead")
+    p.add_argument("--format", choices=[f for f in FORMATS if f != "vcf"], default="parquet", help="of --out (default parquet)")
 
     from vcf_pipeline.lib.samples.questions import QUESTIONS
 

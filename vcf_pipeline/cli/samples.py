@@ -18,27 +18,21 @@ from vcf_pipeline.cli.query import open_stores, parse_filter, variants_table
 _SAMPLE_COLUMNS = ["name", "family", "father", "mother", "sex", "phenotype", "files", "carried"]
 
 
-def cmd_samples(args) -> int:
-    return {"load": _load, "list": _list, "show": _show}[args.action](args)
-
-
 def _load(args) -> int:
     from vcf_pipeline.cli.curate import curation
     from vcf_pipeline.lib.samples.pedigree import PedigreeError, read_ped
     from vcf_pipeline.lib.stores.pedigrees import store_pedigree
 
-    if len(args.names) != 1:
-        raise Refused("samples load takes one PED file")
     settings = settings_of(args)
     try:
-        people = read_ped(args.names[0], args.namespace or "")
+        people = read_ped(args.ped, args.namespace or "")
     except PedigreeError as exc:
         raise Refused(str(exc)) from None
     with curation(settings, args) as done:
         store, graph = open_stores(settings)
-        changed = store_pedigree(store, graph, people, str(args.names[0]))
+        changed = store_pedigree(store, graph, people, str(args.ped))
         done["rows"] = changed["people"]
-    emit(args, {"ped": args.names[0], **changed})
+    emit(args, {"ped": args.ped, **changed})
     return 0
 
 
@@ -57,8 +51,6 @@ def _samples(settings, where: str = "", params: dict | None = None) -> list[dict
 
 
 def _list(args) -> int:
-    if args.names:
-        raise Refused("samples list takes no names (use --family, or samples show NAME)")
     where, params = ("WHERE s.family = $family", {"family": args.family}) if args.family else ("", {})
     rows = _samples(settings_of(args), where, params)
     emit(args, {"family": args.family, "count": len(rows), "samples": rows}, rows, _SAMPLE_COLUMNS)
@@ -66,14 +58,12 @@ def _list(args) -> int:
 
 
 def _show(args) -> int:
-    if len(args.names) != 1:
-        raise Refused("samples show takes one sample name")
     settings = settings_of(args)
-    found = _samples(settings, "WHERE s.name = $name", {"name": args.names[0]})
+    found = _samples(settings, "WHERE s.name = $name", {"name": args.name})
     if not found:
-        raise Refused(f"no sample {args.names[0]!r} (vcf-pipeline samples list shows them)")
+        raise Refused(f"no sample {args.name!r} (vcf-pipeline samples list shows them)")
     _, graph = open_stores(settings)
-    name = {"name": args.names[0]}
+    name = {"name": args.name}
     sample = found[0]
     sample["children"] = graph.query("MATCH (:Sample {name: $name})-[:PARENT_OF]->(c:Sample) RETURN c.name AS child ORDER BY child", name)["child"].to_pylist()
     sample["files"] = graph.query("MATCH (:Sample {name: $name})-[:CALLED_IN]->(f:VcfFile) RETURN f.partition_key AS file ORDER BY file", name)["file"].to_pylist()
@@ -121,8 +111,12 @@ def ask_family(args) -> int:
 
 
 def add_commands(commands) -> None:
-    p = add_command(commands, "samples", cmd_samples, "samples and pedigrees: load FILE.ped, list, show NAME", json=True, wait_s=WRITE_WAIT_S)
-    p.add_argument("action", choices=("load", "list", "show"))
-    p.add_argument("names", nargs="*", metavar="PED|NAME")
-    p.add_argument("--family", help="list: only this family")
-    p.add_argument("--namespace", help="load: prefix the PED's names (the sample_namespace of the source its files come from)")
+    group = commands.add_parser("samples", help="samples and pedigrees: load FILE.ped, list, show NAME", description="samples and pedigrees")
+    actions = group.add_subparsers(dest="action", required=True)
+    p = add_command(actions, "load", _load, "load a PED file (replaces the families it names)", json=True, wait_s=WRITE_WAIT_S)
+    p.add_argument("ped", metavar="FILE.ped")
+    p.add_argument("--namespace", help="prefix the PED's names (the sample_namespace of the source its files come from)")
+    p = add_command(actions, "list", _list, "samples with their pedigree, files and variants carried", json=True, wait_s=30.0)
+    p.add_argument("--family", help="only this family")
+    p = add_command(actions, "show", _show, "one sample: pedigree, children, files, variants by impact", json=True, wait_s=30.0)
+    p.add_argument("name")

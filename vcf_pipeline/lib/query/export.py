@@ -32,23 +32,34 @@ def export_rows(table, where_sql: str, columns: list[str], fmt: str, out: Path, 
     if fmt == "csv" and not all(is_flat(table.schema.field(c)) for c in columns):
         raise ExportRefused("CSV cannot hold list columns (embedding, conditions): export them as parquet or arrow")
     reader = table.search().where(where_sql).select(columns).limit(None).to_batches(batch_rows)
+    return _write(reader, reader.schema, fmt, out)
+
+
+def write_rows(rows: pa.Table, fmt: str, out: Path) -> int:
+    """Write rows already selected (genotypes) to `out`; CSV leaves out list columns."""
+    if fmt == "csv":
+        rows = rows.select([f.name for f in rows.schema if is_flat(f)])
+    return _write(rows.to_batches(), rows.schema, fmt, out)
+
+
+def _write(batches, schema: pa.Schema, fmt: str, out: Path) -> int:
     import pyarrow as pa
 
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        writer = pq.ParquetWriter(out, reader.schema)
+        writer = pq.ParquetWriter(out, schema)
     elif fmt == "arrow":
-        writer = pa.ipc.new_file(out, reader.schema)
+        writer = pa.ipc.new_file(out, schema)
     elif fmt == "csv":
         import pyarrow.csv as pcsv
 
-        writer = pcsv.CSVWriter(out, reader.schema)
+        writer = pcsv.CSVWriter(out, schema)
     else:
         raise ExportRefused(f"format {fmt!r}: one of {', '.join(FORMATS)}")
     written = 0
     with writer:
-        for batch in reader:
+        for batch in batches:
             writer.write_batch(batch)
             written += batch.num_rows
     return written

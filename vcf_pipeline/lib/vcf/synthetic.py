@@ -176,13 +176,18 @@ def write_vcf(path: Path, variants: list[SyntheticVariant], samples: list[str], 
 
 
 def write_samples(folder: Path) -> list[Path]:
-    """The bundled sample files: a trio, a tumour/normal panel (bgzipped) and a ClinVar-style site list.
-    They share variants, so ingesting the second and third embeds only what is new."""
+    """The bundled sample files: a trio with its pedigree, a tumour/normal panel (bgzipped) and a
+    ClinVar-style site list. They share variants, so ingesting the second and third embeds only what
+    is new."""
     folder.mkdir(parents=True, exist_ok=True)
     universe = variant_universe(160, seed=7)
     rng = random.Random(11)
+    pedigree = folder / "family_trio.ped"
+    pedigree.write_text("# family\tindividual\tfather\tmother\tsex\tphenotype\nTRIO1\tPROBAND\tFATHER\tMOTHER\t1\t2\n"
+                        "TRIO1\tFATHER\t0\t0\t1\t1\nTRIO1\tMOTHER\t0\t0\t2\t1\n")  # fmt: skip
     return [
         write_vcf(folder / "family_trio.vcf", rng.sample(universe, 60), ["PROBAND", "MOTHER", "FATHER"], seed=1),
+        pedigree,
         write_vcf(folder / "tumor_normal_panel.vcf.gz", rng.sample(universe, 50), ["TUMOR", "NORMAL"], seed=2),
         write_vcf(folder / "clinvar_sites.vcf", rng.sample(universe, 70), [], seed=3),
     ]
