@@ -13,7 +13,7 @@ dev ingest: export DAGSTER_HOME := $(HOME_DIR)/dagster_home
 export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install dev ingest test postgres bench clean-home
+.PHONY: install dev ingest test postgres browser bench clean-home
 
 # torch first and pinned: the CPU wheel of 2.13.0; anything else would pull GB of CUDA packages.
 $(BIN)/.installed: pyproject.toml
@@ -46,7 +46,14 @@ postgres:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	else echo "the tests need Postgres: install Debian's postgresql package (initdb, postgres)" >&2; exit 1; fi
 
-test: install postgres
+# The explorer's tests drive a real headless browser: Debian's `chromium`, installed here when missing.
+browser:
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "the tests need a headless browser: install Debian's chromium package" >&2; exit 1; fi
+
+test: install postgres browser
 	$(BIN)/python -m pytest -q
 
 bench: install

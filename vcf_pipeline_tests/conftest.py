@@ -95,8 +95,9 @@ def expected_from_pysam(path: Path) -> tuple[set[tuple], set[tuple]]:
 def expected_genotypes(path: Path, keep_all_up_to: int = 32) -> tuple[set[tuple], set[tuple]]:
     """The oracle above with each call's state: (sample, chrom, pos, ref, alt, state), state
     `carrier`, or (in a file of at most `keep_all_up_to` samples) `hom_ref` (every called allele
-    REF) or `no_call` (none called). Where records repeat a variant, a sample's first call stands."""
-    variants, calls, held = set(), set(), set()
+    REF) or `no_call` (none called). Where records repeat a variant, a sample's first call stands,
+    unless a later one is a carrier's and the first was not."""
+    variants, calls, held = set(), set(), {}
     opened = str(path)
     if path.name == "snpeff__vcf__long.vcf.gz":  # plain gzip: pysam reads the decompressed text
         import gzip
@@ -116,7 +117,7 @@ def expected_genotypes(path: Path, keep_all_up_to: int = 32) -> tuple[set[tuple]
                 variants.add(key)
                 for name, sample in rec.samples.items():
                     gt = sample["GT"] if "GT" in rec.format else None
-                    if not gt or (name, key) in held:
+                    if not gt or held.get((name, key)) == "carrier":
                         continue
                     called = [a for a in gt if a is not None]
                     state = (
@@ -125,9 +126,10 @@ def expected_genotypes(path: Path, keep_all_up_to: int = 32) -> tuple[set[tuple]
                         else "hom_ref" if keep_all and set(called) == {0}
                         else None
                     )  # fmt: skip
-                    if state:
+                    if state and ((name, key) not in held or state == "carrier"):
+                        calls.discard((name, *key, held.get((name, key))))
                         calls.add((name, *key, state))
-                        held.add((name, key))
+                        held[(name, key)] = state
     return variants, calls
 
 

@@ -36,42 +36,22 @@ def _load(args) -> int:
     return 0
 
 
-def _samples(settings, where: str = "", params: dict | None = None) -> list[dict]:
-    _, graph = open_stores(settings)
-    if not graph.path.exists():
-        return []
-    result = graph.query(
-        f"MATCH (s:Sample) {where} "
-        "OPTIONAL MATCH (s)-[:CALLED_IN]->(f:VcfFile) WITH s, count(f) AS files "
-        "RETURN s.name AS name, s.family AS family, s.father AS father, s.mother AS mother, s.sex AS sex, s.phenotype AS phenotype, "
-        "files, COUNT { MATCH (s)-[:CARRIES]->(:Variant) } AS carried ORDER BY family, name",
-        params or {},
-    )
-    return result.to_pylist()
-
-
 def _list(args) -> int:
-    where, params = ("WHERE s.family = $family", {"family": args.family}) if args.family else ("", {})
-    rows = _samples(settings_of(args), where, params)
+    from vcf_pipeline.lib.query.sample_details import list_samples
+
+    _, graph = open_stores(settings_of(args))
+    rows = list_samples(graph, args.family, args.wait)
     emit(args, {"family": args.family, "count": len(rows), "samples": rows}, rows, _SAMPLE_COLUMNS)
     return 0
 
 
 def _show(args) -> int:
-    settings = settings_of(args)
-    found = _samples(settings, "WHERE s.name = $name", {"name": args.name})
-    if not found:
+    from vcf_pipeline.lib.query.sample_details import sample_details
+
+    _, graph = open_stores(settings_of(args))
+    sample = sample_details(graph, args.name, args.wait)
+    if sample is None:
         raise Refused(f"no sample {args.name!r} (vcf-pipeline samples list shows them)")
-    _, graph = open_stores(settings)
-    name = {"name": args.name}
-    sample = found[0]
-    sample["children"] = graph.query("MATCH (:Sample {name: $name})-[:PARENT_OF]->(c:Sample) RETURN c.name AS child ORDER BY child", name)["child"].to_pylist()
-    sample["files"] = graph.query("MATCH (:Sample {name: $name})-[:CALLED_IN]->(f:VcfFile) RETURN f.partition_key AS file ORDER BY file", name)["file"].to_pylist()
-    by_impact = graph.query(
-        "MATCH (:Sample {name: $name})-[:CARRIES]->(v:Variant) OPTIONAL MATCH (v)-[g:IN_GENE]->(:Gene) "
-        "RETURN coalesce(g.impact, 'none') AS impact, count(DISTINCT v) AS variants ORDER BY variants DESC", name,
-    )
-    sample["variants_by_impact"] = dict(zip(by_impact["impact"].to_pylist(), by_impact["variants"].to_pylist()))
     if args.json:
         emit(args, sample)
     else:

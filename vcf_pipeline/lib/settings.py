@@ -51,6 +51,7 @@ SETTINGS = (
     Setting("reference_fasta", "VCF_PIPELINE_REFERENCE_FASTA", str, "", "one FASTA for files of any build whose contigs it holds"),
     Setting("samples.keep_all_calls_up_to", "VCF_PIPELINE_KEEP_ALL_CALLS_UP_TO", int, 32,
             "files with at most this many samples keep hom-ref and no-call calls too (larger: carriers only, the rest counted)"),
+    Setting("explorer.port", "VCF_PIPELINE_EXPLORER_PORT", int, 3001, "port of the variant explorer (vcf-pipeline serve), on 127.0.0.1"),
     Setting("kuzu.buffer_mb", "VCF_PIPELINE_KUZU_BUFFER_MB", int, 512, "Kuzu page cache per open database"),
     Setting("watch.sensor_interval_s", "VCF_PIPELINE_SENSOR_INTERVAL", int, 15, "seconds between looks at the folders"),
     Setting("watch.settle_s", "VCF_PIPELINE_SETTLE_SECONDS", float, 10.0, "seconds a file must be still before it counts"),

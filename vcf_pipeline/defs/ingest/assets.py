@@ -14,10 +14,16 @@ from vcf_pipeline.defs.ingest.checks import (
     check_result,
 )
 from vcf_pipeline.defs.ingest.partitions import vcf_files
-from vcf_pipeline.defs.metadata import column_schema, identity_metadata, preview
+from vcf_pipeline.defs.metadata import (
+    column_schema,
+    file_summary_metadata,
+    identity_metadata,
+    preview,
+)
 from vcf_pipeline.defs.resources import PipelineSettings
 from vcf_pipeline.instance.pools import PoolsUnlimited, require_single_writer
 from vcf_pipeline.lib.embedding.embedder import embed_variant_file
+from vcf_pipeline.lib.query.file_summary import summarise_file
 from vcf_pipeline.lib.stores import consistency
 from vcf_pipeline.lib.stores.curation_log import CurationLog
 from vcf_pipeline.lib.stores.stored_rows import (
@@ -138,6 +144,15 @@ def variant_embeddings(context: dg.AssetExecutionContext, settings: PipelineSett
     )
 
 
+def _summary(context, store, explorer_port: int) -> dict:
+    """The file's summary tables and explorer link; a failure to summarise never fails the write."""
+    try:
+        return file_summary_metadata(summarise_file(store, context.partition_key), explorer_port)
+    except Exception as exc:
+        context.log.warning(f"file summary not made ({type(exc).__name__}: {exc}); the variants are stored")
+        return {}
+
+
 @dg.asset(**PER_FILE, deps=[variant_embeddings], kinds={"lancedb"}, pool="lancedb", check_specs=[LANCEDB_COUNTS])
 def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.MaterializeResult:
     """Upserts the file's variants into `variants`, replaces its rows in `file_variants` and `calls`,
@@ -183,6 +198,7 @@ def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettin
             "table_upkeep": "; ".join(upkeep.actions) or "none needed",
             "table_upkeep_error": upkeep.error or "none",
             "upkeep_seconds": round(upkeep.seconds, 3),
+            **_summary(context, store, home["explorer.port"]),
         },
         check_results=[check_result(LANCEDB_COUNTS, consistency.lancedb_holds_partition(files, store, overlay.tombstones), context.partition_key)],
     )

@@ -13,7 +13,7 @@ from vcf_pipeline.lib.samples import inheritance
 from vcf_pipeline.lib.samples.pedigree import Person
 from vcf_pipeline.lib.samples.questions import QUESTIONS
 from vcf_pipeline.lib.search.selection import all_of, quoted
-from vcf_pipeline.lib.stores.variant_tables import in_list
+from vcf_pipeline.lib.stores.variant_tables import in_list, present
 
 VARIANT_COLUMNS = ["variant_id", "chrom", "pos", "ref", "alt", "gene_symbol", "consequence", "impact", "clinical_significance",
                    "allele_frequency", "cohort_af"]  # fmt: skip
@@ -65,11 +65,12 @@ def _family_calls(members: list[Person], calls_table, variants_table, variant_wh
 
 
 def _variant_rows(variants_table, ids: list[str]) -> pa.Table:
+    columns = present(VARIANT_COLUMNS, variants_table.schema)
     parts = [
-        variants_table.search().where(in_list("variant_id", ids[i : i + _CHUNK])).select(VARIANT_COLUMNS).limit(None).to_arrow()
+        variants_table.search().where(in_list("variant_id", ids[i : i + _CHUNK])).select(columns).limit(None).to_arrow()
         for i in range(0, len(ids), _CHUNK)
     ]
-    return pa.concat_tables(parts) if parts else variants_table.search().where("FALSE").select(VARIANT_COLUMNS).limit(None).to_arrow()
+    return pa.concat_tables(parts) if parts else variants_table.search().where("FALSE").select(columns).limit(None).to_arrow()
 
 
 def _rows(found: list[inheritance.Finding], family: inheritance.FamilyCalls, variants: pa.Table) -> pa.Table:

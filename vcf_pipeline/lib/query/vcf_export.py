@@ -107,10 +107,13 @@ def export_vcf(variants_table, calls_table, where_sql: str, out: Path, samples: 
     with a call among them), to `out` (.vcf.gz) and its tabix index. Returns the records written."""
     import pysam
 
+    from vcf_pipeline.lib.stores.variant_tables import present
+
     out = Path(out)
     if not out.name.endswith(".vcf.gz"):
         raise VcfExportRefused(f"{out}: a VCF export is bgzipped and indexed; name it .vcf.gz")
-    rows = variants_table.search().where(where_sql).select(list(dict.fromkeys(["variant_id", *VARIANT_COLUMNS]))).limit(None).to_arrow()
+    columns = present(list(dict.fromkeys(["variant_id", *VARIANT_COLUMNS])), variants_table.schema)
+    rows = variants_table.search().where(where_sql).select(columns).limit(None).to_arrow()
     builds = sorted(set(rows["assembly"].to_pylist())) if rows.num_rows else []
     if len(builds) > 1:
         raise VcfExportRefused(f"the selection holds variants of {', '.join(builds)}; a VCF holds one build: add assembly = '{builds[0]}' (or another) to the filter")
@@ -131,7 +134,7 @@ def export_vcf(variants_table, calls_table, where_sql: str, out: Path, samples: 
                 if value and value != ".":
                     record.filter.add(value)
             for column, (info_id, number, kind, _) in INFO_FIELDS.items():
-                value = row[column]
+                value = row.get(column)
                 if value is None or value == []:
                     continue
                 if kind in ("Float", "Integer"):

@@ -9,6 +9,7 @@ from vcf_pipeline.lib.search.keywords import KEYWORDS, keyword_column
 from vcf_pipeline.lib.stores.variant_store import VariantStore, retry_conflicts
 from vcf_pipeline.lib.stores.variant_tables import VARIANTS
 from vcf_pipeline.lib.vcf.annotation_merge import ANNOTATION, FILE_VARIANTS_SCHEMA, RANK
+from vcf_pipeline.lib.vcf.cohort_counts import COUNTS
 from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
 
 
@@ -24,7 +25,8 @@ def add_file_annotations(store: VariantStore, table) -> None:
     owned, at = owned.filter(pc.is_valid(at)), at.filter(pc.is_valid(at))
     found = variants.take(at)  # Arrow joins cannot carry the list column `conditions`
     rows = pa.table({**{c: owned[c] for c in ("partition_key", "variant_id")}, RANK: pa.array([2] * owned.num_rows, pa.int8()),
-                     **{c: found[c] for c in ANNOTATION}}, schema=FILE_VARIANTS_SCHEMA)
+                     **{c: found[c] for c in ANNOTATION},
+                     **{c: pa.nulls(owned.num_rows, FILE_VARIANTS_SCHEMA.field(c).type) for c in COUNTS}}, schema=FILE_VARIANTS_SCHEMA)  # counts unknown
     retry_conflicts(lambda: table.merge_insert(["partition_key", "variant_id"]).when_matched_update_all().execute(rows))
 
 

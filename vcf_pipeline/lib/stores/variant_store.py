@@ -70,6 +70,10 @@ def retry_conflicts(action):
             time.sleep(0.2 * 2**attempt)
 
 
+def _own(batch: pa.RecordBatch, name: str) -> pa.Array:  # nulls for counts a caller did not give
+    return batch.column(name) if name in batch.schema.names else pa.nulls(batch.num_rows, FILE_VARIANTS_SCHEMA.field(name).type)
+
+
 class VariantStore:
     """The LanceDB database at `uri` (a folder, or `s3://...`)."""
 
@@ -214,7 +218,7 @@ class VariantStore:
         def ownership():
             for batch in annotations():
                 columns = {"partition_key": pa.array([partition_key] * batch.num_rows, pa.string()), "variant_id": batch.column("variant_id"),
-                           RANK: pa.array([rank] * batch.num_rows, pa.int8()), **{c: batch.column(c) for c in OWN}}
+                           RANK: pa.array([rank] * batch.num_rows, pa.int8()), **{c: _own(batch, c) for c in OWN}}
                 yield pa.RecordBatch.from_pydict(columns, schema=FILE_VARIANTS_SCHEMA)
 
         self._replace_rows(FILE_VARIANTS, FILE_VARIANTS_SCHEMA, partition_key, ["partition_key", "variant_id"], ownership)

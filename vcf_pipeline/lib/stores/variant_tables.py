@@ -61,6 +61,12 @@ def with_keywords(data: pa.Table, schema: pa.Schema) -> pa.Table:
 CALLS_SCHEMA = pa.schema([pa.field("partition_key", pa.string()), *CALL_SCHEMA])
 
 
+def present(columns: list[str], schema: pa.Schema) -> list[str]:
+    """Those of `columns` the table has: a store written before a column existed gets it on its
+    next write, and is read without it until then."""
+    return [c for c in columns if c in schema.names]
+
+
 def in_list(column: str, values: list[str]) -> str:
     """`column IN ('a', 'b')` for our own ids (never user text)."""
     return f"{column} IN ({', '.join(map(sql_string, values))})"

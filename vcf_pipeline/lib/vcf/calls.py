@@ -7,9 +7,10 @@ sample called homozygous reference or not called at all, so that "hom-ref" and "
 of it; a larger cohort keeps its carriers only and counts the rest. A sample holding only another
 ALT of a multi-allelic site gets no row for this one.
 
-Records that normalise to one variant merge their calls: a sample's first call wins. The samples
-already holding a call are looked up, only when a repeat comes, in this batch's rows and in the
-batch before (so a pair split by a batch boundary merges too).
+Records that normalise to one variant merge their calls: a sample's first call wins, except that a
+carrier's call replaces a reference or no-call row. The rows already held are looked up, only when a
+repeat comes, in this batch's rows and in the batch before, which is held back until the next batch
+is read (so a pair split by a batch boundary merges too).
 """
 
 from __future__ import annotations
@@ -53,93 +54,119 @@ CALL_SCHEMA = pa.schema(
 
 
 class CallRows:
-    """The call rows of the current batch of records."""
+    """The call rows of the batches of records being read. A batch's rows are held back until the
+    next batch is done, so that a repeat of a variant (a record normalising to one seen in this batch
+    or the one before) can still change them."""
 
     def __init__(self, samples: list[str], keep_all_calls_up_to: int = DEFAULT_KEEP_ALL_CALLS_UP_TO):
         self.samples = samples
         self.keep_all = len(samples) <= keep_all_calls_up_to
-        self.columns: dict[str, list] = {name: [] for name in CALL_SCHEMA.names}
-        self._carriers: dict[str, set[str]] | None = None  # variant id -> samples with a call (built on a repeat)
-        self._previous: pa.RecordBatch | None = None
-        self._previous_carriers: dict[str, set[str]] | None = None
+        self.columns: dict[str, list] = _empty_columns()
+        self._previous: dict[str, list] | None = None
+        # (variant id, sample) -> row, of this batch and the one before: built on the first repeat.
+        self._index: dict[tuple[str, str], int] | None = None
+        self._previous_index: dict[tuple[str, str], int] | None = None
 
     def add(
         self, record: pysam.VariantRecord, alleles: list[tuple[int, str]], repeats: list[tuple[int, str, bool]] = ()
     ) -> tuple[int, list[tuple[int, ...]]]:
-        """Rows for the samples carrying each (ALT index, variant id) of `alleles`, and for `repeats`
-        (ALT index, variant id, first seen in the batch before) only for samples without a call yet.
-        Returns the rows added and the COUNTS of each of `alleles` (a repeat's count stays its first
-        record's)."""
-        if repeats:
-            carriers = self._current_carriers()
-            for _, variant_id, before in repeats:
-                if before:
-                    carriers.setdefault(variant_id, set()).update(self._carried_before(variant_id))
+        """Rows for the samples' calls of each (ALT index, variant id) of `alleles`; for `repeats`
+        (ALT index, variant id, first seen in the batch before), rows for samples without a call yet,
+        and a carrier's call in place of a reference or no-call row. Returns the rows added and the
+        COUNTS of each of `alleles` (a repeat's count stays its first record's)."""
         values = record.samples.values()
         genotypes = [sample["GT"] for sample in values] if "GT" in record.format else [None] * len(values)
         counts = record_counts(genotypes, [i + 1 for i, _ in alleles])
-        return self._add(record, values, genotypes, [*alleles, *((i, v) for i, v, _ in repeats)]), counts
-
-    def flush(self) -> pa.RecordBatch:
-        """The batch's rows; the next batch starts empty (this one kept for repeats across its end)."""
-        batch = pa.RecordBatch.from_pydict(self.columns, schema=CALL_SCHEMA)
-        for column in self.columns.values():
-            column.clear()
-        self._carriers, self._previous_carriers, self._previous = None, None, batch
-        return batch
-
-    def _current_carriers(self) -> dict[str, set[str]]:
-        if self._carriers is None:
-            self._carriers = {}
-            for sample, variant_id in zip(self.columns["sample"], self.columns["variant_id"]):
-                self._carriers.setdefault(variant_id, set()).add(sample)
-        return self._carriers
-
-    def _carried_before(self, variant_id: str) -> set[str]:
-        if self._previous_carriers is None:
-            self._previous_carriers = {}
-            if self._previous is not None:
-                samples, ids = (self._previous.column(name).to_pylist() for name in ("sample", "variant_id"))
-                for sample, carried in zip(samples, ids):
-                    self._previous_carriers.setdefault(carried, set()).add(sample)
-        return self._previous_carriers.get(variant_id, set())
-
-    def _add(self, record: pysam.VariantRecord, values: list, genotypes: list, alleles: list[tuple[int, str]]) -> int:
         keys = set(record.format.keys())
-        carriers, columns, added = self._carriers, self.columns, 0
+        added = 0
+        for alt_index, variant_id in alleles:
+            for name, sample, gt in zip(self.samples, values, genotypes):
+                zygosity = self._zygosity(gt, alt_index + 1)
+                if zygosity:
+                    if self._index is not None:  # built by an earlier repeat: keep it whole
+                        self._index[(variant_id, name)] = len(self.columns["sample"])
+                    _append(self.columns, _row(name, variant_id, sample, gt, zygosity, alt_index + 1, keys))
+                    added += 1
+        for alt_index, variant_id, before in repeats:
+            added += self._merge(variant_id, alt_index + 1, values, genotypes, keys, before)
+        return added, counts
+
+    def flush(self, final: bool = False) -> pa.RecordBatch:
+        """The rows of the batch before (held back for repeats); with `final`, every row still held."""
+        ready = self._previous
+        if final:
+            ready = self.columns if ready is None else {k: ready[k] + self.columns[k] for k in ready}
+            self._previous = None
+        else:
+            self._previous = self.columns
+        self.columns, self._previous_index, self._index = _empty_columns(), self._index, None
+        return pa.RecordBatch.from_pydict(ready or _empty_columns(), schema=CALL_SCHEMA)
+
+    def _zygosity(self, gt, allele: int) -> str | None:
+        if not gt:
+            return None
+        called = [a for a in gt if a is not None]
+        if allele in called:
+            if len(called) == 1:
+                return HEMIZYGOUS
+            return HOMOZYGOUS if all(a == allele for a in called) else HETEROZYGOUS
+        if self.keep_all and not called:
+            return NO_CALL
+        if self.keep_all and all(a == 0 for a in called):
+            return HOM_REF
+        return None
+
+    def _merge(self, variant_id: str, allele: int, values, genotypes, keys: set, before: bool) -> int:
+        current = self._index_of_current()
+        previous = self._index_of_previous() if before else {}
+        added = 0
         for name, sample, gt in zip(self.samples, values, genotypes):
-            if not gt:
+            zygosity = self._zygosity(gt, allele)
+            if not zygosity:
                 continue
-            called = [a for a in gt if a is not None]
-            for alt_index, variant_id in alleles:
-                allele = alt_index + 1
-                if allele in called:
-                    if len(called) == 1:
-                        zygosity = HEMIZYGOUS
-                    elif all(a == allele for a in called):
-                        zygosity = HOMOZYGOUS
-                    else:
-                        zygosity = HETEROZYGOUS
-                elif self.keep_all and not called:
-                    zygosity = NO_CALL
-                elif self.keep_all and all(a == 0 for a in called):
-                    zygosity = HOM_REF
-                else:
-                    continue
-                if carriers is not None:
-                    held = carriers.setdefault(variant_id, set())
-                    if name in held:
-                        continue
-                    held.add(name)
-                columns["sample"].append(name)
-                columns["variant_id"].append(variant_id)
-                columns["gt"].append(("|" if sample.phased else "/").join("." if a is None else str(a) for a in gt))
-                columns["zygosity"].append(zygosity)
-                columns["dp"].append(_first_int(sample["DP"]) if "DP" in keys else None)
-                columns["gq"].append(_first_int(sample["GQ"]) if "GQ" in keys else None)
-                columns["ad"].append(_allele_depths(sample["AD"], allele) if "AD" in keys else None)
+            key = (variant_id, name)
+            columns, at = (self.columns, current[key]) if key in current else (self._previous, previous[key]) if key in previous else (None, None)
+            if columns is None:
+                current[key] = len(self.columns["sample"])
+                _append(self.columns, _row(name, variant_id, sample, gt, zygosity, allele, keys))
                 added += 1
+            elif zygosity in CARRIER_ZYGOSITIES and columns["zygosity"][at] not in CARRIER_ZYGOSITIES:
+                for column, value in _row(name, variant_id, sample, gt, zygosity, allele, keys).items():
+                    columns[column][at] = value
         return added
+
+    def _index_of_current(self) -> dict[tuple[str, str], int]:
+        if self._index is None:
+            self._index = {(v, s): i for i, (v, s) in enumerate(zip(self.columns["variant_id"], self.columns["sample"]))}
+        return self._index
+
+    def _index_of_previous(self) -> dict[tuple[str, str], int]:
+        if self._previous is None:
+            return {}
+        if self._previous_index is None:
+            self._previous_index = {(v, s): i for i, (v, s) in enumerate(zip(self._previous["variant_id"], self._previous["sample"]))}
+        return self._previous_index
+
+
+def _empty_columns() -> dict[str, list]:
+    return {name: [] for name in CALL_SCHEMA.names}
+
+
+def _row(name: str, variant_id: str, sample, gt, zygosity: str, allele: int, keys: set) -> dict:
+    return {
+        "sample": name,
+        "variant_id": variant_id,
+        "gt": ("|" if sample.phased else "/").join("." if a is None else str(a) for a in gt),
+        "zygosity": zygosity,
+        "dp": _first_int(sample["DP"]) if "DP" in keys else None,
+        "gq": _first_int(sample["GQ"]) if "GQ" in keys else None,
+        "ad": _allele_depths(sample["AD"], allele) if "AD" in keys else None,
+    }
+
+
+def _append(columns: dict[str, list], row: dict) -> None:
+    for column, value in row.items():
+        columns[column].append(value)
 
 
 def _as_int(value) -> int | None:

@@ -327,11 +327,10 @@ class VcfReader:
                 records_in_batch = 0
         if problem := self.identity.check_references():
             raise VcfFormatError(self.path, problem)
-        if records_in_batch or self.stats.records == 0:
-            yield self._flush(variants, calls)
+        yield self._flush(variants, calls, final=True)  # also the calls held back for repeats
 
-    def _flush(self, variants: dict, calls: CallRows) -> ParsedBatch:
-        batch = ParsedBatch(pa.RecordBatch.from_pydict(variants, schema=PARSED_SCHEMA), calls.flush())
+    def _flush(self, variants: dict, calls: CallRows, final: bool = False) -> ParsedBatch:
+        batch = ParsedBatch(pa.RecordBatch.from_pydict(variants, schema=PARSED_SCHEMA), calls.flush(final))
         for column in variants.values():
             column.clear()
         self._batch += 1

@@ -1,0 +1,1 @@
+"""The variant explorer: a read-only web app over the same `lib` functions as the command line."""
