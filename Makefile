@@ -54,7 +54,7 @@ browser:
 	else echo "the tests need a headless browser: install Debian's chromium package" >&2; exit 1; fi
 
 test: install postgres browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 bench: install
 	$(BIN)/python bench/run.py

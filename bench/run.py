@@ -23,6 +23,7 @@ sys.path.insert(0, str(HERE))
 import bench_files  # noqa: E402
 import cohort_bench  # noqa: E402
 import embed_bench  # noqa: E402
+import explorer_bench  # noqa: E402
 import genotypes_bench  # noqa: E402
 import graph_bench  # noqa: E402
 import ingest_bench  # noqa: E402
@@ -94,6 +95,7 @@ def main() -> int:
     stage("search", lambda: search_bench.run(large_home))
     stage("search_hybrid", lambda: search_bench.hybrid(large_home))
     stage("search_hybrid_spread", lambda: search_bench.hybrid_on_spread(work, large_n))
+    stage("explorer", lambda: explorer_bench.run(work / f"home_search_spread_{large_n}"))
     stage("relevance", lambda: search_relevance.run(work / "home_relevance"))
     stage("startup", lambda: startup_bench.run(work / "home_relevance"))
     samples = [f"S{i:03d}" for i in range(cohort_samples)]
@@ -176,6 +178,7 @@ def summary(r: dict, large_n: int) -> list[tuple[str, str, str, str]]:
         *([row(f"genotypes, one gene x 120 samples, GQ >= 20 ({r['genotypes']['calls']:,} calls; ms)", r["genotypes"]["ours_ms"],
                "(vs bcftools query {:.2f}x)".format(r["genotypes"]["ours_vs_bcftools"]), True, "{:.0f}")] if "genotypes" in r else []),
         *_cohort_rows(r.get("cohort_counts"), row),
+        *_explorer_rows(r.get("explorer"), row),
         row(f"Kuzu 1-hop p50 at {g['nodes']['Variant']:,} variants (ms)", g["one_hop_variant_gene"]["p50_ms"], "<= 50", g["one_hop_variant_gene"]["p50_ms"] <= 50, "{:.2f}"),
         row("Kuzu 2-hop p50 (ms)", g["two_hop_file_variant_condition"]["p50_ms"], "(reported)", True, "{:.2f}"),
         row(f"sensor tick, unchanged {r['sensor']['files']:,}-file folder (s)", r["sensor"]["unchanged_tick_seconds"], "< 1", r["sensor"]["unchanged_tick_seconds"] < 1, "{:.2f}"),
@@ -191,6 +194,17 @@ def _cohort_rows(c: dict | None, row) -> list:
             "({:.1%} of its parse)".format(c["counting_share_of_parse"]), True, "{:.0f}"),
         row(f"cohort counts in the store, {c['variants']:,} shared variants (ms)", c["store_recompute_s"] * 1000,
             "({:.2f}x its ownership replace)".format(c["recompute_vs_replace"]), True, "{:.0f}"),
+    ]  # fmt: skip
+
+
+def _explorer_rows(e: dict | None, row) -> list:
+    if not e:
+        return []
+    search, variant = e["search_page"], e["variant_page"]
+    return [
+        row(f"explorer search page p50 / p95 at {e['rows']:,} rows (server ms)", f"{search['p50_ms']:.0f} / {search['p95_ms']:.0f}",
+            "p50 < 300 ({:.2f}x the bare search)".format(e["search_page_vs_direct"]), search["p50_ms"] < 300),
+        row("explorer variant page p50 / p95 (server ms)", f"{variant['p50_ms']:.0f} / {variant['p95_ms']:.0f}", "p50 < 200", variant["p50_ms"] < 200),
     ]  # fmt: skip
 
 

@@ -40,6 +40,7 @@ class Explorer:
         self._encode = None
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
         self.templates.filters["q"] = lambda value: quote(str(value), safe="")
+        self.templates.filters["cell"] = _cell
         self.templates.globals.update(impacts=IMPACTS, page_size=PAGE_SIZE, dagster_url=self.dagster_url)
 
     def encode(self, texts):
@@ -60,6 +61,17 @@ class Explorer:
         from vcf_pipeline.lib.stores.variant_tables import VARIANTS
 
         return self.store.open_table(VARIANTS) if VARIANTS in self.store.table_names() else None
+
+
+def _cell(value) -> str:
+    """A value as a table shows it: floats to 4 significant digits, lists joined, nothing for null."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 def _empty(app: Explorer) -> HTMLResponse:

@@ -41,19 +41,15 @@ def variant_details(store, graph, variant_id: str, wait_s: float = 2.0) -> Varia
     if CALLS in store.table_names():
         calls = store.read(CALLS, ["partition_key", "sample", "gt", "zygosity", "dp", "gq", "ad"], where).to_pylist()
         details.calls = sorted(calls, key=lambda c: (c["zygosity"] in ("homozygous_reference", "no_call"), c["sample"], c["partition_key"]))
+    bound = {"id": variant_id}
     try:
-        genes = graph.query(
-            "MATCH (v:Variant {variant_id: $id})-[r:IN_GENE]->(g:Gene) "
-            "OPTIONAL MATCH (g)<-[:IN_GENE]-(o:Variant) RETURN g.symbol AS symbol, r.consequence AS consequence, r.impact AS impact, "
-            "count(o) AS variants",
-            {"id": variant_id}, wait_s=wait_s,
-        )
-        details.genes = genes.to_pylist()
-        conditions = graph.query(
-            "MATCH (:Variant {variant_id: $id})-[r:ASSOCIATED_WITH]->(c:Condition) RETURN c.name AS name, r.significance AS significance ORDER BY name",
-            {"id": variant_id}, wait_s=wait_s,
-        )
-        details.conditions = conditions.to_pylist()
+        genes, conditions = graph.queries([
+            ("MATCH (v:Variant {variant_id: $id})-[r:IN_GENE]->(g:Gene) OPTIONAL MATCH (g)<-[:IN_GENE]-(o:Variant) "
+             "RETURN g.symbol AS symbol, r.consequence AS consequence, r.impact AS impact, count(o) AS variants", bound),
+            ("MATCH (:Variant {variant_id: $id})-[r:ASSOCIATED_WITH]->(c:Condition) "
+             "RETURN c.name AS name, r.significance AS significance ORDER BY name", bound),
+        ], wait_s=wait_s)  # fmt: skip
+        details.genes, details.conditions = genes.to_pylist(), conditions.to_pylist()
     except FileNotFoundError:
         details.graph_note = "no graph yet"
     except Exception as exc:  # a writer holding the graph: the page still shows LanceDB's part

@@ -104,11 +104,15 @@ class GraphStore:
 
     def query(self, cypher: str, parameters: dict | None = None, wait_s: float = _READ_ONLY_WAIT_S) -> pa.Table:
         """Run a read-only query with bound parameters; waits (bounded) while a writer holds the graph."""
+        return self.queries([(cypher, parameters or {})], wait_s)[0]
+
+    def queries(self, statements: list[tuple[str, dict]], wait_s: float = _READ_ONLY_WAIT_S) -> list[pa.Table]:
+        """Several read-only queries on one opening of the database (each opening costs tens of ms)."""
         with self._connect(read_only=True, wait_s=wait_s) as conn:
             if not self._identity_checked:  # once per store object, on a connection opened anyway
                 refuse_old_graph(conn, f"the Kuzu graph {self.path}")
                 self._identity_checked = True
-            return conn.execute(cypher, parameters or {}).get_as_arrow()
+            return [conn.execute(cypher, parameters).get_as_arrow() for cypher, parameters in statements]
 
     def count(self, pattern: str, parameters: dict | None = None) -> int:
         """`MATCH <pattern> RETURN count(*)`, e.g. count('(v:Variant)')."""

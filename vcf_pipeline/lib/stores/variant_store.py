@@ -349,6 +349,7 @@ class VariantStore:
         )
         if counted[0]:
             self._ensure_btree(table, "partition_key")
+            self._ensure_btree(table, "variant_id")  # a variant's files and calls (explorer, retraction)
         return counted[0]
 
     def maintain(self) -> Upkeep:

@@ -14,6 +14,7 @@ count as called only at the records that have an ALT.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 import pyarrow as pa
@@ -30,28 +31,29 @@ def allele_frequency(ac: int | None, an: int | None) -> float | None:
 
 def record_counts(genotypes: Iterable[tuple | None], alleles: list[int]) -> list[tuple[int, ...]]:
     """COUNTS for each ALT allele number in `alleles` (1 for the first ALT), from every sample's GT
-    tuple (None for a sample with no GT)."""
+    tuple (None for a sample with no GT). A cohort has few distinct genotypes per record: each is
+    classified once and counted with its multiplicity."""
     an = no_call = hom_ref = samples = 0
     ac = dict.fromkeys(alleles, 0)
     het = dict.fromkeys(alleles, 0)
     hom_alt = dict.fromkeys(alleles, 0)
-    for gt in genotypes:
-        samples += 1
+    for gt, n in Counter(genotypes).items():
+        samples += n
         called = [a for a in gt if a is not None] if gt else []
         if not called:
-            no_call += 1
+            no_call += n
             continue
-        an += len(called)
+        an += len(called) * n
         distinct = set(called)
         if distinct == {0}:
-            hom_ref += 1
+            hom_ref += n
             continue
         for allele in distinct.intersection(ac):
-            ac[allele] += called.count(allele)
+            ac[allele] += called.count(allele) * n
             if len(distinct) == 1:
-                hom_alt[allele] += 1
+                hom_alt[allele] += n
             else:
-                het[allele] += 1
+                het[allele] += n
     called_samples = samples - no_call
     return [(ac[a], an, called_samples, het[a], hom_alt[a], hom_ref, no_call) for a in alleles]
 
