@@ -32,7 +32,7 @@ install: $(BIN)/.installed
 dev: install
 	umask 077; $(BIN)/vcf-pipeline ingest --home $(HOME_DIR) data/samples
 	umask 077; $(BIN)/vcf-pipeline samples load --home $(HOME_DIR) data/samples/family_trio.ped
-	umask 077; exec $(BIN)/vcf-pipeline dev --home $(HOME_DIR) --port $(PORT) --s3-port $(S3_PORT)
+	umask 077; exec $(BIN)/vcf-pipeline dev --home $(HOME_DIR) --port $(PORT) --s3-port $(S3_PORT) $(if $(EXPLORER_PORT),--explorer-port $(EXPLORER_PORT))
 
 # Headless: `make ingest FILES="path/to/a.vcf folder/"` (default: the samples and data/incoming).
 FILES ?= data/samples $(HOME_DIR)/incoming

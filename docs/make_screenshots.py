@@ -35,6 +35,8 @@ def main() -> int:
         env = {**os.environ, "HF_HUB_OFFLINE": "1"}
         subprocess.run([bin_dir / "vcf-pipeline", "ingest", "--home", home, REPO / "data" / "samples"], check=True, env=env)
         subprocess.run([bin_dir / "vcf-pipeline", "samples", "load", "--home", home, REPO / "data" / "samples" / "family_trio.ped"], check=True, env=env)
+        (home / "incoming").mkdir(exist_ok=True)
+        shutil.copyfile(REPO / "data" / "samples" / "clinvar_sites.vcf", home / "incoming" / "new_batch.vcf")  # not ingested yet
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]

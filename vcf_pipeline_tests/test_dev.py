@@ -72,18 +72,19 @@ def _running_in(groups: set[int]) -> list[int]:
 
 class Dev:
     def __init__(self, home: Path):
-        self.home, self.port, self.s3_port = home, free_port(), free_port()
+        self.home, self.port, self.s3_port, self.explorer_port = home, free_port(), free_port(), free_port()
         self.process: subprocess.Popen | None = None
         self.groups: set[int] = set()
 
     def start(self) -> None:
         log = open(self.home.parent / "make-dev.log", "ab")
         self.process = start_group(
-            ["make", "--no-print-directory", "dev", f"HOME_DIR={self.home}", f"PORT={self.port}", f"S3_PORT={self.s3_port}"],
+            ["make", "--no-print-directory", "dev", f"HOME_DIR={self.home}", f"PORT={self.port}", f"S3_PORT={self.s3_port}",
+             f"EXPLORER_PORT={self.explorer_port}"],
             cwd=REPO, env=_plain_env(), stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + START_S
-        while not (_listening(self.port) and _listening(self.s3_port)):
+        while not (_listening(self.port) and _listening(self.s3_port) and _listening(self.explorer_port)):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"make dev did not come up:\n{self.log_tail()}")
             time.sleep(1)

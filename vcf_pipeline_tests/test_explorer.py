@@ -132,6 +132,23 @@ def test_a_file_page_draws_its_summary(explorer, page):
     assert sum(int(c) for c in _cells(page, "#consequences", "total")) == store.count("file_variants", "partition_key = 'samples/family_trio.vcf'")
 
 
+def test_the_folders_page_shows_what_the_sensor_sees(explorer, page, tmp_path):
+    base, home = explorer
+    incoming = home / "incoming"
+    incoming.mkdir(exist_ok=True)
+    shutil.copyfile(SAMPLES / "clinvar_sites.vcf", incoming / "just_dropped.vcf")
+    (tmp_path / "outside.vcf").write_text("")
+    (incoming / "link.vcf").symlink_to(tmp_path / "outside.vcf")
+    page.goto(base + "/folders")
+    text = page.inner_text("main")
+    assert "just_dropped.vcf" in text and "settling" in text  # dropped a moment ago: not settled yet
+    assert "Refused symlinks" in text and "link.vcf" in text
+    # The samples folder was registered by ingest: its files are shown ingested, with their pages.
+    assert page.locator("a:text-is('family_trio.vcf')").count() == 1
+    (incoming / "just_dropped.vcf").unlink()
+    (incoming / "link.vcf").unlink()
+
+
 def test_the_sample_page_asks_its_family_questions(explorer, page, capsys):
     base, home = explorer
     page.goto(base + "/sample/PROBAND")

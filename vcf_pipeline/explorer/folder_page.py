@@ -1,5 +1,6 @@
 """The watched-folders page: what the folder sensor sees in each source now (ingested, settling,
-waiting for the next look), the symlinks it refuses, and its last tick."""
+waiting for the next look), the symlinks it refuses, and its last tick; then the folders `ingest`
+registered, which the sensor does not watch."""
 
 from __future__ import annotations
 
@@ -22,15 +23,20 @@ def folder_view(settings) -> FolderView:
     sources = settings.source_folders()
     known, view.last_tick, view.note = _dagster_state(settings)
     settle_s, now = settings["watch.settle_s"], time.time()
-    for name in sources.watched:
-        folder = sources.folders[name]
-        entry = {"name": name, "folder": str(folder), "files": [], "refused": []}
+    for name in [*sources.watched, *(n for n in sources.folders if n not in sources.watched)]:
+        folder, watched = sources.folders[name], name in sources.watched
+        entry = {"name": name, "folder": str(folder), "files": [], "refused": [], "watched": watched}
         if folder.is_dir():
             listing = list_folder(folder)
             entry["refused"] = listing.refused
             for relative, stat in sorted(listing.files.items()):
                 key = encode_key(name, relative)
-                state = "ingested" if key in known else "settling" if now - stat.st_mtime < settle_s else "waiting for the sensor"
+                if key in known:
+                    state = "ingested"
+                elif not watched:
+                    state = "not ingested (registered by vcf-pipeline ingest, not watched)"
+                else:
+                    state = "settling" if now - stat.st_mtime < settle_s else "waiting for the sensor"
                 entry["files"].append({"path": relative, "key": key, "state": state, "size": stat.st_size})
         else:
             entry["missing"] = True
