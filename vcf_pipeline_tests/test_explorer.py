@@ -87,6 +87,13 @@ def test_a_search_for_brca1_pathogenic_shows_only_brca1_rows_and_leads_to_carrie
     store = VariantStore(home / "lancedb")
     in_store = store.count(VARIANTS, "gene_symbol = 'BRCA1'")
     assert genes and set(genes) == {"BRCA1"} and len(genes) == min(in_store, 25)
+    # The export link gives every result as CSV, in the pages' order.
+    import csv
+    import io
+
+    exported = list(csv.DictReader(io.StringIO(urllib.request.urlopen(base + page.get_attribute("#export", "href")).read().decode())))
+    assert [r["variant_id"] for r in exported][: len(genes)] == _cells(page, "table.results", "variant_id")
+    assert len(exported) == in_store and {r["gene_symbol"] for r in exported} == {"BRCA1"}
     # Follow the first variant with a carrier to its page: its calls are those LanceDB holds.
     carried = store.read(CALLS, ["variant_id"], "zygosity = 'heterozygous' OR zygosity = 'homozygous'")["variant_id"].to_pylist()
     ids = _cells(page, "table.results", "variant_id")

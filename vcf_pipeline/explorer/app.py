@@ -19,10 +19,12 @@ from starlette.staticfiles import StaticFiles
 
 from vcf_pipeline.explorer.pages import (
     PAGE_SIZE,
+    RANKED,
     RESULT_COLUMNS,
     PageRefused,
     SearchForm,
     search_page,
+    search_rows,
 )
 from vcf_pipeline.lib.query.file_summary import IMPACTS
 from vcf_pipeline.lib.stores.variant_tables import present
@@ -96,7 +98,7 @@ def search(request: Request) -> Response:
 
 
 def export(request: Request) -> Response:
-    """The search's rows as CSV (every page), as `vcf-pipeline search|filter ... --json` would give them."""
+    """The search's rows as CSV (every page, up to the pages a search ranks), as `vcf-pipeline search|filter` finds them."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -106,13 +108,7 @@ def export(request: Request) -> Response:
         return _empty(app)
     try:
         form = SearchForm.from_query(request.query_params)
-        rows = []
-        for number in range(1, 41):
-            form.page = number
-            page = search_page(table, app.encode, form, app.store.policy.nprobes, app.store.policy.refine_factor)
-            rows += page.rows
-            if not page.more:
-                break
+        rows = search_rows(table, app.encode, form, RANKED, app.store.policy.nprobes, app.store.policy.refine_factor).rows
     except PageRefused as exc:
         return app.message("Export refused", str(exc), 400)
     schema = pa.schema([table.schema.field(c) for c in present(RESULT_COLUMNS, table.schema)])

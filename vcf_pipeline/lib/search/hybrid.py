@@ -13,6 +13,7 @@ Each row says why it is where it is (`reasons`): what it matched exactly, and it
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -48,6 +49,12 @@ class SearchResult:
     reading: list[str]
     rows: list[dict] = field(default_factory=list)  # each with `score` and `reasons`
     note: str = ""  # why there are no rows, or what the ranking lacked
+
+
+def _shared_ranks(costs: dict[str, float]) -> dict[str, int]:
+    """Rank 1 for the lowest cost; equal costs share the best rank they tie for (1, 2, 2, 4)."""
+    ordered = sorted(costs.values())
+    return {key: bisect_left(ordered, cost) + 1 for key, cost in costs.items()}
 
 
 class VariantSearch:
@@ -121,17 +128,22 @@ class VariantSearch:
             query = query.nprobes(self.nprobes).refine_factor(max(1, self.refine_factor * 10 // depth))
         if where:
             query = query.where(where, prefilter=True)
-        hits = query.select(columns).limit(depth).to_arrow().to_pylist()[:limit]
-        by_keyword = {h["variant_id"]: i for i, h in enumerate(sorted((h for h in hits if h["_score"] is not None), key=lambda h: -h["_score"]), 1)}
-        by_meaning = {h["variant_id"]: i for i, h in enumerate(sorted((h for h in hits if h["_distance"] is not None), key=lambda h: h["_distance"]), 1)}
+        hits = query.select(columns).limit(depth).to_arrow().to_pylist()
+        # The fusion is recomputed from both lists' raw scores with tied rows sharing a rank, then
+        # ordered by id among equals: LanceDB ranks ties in whatever order its threads finish, so
+        # the same query could order (and page) its results differently from one call to the next.
+        by_keyword = _shared_ranks({h["variant_id"]: -h["_score"] for h in hits if h["_score"] is not None})
+        by_meaning = _shared_ranks({h["variant_id"]: h["_distance"] for h in hits if h["_distance"] is not None})
+        fused = {h["variant_id"]: sum(1.0 / (RRF_K + ranks[h["variant_id"]]) for ranks in (by_keyword, by_meaning) if h["variant_id"] in ranks)
+                 for h in hits}  # fmt: skip
         rows = []
-        for hit in hits:
+        for hit in sorted(hits, key=lambda h: (-fused[h["variant_id"]], h["variant_id"]))[:limit]:
             reasons = self._exact_reasons(read)
             if hit["variant_id"] in by_keyword:
                 reasons.append(_keyword(by_keyword[hit["variant_id"]], hit, read.rest))
             if hit["variant_id"] in by_meaning:
                 reasons.append(_meaning(by_meaning[hit["variant_id"]], hit))
-            rows.append(self._row(hit, hit["_relevance_score"], reasons))
+            rows.append(self._row(hit, fused[hit["variant_id"]], reasons))
         return rows
 
     @staticmethod
