@@ -56,6 +56,20 @@ def test_backfill_selects_registers_and_refuses_what_does_not_exist(tmp_path):
     assert main(["backfill", "--home", str(tmp_path), "--source", "nowhere"]) == 2
 
 
+def test_backup_submit_queues_both_backup_assets_as_one_backfill(tmp_path, capsys):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "vcf-pipeline.yaml").write_text("s3:\n  bucket: snapshots\n  endpoint: http://127.0.0.1:9\n")
+    assert main(["backup", "--submit", "--home", str(home)]) == 0
+    assert "backup queued as backfill" in capsys.readouterr().out
+    with dg.DagsterInstance.get() as instance:
+        [backfill] = instance.get_backfills()
+        target = backfill.asset_backfill_data.target_subset
+        assert backfill.title == "vcf-pipeline backup --submit"
+        assert target.non_partitioned_asset_keys == {dg.AssetKey("lancedb_backup"), dg.AssetKey("kuzu_backup")}
+        assert instance.get_runs() == []  # nothing executed here: the S3 endpoint above is never reached
+
+
 def test_ingest_submit_queues_a_backfill_for_the_daemon_and_runs_nothing_here(tmp_path, capsys):
     drop = tmp_path / "drop"
     drop.mkdir()

@@ -13,6 +13,8 @@ def cmd_backup(args) -> int:
 
     settings = settings_of(args)
     settings.snapshot_bucket()  # settings checked (a bucket, a valid name, the credentials file) before Dagster starts
+    if args.submit:
+        return _submit_backup(settings)
     summary = back_up(settings.home)
     if not summary.ok:
         say(f"backup FAILED: {summary.error}")
@@ -20,6 +22,22 @@ def cmd_backup(args) -> int:
     print(f"snapshot {summary.snapshot_id}")
     for store, m in summary.stores.items():
         print(f"  {store:<8} uploaded {human_bytes(m['bytes_uploaded'])} ({m['files_uploaded']} files), reused {human_bytes(m['bytes_reused'])}")
+    return 0
+
+
+def _submit_backup(settings) -> int:
+    """`backup --submit`: queue the snapshot on the instance for its daemon, instead of running it here."""
+    import dagster as dg
+
+    from vcf_pipeline.instance.backfills import daemon_running, launch_backup_backfill
+    from vcf_pipeline.instance.home import prepare_home
+
+    prepare_home(settings)
+    with dg.DagsterInstance.get() as instance:
+        backfill_id = launch_backup_backfill(instance, "vcf-pipeline backup --submit")
+        print(f"backup queued as backfill {backfill_id}; follow it on the UI's backfills page")
+        if not daemon_running(instance):
+            say("warning: no daemon has reported to this instance lately: the backup runs when one does")
     return 0
 
 
@@ -91,7 +109,8 @@ def cmd_s3_server(args) -> int:
 
 
 def add_commands(commands) -> None:
-    add_command(commands, "backup", cmd_backup, "snapshot both stores to S3 now (the backup job, run in this process)")
+    p = add_command(commands, "backup", cmd_backup, "snapshot both stores to S3 now (the backup job, run in this process)")
+    p.add_argument("--submit", action="store_true", help="queue the backup on the instance for its daemon (on any machine sharing it) instead")
     add_command(commands, "snapshots", cmd_snapshots, "list the snapshots in the bucket", json=True)
     p = add_command(commands, "restore", cmd_restore, "rebuild <home>/lancedb and <home>/kuzu from a snapshot, verified")
     p.add_argument("--snapshot", metavar="ID", help="snapshot to restore (default: the newest complete one)")

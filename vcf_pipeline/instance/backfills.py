@@ -101,6 +101,33 @@ def launch_backfill(instance: dg.DagsterInstance, keys: list[str], title: str) -
     return backfill_id
 
 
+BACKUP_ASSETS = [dg.AssetKey(name) for name in ("lancedb_backup", "kuzu_backup")]
+
+
+def launch_backup_backfill(instance: dg.DagsterInstance, title: str) -> str:
+    """Queue both backup assets as one backfill: the daemon of any machine sharing the instance runs
+    them in one run (unpartitioned assets of one backfill go together), so one snapshot."""
+    from vcf_pipeline.definitions import defs
+
+    backfill_id = make_new_backfill_id()
+    instance.add_backfill(
+        PartitionBackfill.from_asset_partitions(
+            backfill_id=backfill_id,
+            asset_graph=defs.resolve_asset_graph(),
+            partition_names=None,
+            asset_selection=BACKUP_ASSETS,
+            backfill_timestamp=time.time(),
+            tags={"vcf_pipeline/launched_by": title},
+            dynamic_partitions_store=instance,
+            all_partitions=True,  # unpartitioned assets: each one, once
+            title=title,
+            description="a snapshot of LanceDB and the graph, launched from the command line",
+            run_config=None,
+        )
+    )
+    return backfill_id
+
+
 def daemon_running(instance: dg.DagsterInstance) -> bool:
     """Whether a daemon (e.g. under `make dev`) has recently reported in to this instance."""
     beat = instance.get_daemon_heartbeats().get("BACKFILL")
