@@ -282,3 +282,24 @@ def test_a_familys_calls_export_to_a_file_and_as_a_vcf(family_home, capsys, tmp_
             gt = gt[0] if isinstance(gt, tuple) else gt
             assert "/".join("." if a is None else str(a) for a in record.samples[member]["GT"]) == gt.replace("|", "/")
         assert record.samples["UNCLE"]["GT"] == (None,) or record.samples["UNCLE"]["GT"] == (None, None)  # in no file: not known
+
+
+def test_a_members_carrier_call_wins_over_reference_and_no_calls_from_other_files():
+    import pyarrow as pa
+
+    from vcf_pipeline.lib.samples.inheritance import HET, NOT_CALLED, REF, family_calls
+    from vcf_pipeline.lib.samples.pedigree import Person
+
+    members = [Person("KID", "F", "DAD", "MOM"), Person("DAD", "F"), Person("MOM", "F")]
+    calls = pa.table({
+        "variant_id": ["v1", "v1", "v1", "v1", "v2", "v2"],
+        "sample": ["KID", "KID", "KID", "DAD", "DAD", "MOM"],
+        "zygosity": ["homozygous_reference", "heterozygous", "no_call", "homozygous_reference", "no_call", "homozygous_reference"],
+        "gq": pa.array([50, 50, None, 50, None, 5], pa.int32()),
+        "gt": ["0/0", "0/1", "./.", "0/0", "./.", "0/0"],
+    })  # fmt: skip
+    found = family_calls(members, calls, {"v1": "chr1", "v2": "chr1"}, min_gq=20)
+    state = {(v, m.name): found.states[found.ids.index(v), j] for v in found.ids for j, m in enumerate(members)}
+    assert state[("v1", "KID")] == HET and found.genotypes[found.ids.index("v1"), 0] == "0/1"
+    assert state[("v1", "DAD")] == REF and state[("v1", "MOM")] == NOT_CALLED
+    assert state[("v2", "MOM")] == NOT_CALLED  # GQ 5 is below the bar

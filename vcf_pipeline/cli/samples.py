@@ -24,11 +24,11 @@ def _load(args) -> int:
     from vcf_pipeline.lib.stores.pedigrees import store_pedigree
 
     settings = settings_of(args)
-    try:
-        people = read_ped(args.ped, args.namespace or "")
-    except PedigreeError as exc:
-        raise Refused(str(exc)) from None
-    with curation(settings, args) as done:
+    with curation(settings, args) as done:  # audited, a refused file included
+        try:
+            people = read_ped(args.ped, args.namespace or "")
+        except PedigreeError as exc:
+            raise Refused(str(exc)) from None
         store, graph = open_stores(settings)
         changed = store_pedigree(store, graph, people, str(args.ped))
         done["rows"] = changed["people"]

@@ -71,8 +71,13 @@ def family_calls(members: list[Person], calls: pa.Table, chrom_of: dict[str, str
         state = np.array([_STATE.get(z, NOT_CALLED) for z in calls["zygosity"].to_pylist()], np.int8)
         gq = calls["gq"].to_numpy(zero_copy_only=False).astype(float)
         confident = (gq >= min_gq) | (np.isnan(gq) & (min_gq <= 0))
-        states[rows, cols] = np.where(confident, state, NOT_CALLED)  # later rows (carriers) win
-        genotypes[rows, cols] = np.array(calls["gt"].to_pylist(), object)
+        # One call per (variant, member): the last in precedence order (numpy leaves the winner of
+        # repeated indices in one assignment unspecified, so the others are dropped first).
+        flat = rows.astype(np.int64) * len(members) + cols
+        _, from_end = np.unique(flat[::-1], return_index=True)
+        keep = len(flat) - 1 - from_end
+        states[rows[keep], cols[keep]] = np.where(confident, state, NOT_CALLED)[keep]
+        genotypes[rows[keep], cols[keep]] = np.array(calls["gt"].to_pylist(), object)[keep]
     chroms = np.array([chrom_of.get(i, "") for i in ids], object)
     return FamilyCalls(members, ids, chroms, states, genotypes)
 
