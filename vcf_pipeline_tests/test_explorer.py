@@ -107,6 +107,17 @@ def test_a_search_for_brca1_pathogenic_shows_only_brca1_rows_and_leads_to_carrie
     assert page.locator("#neighbours li").count() >= 1 and page.locator("a:text-is('BRCA1')").count() >= 1
 
 
+def test_the_form_filters_select_what_lancedb_holds(explorer, page):
+    base, home = explorer
+    page.goto(base + "/?gene=BRCA1&significance=pathogenic&max_af=0.01")
+    page.wait_for_selector("table.results")
+    shown = set(_cells(page, "table.results", "variant_id"))
+    rows = VariantStore(home / "lancedb").read(VARIANTS, ["variant_id", "clinical_significance", "allele_frequency"], "gene_symbol = 'BRCA1'").to_pylist()
+    expected = {r["variant_id"] for r in rows if "pathogenic" in (r["clinical_significance"] or "").lower()
+                and (r["allele_frequency"] is None or r["allele_frequency"] <= 0.01)}  # fmt: skip
+    assert shown == expected and expected
+
+
 def test_every_page_type_loads(explorer, page):
     base, home = explorer
     store = VariantStore(home / "lancedb")

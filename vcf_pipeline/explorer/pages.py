@@ -64,7 +64,9 @@ class SearchForm:
         if self.gene:
             clauses.append(f"gene_symbol = {quoted(self.gene)}")
         if self.significance:
-            clauses.append(f"clinical_significance LIKE {quoted('%' + self.significance.replace('%', '').replace('_', ' ') + '%')}")
+            # Any case, ClinVar's underscores as spaces: `pathogenic` finds Pathogenic and Likely pathogenic.
+            wanted = self.significance.replace("%", "").replace("_", " ").lower()
+            clauses.append(f"lower(clinical_significance) LIKE {quoted('%' + wanted + '%')}")
         if self.impact:
             if self.impact not in IMPACTS:
                 raise PageRefused(f"impact {self.impact!r}: one of {', '.join(IMPACTS)}")
