@@ -215,3 +215,26 @@ def test_an_empty_home_gets_a_plain_page(tmp_path, browser):
         response = client.get(path)
         assert response.status_code in (200, 404) and "Traceback" not in response.text
     assert "Nothing ingested yet" in client.get("/").text
+
+
+def test_each_files_materialisation_links_to_its_page_and_carries_its_summary(explorer, samples_home):
+    import dagster as dg
+
+    from vcf_pipeline.lib.settings import Settings
+
+    home = samples_home[0]
+    with dg.DagsterInstance.from_config(str(Settings.load(home).dagster_home)) as instance:
+        records = instance.fetch_materializations(dg.AssetKey("lancedb_variants"), limit=20).records
+    latest = {}
+    for record in sorted(records, key=lambda r: r.storage_id):
+        latest[record.asset_materialization.partition] = record.asset_materialization.metadata
+    metadata = latest["samples/family_trio.vcf"]
+    assert metadata["explorer"].value.endswith("/file/samples%2Ffamily_trio.vcf")
+    per_sample = {r.data["sample"]: r.data["calls"] for r in metadata["calls_per_sample"].value.records}
+    stored = VariantStore(home / "lancedb").read(CALLS, ["sample"], "partition_key = 'samples/family_trio.vcf'")["sample"].to_pylist()
+    assert per_sample == {s: stored.count(s) for s in set(stored)}
+    consequences = metadata["consequence_by_impact"].value.records
+    assert sum(r.data["total"] for r in consequences) == VariantStore(home / "lancedb").count("file_variants", "partition_key = 'samples/family_trio.vcf'")
+    # The link leads to that page of a running explorer.
+    base, _ = explorer
+    assert urllib.request.urlopen(base + "/file/samples%2Ffamily_trio.vcf").status == 200
