@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 import pyarrow as pa
 
 from vcf_pipeline.lib.samples.pedigree import Person
+from vcf_pipeline.lib.search.selection import quoted
 from vcf_pipeline.lib.stores.variant_store import retry_conflicts
-from vcf_pipeline.lib.stores.variant_tables import in_list, sql_string
 
 SAMPLES = "samples"
 PERSON_COLUMNS = ("name", "family", "father", "mother", "sex", "phenotype")
@@ -31,7 +31,8 @@ def store_pedigree(store, graph, people: list[Person], ped_file: str) -> dict:
     now = datetime.now(timezone.utc)
     rows = pa.Table.from_pylist([{**p.as_row(), "ped_file": ped_file, "loaded_at": now} for p in people], SAMPLES_SCHEMA)
     table = store.db.create_table(SAMPLES, schema=SAMPLES_SCHEMA, exist_ok=True)
-    before = table.count_rows(in_list("family", families))
+    of_families = f"family IN ({', '.join(map(quoted, families))})"  # PED text, validated and quoted
+    before = table.count_rows(of_families)
     with graph.transaction() as conn:
         for edge in ("(s:Sample)-[r:PARENT_OF]->(:Sample)", "(:Sample)-[r:PARENT_OF]->(s:Sample)"):
             conn.execute(f"MATCH {edge} WHERE s.family IN $families DELETE r", {"families": families})
@@ -54,7 +55,7 @@ def store_pedigree(store, graph, people: list[Person], ped_file: str) -> dict:
             lambda: table.merge_insert("name")
             .when_matched_update_all()
             .when_not_matched_insert_all()
-            .when_not_matched_by_source_delete(in_list("family", families))
+            .when_not_matched_by_source_delete(of_families)
             .execute(rows)
         )
     return {"families": families, "people": len(people), "replaced": before, "parent_links": len(links)}
@@ -64,7 +65,7 @@ def people(store, family: str | None = None) -> list[Person]:
     """The people of the loaded pedigrees (of one family), by family and name."""
     if SAMPLES not in store.table_names():
         return []
-    rows = store.read(SAMPLES, list(PERSON_COLUMNS), f"family = {sql_string(family)}" if family is not None else None)
+    rows = store.read(SAMPLES, list(PERSON_COLUMNS), f"family = {quoted(family)}" if family is not None else None)
     found = [Person(**row) for row in rows.to_pylist()]
     return sorted(found, key=lambda p: (p.family, p.name))
 
