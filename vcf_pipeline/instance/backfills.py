@@ -80,25 +80,7 @@ def select_partitions(
 
 def launch_backfill(instance: dg.DagsterInstance, keys: list[str], title: str) -> str:
     """Queue an asset backfill of the ingest assets over `keys`; the daemon launches its runs."""
-    from vcf_pipeline.definitions import defs
-
-    backfill_id = make_new_backfill_id()
-    instance.add_backfill(
-        PartitionBackfill.from_asset_partitions(
-            backfill_id=backfill_id,
-            asset_graph=defs.resolve_asset_graph(),
-            partition_names=keys,
-            asset_selection=INGEST_ASSETS,
-            backfill_timestamp=time.time(),
-            tags={"vcf_pipeline/launched_by": "vcf-pipeline backfill"},
-            dynamic_partitions_store=instance,
-            all_partitions=False,
-            title=title,
-            description=f"{len(keys)} VCF files, launched from the command line",
-            run_config=None,
-        )
-    )
-    return backfill_id
+    return _add_backfill(instance, INGEST_ASSETS, keys, "vcf-pipeline backfill", title, f"{len(keys)} VCF files, launched from the command line")
 
 
 BACKUP_ASSETS = [dg.AssetKey(name) for name in ("lancedb_backup", "kuzu_backup")]
@@ -107,6 +89,11 @@ BACKUP_ASSETS = [dg.AssetKey(name) for name in ("lancedb_backup", "kuzu_backup")
 def launch_backup_backfill(instance: dg.DagsterInstance, title: str) -> str:
     """Queue both backup assets as one backfill: the daemon of any machine sharing the instance runs
     them in one run (unpartitioned assets of one backfill go together), so one snapshot."""
+    return _add_backfill(instance, BACKUP_ASSETS, None, title, title, "a snapshot of LanceDB and the graph, launched from the command line")
+
+
+def _add_backfill(instance, assets: list[dg.AssetKey], keys: list[str] | None, launched_by: str, title: str, description: str) -> str:
+    """An asset backfill of `assets` over partition `keys` (None: unpartitioned assets, each once)."""
     from vcf_pipeline.definitions import defs
 
     backfill_id = make_new_backfill_id()
@@ -114,14 +101,14 @@ def launch_backup_backfill(instance: dg.DagsterInstance, title: str) -> str:
         PartitionBackfill.from_asset_partitions(
             backfill_id=backfill_id,
             asset_graph=defs.resolve_asset_graph(),
-            partition_names=None,
-            asset_selection=BACKUP_ASSETS,
+            partition_names=keys,
+            asset_selection=assets,
             backfill_timestamp=time.time(),
-            tags={"vcf_pipeline/launched_by": title},
+            tags={"vcf_pipeline/launched_by": launched_by},
             dynamic_partitions_store=instance,
-            all_partitions=True,  # unpartitioned assets: each one, once
+            all_partitions=keys is None,
             title=title,
-            description="a snapshot of LanceDB and the graph, launched from the command line",
+            description=description,
             run_config=None,
         )
     )

@@ -6,7 +6,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vcf_pipeline.lib.search.keywords import KEYWORDS, keyword_column
-from vcf_pipeline.lib.stores.variant_store import VariantStore, retry_conflicts
+from vcf_pipeline.lib.stores.lancedb_session import retry_conflicts
+from vcf_pipeline.lib.stores.variant_store import VariantStore
 from vcf_pipeline.lib.stores.variant_tables import VARIANTS
 from vcf_pipeline.lib.vcf.annotation_merge import ANNOTATION, FILE_VARIANTS_SCHEMA, RANK
 from vcf_pipeline.lib.vcf.cohort_counts import COUNTS

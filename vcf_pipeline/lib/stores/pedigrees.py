@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from vcf_pipeline.lib.samples.pedigree import Person
 from vcf_pipeline.lib.search.selection import quoted
-from vcf_pipeline.lib.stores.variant_store import retry_conflicts
+from vcf_pipeline.lib.stores.lancedb_session import retry_conflicts
 
 SAMPLES = "samples"
 PERSON_COLUMNS = ("name", "family", "father", "mother", "sex", "phenotype")

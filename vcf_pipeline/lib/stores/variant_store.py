@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from vcf_pipeline.lib.search.keywords import KEYWORDS
 from vcf_pipeline.lib.stores.identity_format import refuse_old_variants
 from vcf_pipeline.lib.stores.lancedb_import import lancedb
+from vcf_pipeline.lib.stores.lancedb_session import retry_conflicts, session
 from vcf_pipeline.lib.stores.table_upkeep import (
     IndexPolicy,
     Upkeep,
@@ -45,29 +46,6 @@ from vcf_pipeline.lib.vcf.annotation_merge import (
 
 _LOOKUP_CHUNK = 2_000
 _TAKE_CHUNK = 50_000
-_COMMIT_RETRIES = 5
-# LanceDB's default caches (6 GB of index, 1 GB of metadata per session) let a 1M-row ingest grow
-# to several GB. One bounded session per process still holds the vector index (PQ codes of 1M rows
-# are 48 MB) and the BTREE indexes.
-_SESSION = None
-
-
-def _session():
-    global _SESSION
-    if _SESSION is None:
-        _SESSION = lancedb.Session(index_cache_size_bytes=512 << 20, metadata_cache_size_bytes=128 << 20)
-    return _SESSION
-
-
-def retry_conflicts(action):
-    """Run a write, retrying commit conflicts with backoff (another writer committed first)."""
-    for attempt in range(_COMMIT_RETRIES):
-        try:
-            return action()
-        except Exception as exc:  # lance raises plain RuntimeError/OSError for conflicts
-            if "conflict" not in str(exc).lower() or attempt == _COMMIT_RETRIES - 1:
-                raise
-            time.sleep(0.2 * 2**attempt)
 
 
 def _own(batch: pa.RecordBatch, name: str) -> pa.Array:  # nulls for counts a caller did not give
@@ -81,7 +59,7 @@ class VariantStore:
         self.uri, self.policy = str(uri), policy
         if "://" not in self.uri:
             Path(self.uri).mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.db = lancedb.connect(self.uri, session=_session(), storage_options=storage_options)
+        self.db = lancedb.connect(self.uri, session=session(), storage_options=storage_options)
 
     def _table(self, name: str):
         return self.db.open_table(name) if name in self.table_names() else None
