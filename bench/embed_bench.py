@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from vcf_pipeline.lib.embedding.embedder import BACKENDS, Embedder, embed_variant_file
 from vcf_pipeline.lib.embedding.text import describe_variant
+from vcf_pipeline.lib.stores.warehouse_root import WarehouseRoot
 from vcf_pipeline.lib.vcf.reader import VcfReader
 
 
@@ -41,7 +42,8 @@ def run(vcf: Path, work: Path, texts: int) -> dict:
         embedder = Embedder(backend=backend)
         embedder.encode(["warm-up"])  # export/distill and load outside the timings
         started = time.perf_counter()
-        stats = embed_variant_file(subset, work / f"embed_{backend}.parquet", embedder, lambda hashes: {})
+        local = WarehouseRoot.local(work)
+        stats = embed_variant_file(local.file(str(subset)), local.file(str(work / f"embed_{backend}.parquet")), embedder, lambda hashes: {})
         seconds = time.perf_counter() - started
         vectors = embedder.encode(unique)
         cosine = np.sum(vectors * reference, axis=1) if vectors.shape == reference.shape else None

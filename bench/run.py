@@ -28,7 +28,6 @@ import genotypes_bench  # noqa: E402
 import graph_bench  # noqa: E402
 import ingest_bench  # noqa: E402
 import parse_bench  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 import search_bench  # noqa: E402
 import search_relevance  # noqa: E402
 import sensor_bench  # noqa: E402
@@ -38,7 +37,7 @@ from vcf_pipeline.lib.settings import Settings
 
 
 def _ids(home: Path, partition_key: str) -> list[str]:
-    return pq.read_table(Settings.load(home).partition_files(partition_key).variants, columns=["variant_id"]).column(0).to_pylist()
+    return Settings.load(home).partition_files(partition_key).variants.open().read(columns=["variant_id"]).column(0).to_pylist()
 
 
 def _key(vcf: Path) -> str:

@@ -30,5 +30,5 @@ def test_retraction_removes_deleted_files_and_spares_files_registered_again(tmp_
     view.assert_absent(keys[GONE])
     view.assert_holds_exactly(keys[KEPT], KEPT)
     view.assert_holds_exactly(keys[BACK], BACK)
-    assert not PartitionFiles(tmp_path / "warehouse", keys[GONE]).folder.exists()
-    assert PartitionFiles(tmp_path / "warehouse", keys[BACK]).folder.exists()
+    assert not PartitionFiles(tmp_path / "warehouse", keys[GONE]).exists()
+    assert PartitionFiles(tmp_path / "warehouse", keys[BACK]).exists()

@@ -17,7 +17,12 @@ from vcf_pipeline.cli.options import (
     settings_of,
 )
 from vcf_pipeline.cli.output import emit
-from vcf_pipeline.cli.query import open_stores, parse_filter, variants_table
+from vcf_pipeline.cli.query import (
+    open_stores,
+    open_variant_store,
+    parse_filter,
+    variants_table,
+)
 
 
 @contextmanager
@@ -91,7 +96,7 @@ def cmd_update_variant(args) -> int:
 
 def cmd_delete_variants(args) -> int:
     settings = settings_of(args)
-    store, _ = open_stores(settings)
+    store = open_variant_store(settings)
     where = parse_filter(args.expr, variants_table(store).schema)
     curator = _curator(settings)
     ids = curator.matching(where.sql)
@@ -116,7 +121,7 @@ def cmd_create_index(args) -> int:
     from vcf_pipeline.lib.stores.table_upkeep import IndexRefused, create_index
 
     settings = settings_of(args)
-    store, _ = open_stores(settings)
+    store = open_variant_store(settings)
     try:
         table = store.open_table(args.table)
     except LookupError as exc:

@@ -125,6 +125,8 @@ def cmd_rebuild(args) -> int:
         except UnknownSourceError as exc:
             say(f"skipped: {exc}")
             continue
+        if isinstance(path, str):
+            raise Refused(f"{key} is an object ({path}): rebuild re-ingests local files; re-run its source with `backfill --source`")
         if path.is_file():
             paths.append(path)
     with curation(settings, args) as done:  # no run writes while the stores move

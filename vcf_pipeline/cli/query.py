@@ -21,11 +21,24 @@ DEFAULT_COLUMNS = ["variant_id", "gene_symbol", "consequence", "clinical_signifi
 
 def open_stores(settings):
     """The home's two stores, after a warning for each write a killed run left unfinished."""
+    return open_variant_store(settings), open_graph(settings)
+
+
+def open_variant_store(settings):
     for write in settings.write_journal().pending():  # answers may hold part of such a file
         say(f"warning: {write.describe()}; its rows may be partial until it is ingested again")
-    store, graph = settings.variant_store(), settings.graph_store()
+    store = settings.variant_store()
     store.check_identity()  # OldIdentityError, a refusal; the graph checks itself on its first query
-    return store, graph
+    return store
+
+
+def open_graph(settings):
+    """The home's graph, or, where another machine owns the deployment's graph, its latest snapshot
+    (lib/stores/graph_owner.py), said on stderr."""
+    graph = settings.graph_store()
+    if graph.snapshot:
+        say(f"graph: as of snapshot {graph.snapshot}; the deployment's graph is written on another machine")
+    return graph
 
 
 def variants_table(store):
@@ -87,7 +100,7 @@ def family_samples(store, family: str, samples) -> tuple[str, ...]:
 def cmd_filter(args) -> int:
     from vcf_pipeline.lib.stores.variant_tables import VARIANTS
 
-    store, _ = open_stores(settings_of(args))
+    store = open_variant_store(settings_of(args))
     schema = variants_table(store).schema
     where = selected(args, schema)
     columns = chosen_columns(args.select, schema, ["variant_id", "chrom", "pos", "ref", "alt", *DEFAULT_COLUMNS[1:]])
@@ -103,7 +116,7 @@ def cmd_export(args) -> int:
         export_rows,
     )
 
-    store, _ = open_stores(settings_of(args))
+    store = open_variant_store(settings_of(args))
     table = variants_table(store)
     where = selected(args, table.schema)
     if args.format == "vcf":
@@ -129,7 +142,7 @@ def cmd_genotypes(args) -> int:
     from vcf_pipeline.lib.search.selection import all_of
     from vcf_pipeline.lib.stores.variant_tables import CALLS
 
-    store, _ = open_stores(settings_of(args))
+    store = open_variant_store(settings_of(args))
     table = variants_table(store)
     where = parse_filter(args.expr, table.schema)
     variant_where = all_of(where.sql if where else None, selection_of(args).sql())
@@ -212,7 +225,7 @@ def cmd_tables(args) -> int:
 
 
 def cmd_schema(args) -> int:
-    store, _ = open_stores(settings_of(args))
+    store = open_variant_store(settings_of(args))
     try:
         schema = store.open_table(args.table).schema
     except LookupError as exc:
@@ -233,15 +246,23 @@ def _variants_by_build(store) -> dict[str, int]:
 
 def cmd_status(args) -> int:
     from vcf_pipeline.instance.home import last_materialized
+    from vcf_pipeline.lib.backup.s3_errors import S3SettingsError
+    from vcf_pipeline.lib.backup.snapshots import SnapshotError
 
     settings = settings_of(args)
-    store, graph = open_stores(settings)
+    store = open_variant_store(settings)
+    try:
+        graph = open_graph(settings)
+        kuzu, graph_from = (graph.counts() if graph.path.exists() else {}), (f"snapshot {graph.snapshot}" if graph.snapshot else str(graph.path))
+    except (SnapshotError, S3SettingsError) as exc:  # the graph is on another machine, with no snapshot to read
+        kuzu, graph_from = {}, f"not readable here: {exc}"
     indexes = store.indexes()
     payload = {
         "home": str(settings.home),
         "lancedb_uri": store.uri,
         "lancedb": store.table_stats(),
-        "kuzu": graph.counts() if graph.path.exists() else {},
+        "graph": graph_from,
+        "kuzu": kuzu,
         "last_ingest": last_materialized(settings, "lancedb_variants"),
         "last_backup": last_materialized(settings, "lancedb_backup"),
         "indexes": indexes,
@@ -252,6 +273,7 @@ def cmd_status(args) -> int:
         return 0
     print(f"home         {settings.home}")
     print(f"lancedb      {store.uri}")
+    print(f"graph        {graph_from}")
     print(f"last ingest  {payload['last_ingest'] or 'never'}")
     print(f"last backup  {payload['last_backup'] or 'never'}")
     for t, v in payload["lancedb"].items():

@@ -13,7 +13,12 @@ from vcf_pipeline.cli.options import (
     settings_of,
 )
 from vcf_pipeline.cli.output import emit
-from vcf_pipeline.cli.query import open_stores, parse_filter, variants_table
+from vcf_pipeline.cli.query import (
+    open_stores,
+    open_variant_store,
+    parse_filter,
+    variants_table,
+)
 
 _SAMPLE_COLUMNS = ["name", "family", "father", "mother", "sex", "phenotype", "files", "carried"]
 
@@ -70,7 +75,7 @@ def ask_family(args) -> int:
 
     if len(args.args) != 1:
         raise Refused(f"{args.query} takes one argument: FAMILY")
-    store, _ = open_stores(settings_of(args))
+    store = open_variant_store(settings_of(args))
     table = variants_table(store)
     try:
         members = family_of(store, args.args[0])

@@ -20,7 +20,7 @@ from vcf_pipeline.cli.output import emit, table_rows
 from vcf_pipeline.cli.query import (
     DEFAULT_COLUMNS,
     chosen_columns,
-    open_stores,
+    open_variant_store,
     parse_filter,
     variants_table,
 )
@@ -49,7 +49,7 @@ def cmd_search(args) -> int:
     from vcf_pipeline.lib.search.hybrid import SearchRefused, VariantSearch
 
     settings = settings_of(args)
-    store, _ = open_stores(settings)
+    store = open_variant_store(settings)
     table = variants_table(store)
     where = _where(args, table.schema)
     columns = chosen_columns(args.select, table.schema, DEFAULT_COLUMNS)

@@ -16,7 +16,7 @@ class FolderView:
 
 
 def folder_view(settings) -> FolderView:
-    from vcf_pipeline.lib.watch.folder_scan import list_folder
+    from vcf_pipeline.lib.watch.object_source import SourceUnavailable
     from vcf_pipeline.lib.watch.partition_keys import encode_key
 
     view = FolderView()
@@ -26,8 +26,11 @@ def folder_view(settings) -> FolderView:
     for name in [*sources.watched, *(n for n in sources.folders if n not in sources.watched)]:
         folder, watched = sources.folders[name], name in sources.watched
         entry = {"name": name, "folder": str(folder), "files": [], "refused": [], "watched": watched}
-        if folder.is_dir():
-            listing = list_folder(folder)
+        try:
+            listing = sources.listing(name)
+        except SourceUnavailable as exc:
+            entry["missing"] = str(exc)
+        else:
             entry["refused"] = listing.refused
             for relative, stat in sorted(listing.files.items()):
                 key = encode_key(name, relative)
@@ -36,10 +39,8 @@ def folder_view(settings) -> FolderView:
                 elif not watched:
                     state = "not ingested (registered by vcf-pipeline ingest, not watched)"
                 else:
-                    state = "settling" if now - stat.st_mtime < settle_s else "waiting for the sensor"
-                entry["files"].append({"path": relative, "key": key, "state": state, "size": stat.st_size})
-        else:
-            entry["missing"] = True
+                    state = "settling" if now - stat.changed_ns / 1e9 < settle_s else "waiting for the sensor"
+                entry["files"].append({"path": relative, "key": key, "state": state, "size": stat.size})
         view.sources.append(entry)
     return view
 

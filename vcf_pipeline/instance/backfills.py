@@ -20,7 +20,7 @@ from vcf_pipeline.instance.dagster_internals import (
     PartitionBackfill,
     make_new_backfill_id,
 )
-from vcf_pipeline.lib.watch.folder_scan import list_folder
+from vcf_pipeline.lib.watch.object_source import SourceUnavailable
 from vcf_pipeline.lib.watch.partition_keys import decode_key, encode_key
 from vcf_pipeline.lib.watch.sources import Sources, UnknownSourceError
 
@@ -39,8 +39,10 @@ class Selection:
 
 
 def _files_of(sources: Sources, name: str) -> list[str]:
-    folder = sources.folders[name]
-    return [encode_key(name, relative) for relative in sorted(list_folder(folder).files)] if folder.is_dir() else []
+    try:
+        return [encode_key(name, relative) for relative in sorted(sources.listing(name).files)]
+    except SourceUnavailable:
+        return []
 
 
 def select_partitions(
@@ -64,7 +66,7 @@ def select_partitions(
         chosen = list(dict.fromkeys(keys or []))
         for key in chosen:
             try:
-                exists = sources.path_for(key).is_file()
+                exists = sources.exists(key)
             except (UnknownSourceError, ValueError) as exc:
                 raise SelectionError(str(exc)) from exc
             if key not in registered and not exists:

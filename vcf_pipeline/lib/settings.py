@@ -38,6 +38,8 @@ class Setting:
 
 SETTINGS = (
     Setting("lancedb_uri", "VCF_PIPELINE_LANCEDB_URI", str, "", "LanceDB folder or s3:// URI (empty: <home>/lancedb)"),
+    Setting("warehouse_uri", "VCF_PIPELINE_WAREHOUSE_URI", str, "",
+            "folder or s3:// URI of the Parquet files between the steps, and of the registered sources (empty: <home>/warehouse)"),
     Setting("embedding.model", "VCF_PIPELINE_MODEL", str, "all-MiniLM-L6-v2", "sentence-transformers model name or path"),
     Setting("embedding.backend", "VCF_PIPELINE_EMBED_BACKEND", str, "onnx-int8", "onnx-int8, onnx, torch or static"),
     Setting("embedding.device", "VCF_PIPELINE_DEVICE", str, "cpu", "cpu, or cuda with backend torch"),
@@ -123,7 +125,8 @@ class Settings:
 
     def explain(self) -> list[dict]:
         """Every setting with its value, its origin and what it does (for `vcf-pipeline config`)."""
-        effective = {"lancedb_uri": self.lancedb_uri, "dagster_home": str(self.dagster_home)}  # defaults under the home
+        # defaults under the home
+        effective = {"lancedb_uri": self.lancedb_uri, "warehouse_uri": self.warehouse.uri, "dagster_home": str(self.dagster_home)}
         return [
             {"key": s.key, "value": effective.get(s.key, self.values[s.key]), "from": self.origins[s.key], "env": s.env, "help": s.help}
             for s in SETTINGS
@@ -143,8 +146,14 @@ class Settings:
         return self.home / "kuzu" / "graph.kuzu"
 
     @property
-    def warehouse(self) -> Path:
-        return self.home / "warehouse"
+    def warehouse(self):
+        """The warehouse root (lib/stores/warehouse_root.py): a local folder or an object-store prefix."""
+        from vcf_pipeline.lib.stores.warehouse_root import WarehouseRoot
+
+        uri = self["warehouse_uri"]
+        if "://" in uri:
+            return WarehouseRoot.at(uri, self.object_store_options() if uri.startswith("s3://") else None)
+        return WarehouseRoot.local(self.home / Path(uri).expanduser() if uri else self.home / "warehouse")
 
     @property
     def dagster_home(self) -> Path:
@@ -169,7 +178,24 @@ class Settings:
     def source_folders(self):
         from vcf_pipeline.lib.watch.sources import Sources
 
-        return Sources.load(self.home, self.sources)
+        return Sources.load(self.home, self.sources, registry=self.registry, s3_client=self.s3_client)
+
+    @property
+    def registry(self):
+        """Where the commands record registered sources and per-file builds: the home, or beside the
+        warehouse when that is in object storage, so that every machine sees the same."""
+        from vcf_pipeline.lib.stores.warehouse_root import WarehouseRoot
+
+        warehouse = self.warehouse
+        if warehouse.is_local:
+            return WarehouseRoot.local(self.home)
+        return WarehouseRoot(warehouse.fs, warehouse.path("registry"), warehouse.uri + "/registry")
+
+    def s3_client(self):
+        """A boto3 client of the home's S3 endpoint (lib/backup/s3_client.py)."""
+        from vcf_pipeline.lib.backup.s3_client import s3_client
+
+        return s3_client(self)
 
     def identity_options(self, partition_key: str, sources=None):
         """The build and reference data that apply to this partition's file (lib/vcf/identity.py);
@@ -193,15 +219,37 @@ class Settings:
         from vcf_pipeline.lib.stores.variant_store import VariantStore
 
         if self.lancedb_uri.startswith("s3://"):
-            from vcf_pipeline.lib.backup.s3_client import object_store_options
-
-            return VariantStore(self.lancedb_uri, storage_options=object_store_options(self))
+            return VariantStore(self.lancedb_uri, storage_options=self.object_store_options())
         return VariantStore(self.lancedb_uri)
 
+    def object_store_options(self) -> dict[str, str]:
+        """Endpoint, region and credentials of the home's S3 target, as LanceDB takes them."""
+        from vcf_pipeline.lib.backup.s3_client import object_store_options
+
+        return object_store_options(self)
+
     def graph_store(self):
+        from vcf_pipeline.lib.stores.graph_owner import (
+            GraphElsewhere,
+            GraphOwnership,
+            snapshot_copy,
+        )
         from vcf_pipeline.lib.stores.graph_store import GraphStore
 
-        return GraphStore(self.kuzu_path, buffer_mb=self["kuzu.buffer_mb"])
+        if self.registry.is_local:  # one machine: its graph is the graph
+            return GraphStore(self.kuzu_path, buffer_mb=self["kuzu.buffer_mb"])
+        ownership = GraphOwnership(self.registry, self.kuzu_path.parent)
+        owner = ownership.owner()
+        if ownership.holds(owner):
+            return GraphStore(self.kuzu_path, buffer_mb=self["kuzu.buffer_mb"], before_write=ownership.claim)
+        # Another machine's folder is the graph: read its latest snapshot, write nothing here.
+        path, snapshot = snapshot_copy(self.snapshot_bucket(), self.home / "graph-snapshots")
+
+        def refuse():
+            ownership.claim()  # raises GraphElsewhere, naming the owner
+            raise GraphElsewhere(f"{path} is a snapshot copy")
+
+        return GraphStore(path, buffer_mb=self["kuzu.buffer_mb"], before_write=refuse, snapshot=snapshot)
 
     def write_journal(self):
         from vcf_pipeline.lib.stores.write_journal import WriteJournal

@@ -15,6 +15,7 @@ from vcf_pipeline.lib.backup.s3_errors import S3SettingsError, describe_s3_error
 from vcf_pipeline.lib.backup.snapshots import new_snapshot_id, scan_folder
 from vcf_pipeline.lib.settings import Settings
 from vcf_pipeline.lib.stores.graph_copy import STAGING_PREFIX
+from vcf_pipeline.lib.stores.graph_owner import MARKER as OWNER_MARKER
 
 S3_RETRIES = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL)
 
@@ -80,5 +81,5 @@ def kuzu_backup(context: dg.AssetExecutionContext, settings: PipelineSettings):
     graph = home.graph_store()
     graph.checkpoint()
     root = graph.path.parent
-    files = scan_folder(root, skip=lambda path: path.startswith(STAGING_PREFIX) or path.endswith(".lock"))
+    files = scan_folder(root, skip=lambda path: path.startswith(STAGING_PREFIX) or path.endswith(".lock") or path == OWNER_MARKER)
     return _back_up(context, home, "kuzu", root, files, graph.counts() if graph.path.exists() else {})

@@ -2,9 +2,9 @@
 
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
-import pyarrow.parquet as pq
 
 from vcf_pipeline.defs.ingest.checks import (
     EMBEDDINGS_SANE,
@@ -32,7 +32,12 @@ from vcf_pipeline.lib.stores.stored_rows import (
     vectors_for,
 )
 from vcf_pipeline.lib.stores.variant_tables import VARIANTS, variants_schema
-from vcf_pipeline.lib.stores.warehouse import build_of, parse_into, stream_batches
+from vcf_pipeline.lib.stores.warehouse import (
+    EMBEDDINGS,
+    build_of,
+    parse_into,
+    stream_batches,
+)
 from vcf_pipeline.lib.stores.write_journal import sweep_after_killed_writes
 from vcf_pipeline.lib.system.memory import release_free_memory
 from vcf_pipeline.lib.vcf.annotation_merge import transcript_rank
@@ -76,22 +81,24 @@ def parsed_variants(context: dg.AssetExecutionContext, settings: PipelineSetting
     path = sources.path_for(context.partition_key)
     files = home.partition_files(context.partition_key)
     try:
-        with _step_memory():
+        with _step_memory(), sources.fetched(context.partition_key) as (local, origin):
             result = parse_into(
-                path, files, home["parse.batch_records"], sources.bad_records_for(context.partition_key),
+                local, files, home["parse.batch_records"], sources.bad_records_for(context.partition_key),
                 home.identity_options(context.partition_key, sources), source_hint=f"source {decode_key(context.partition_key)[0]!r}",
                 samples=SampleOptions(home["samples.keep_all_calls_up_to"], sources.sample_namespace_for(context.partition_key)),
+                source=origin,
             )
     except VcfFormatError as exc:
         # A malformed file fails its own partition; the stores are untouched.
         raise dg.Failure(description=str(exc), metadata={"file": exc.path, "reason": exc.reason, "where": exc.where or ""}) from exc
     stats = result.stats
-    head = pq.ParquetFile(files.variants).read_row_group(0) if stats.variants else None
+    parsed = files.variants.open()
+    head = parsed.read_row_group(0) if stats.variants else None
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": stats.variants,
-            "dagster/column_schema": column_schema(pq.read_schema(files.variants)),
-            "file": dg.MetadataValue.path(str(path)),
+            "dagster/column_schema": column_schema(parsed.schema_arrow),
+            "file": dg.MetadataValue.path(str(path)) if isinstance(path, Path) else dg.MetadataValue.url(path),
             "sha256": result.sha256,
             "format": stats.file_format,
             "records": stats.records,
@@ -123,13 +130,15 @@ def variant_embeddings(context: dg.AssetExecutionContext, settings: PipelineSett
     store = home.variant_store()
     started = time.perf_counter()
     with _step_memory():
-        stats = embed_variant_file(files.variants, files.embeddings, embedder, lambda hashes: store.cached_embeddings(hashes, embedder.model_id))
+        with files.output(EMBEDDINGS) as out:
+            stats = embed_variant_file(files.variants, out, embedder, lambda hashes: store.cached_embeddings(hashes, embedder.model_id))
     seconds = time.perf_counter() - started
-    head = pq.ParquetFile(files.embeddings).read_row_group(0, columns=["variant_id", "description"]) if stats.variants else None
+    embedded = files.embeddings.open()
+    head = embedded.read_row_group(0, columns=["variant_id", "description"]) if stats.variants else None
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": stats.variants,
-            "dagster/column_schema": column_schema(pq.read_schema(files.embeddings)),
+            "dagster/column_schema": column_schema(embedded.schema_arrow),
             "model": embedder.model_id,
             "dimension": embedder.dimension,
             "distinct_texts": stats.distinct_texts,

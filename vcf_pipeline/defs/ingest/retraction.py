@@ -1,7 +1,6 @@
 """Retraction: when a watched file is deleted, its rows leave LanceDB and Kuzu (and the variants,
 genes, conditions and samples only it held), as if the file had never been ingested."""
 
-import shutil
 
 import dagster as dg
 
@@ -72,7 +71,7 @@ def retract_from_kuzu(context: dg.OpExecutionContext, config: RetractConfig, set
 @dg.op(ins={"lancedb_done": dg.In(dg.Nothing), "kuzu_done": dg.In(dg.Nothing)})
 def remove_warehouse_files(context: dg.OpExecutionContext, config: RetractConfig, settings: PipelineSettings) -> None:
     for key in _still_deleted(context, config.partition_keys):
-        shutil.rmtree(settings.current().partition_files(key).folder, ignore_errors=True)
+        settings.current().partition_files(key).remove()
 
 
 @dg.job(description="Removes deleted files' rows from LanceDB and Kuzu; launched by the folder sensor.")

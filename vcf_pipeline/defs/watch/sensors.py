@@ -10,12 +10,8 @@ from vcf_pipeline.lib.settings import Settings
 from vcf_pipeline.lib.watch.changes import WatchState, scan_for_changes
 
 
-def _parsed_sha256(home: Settings):
-    def sha(key: str) -> str | None:
-        files = home.partition_files(key)
-        return files.source_info()["sha256"] if files.source.exists() else None
-
-    return sha
+def _parsed_content(home: Settings):
+    return lambda key: home.partition_files(key).parsed_content()
 
 
 @dg.sensor(
@@ -32,13 +28,13 @@ def vcf_folder_sensor(context: dg.SensorEvaluationContext, settings: PipelineSet
         sources,
         WatchState.loads(context.cursor),
         registered,
-        parsed_sha256=_parsed_sha256(home),
+        parsed_sha256=_parsed_content(home),
         settle_s=home["watch.settle_s"],
         max_files=home["watch.max_files_per_tick"],
         max_hash_s=home["watch.max_hash_s_per_tick"],
     )
-    for name in changes.missing_sources:
-        context.log.warning(f"source {name!r}: folder {sources.folders[name]} does not exist; skipped (nothing retracted)")
+    for name, why in changes.missing_sources:
+        context.log.warning(f"source {name!r}: {why}; skipped (nothing retracted)")
     for shown in changes.refused:
         context.log.warning(f"{shown}: symlink leads outside its source folder; not followed")
     if changes.adopted:

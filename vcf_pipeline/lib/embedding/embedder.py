@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from vcf_pipeline.lib.embedding.text import describe_variant, text_hash
 from vcf_pipeline.lib.stores.warehouse import stream_batches
+from vcf_pipeline.lib.stores.warehouse_root import WarehouseFile
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BACKENDS = ("onnx-int8", "onnx", "torch", "static")
@@ -155,17 +155,17 @@ def embeddings_schema(dimension: int) -> pa.Schema:
     )
 
 
-def embed_variant_file(variants_path, out_path, embedder: Embedder, lookup, batch_rows: int = 20_000) -> EmbedStats:
+def embed_variant_file(variants: WarehouseFile, out: WarehouseFile, embedder: Embedder, lookup, batch_rows: int = 20_000) -> EmbedStats:
     """Describe every variant of a parsed Parquet file and write its embedding, encoding only texts
     that `lookup(text_hashes) -> {hash: vector}` does not already know (nor an earlier batch)."""
     stats = EmbedStats()
     dimension = embedder.dimension
     schema = embeddings_schema(dimension)
     encoded: dict[str, np.ndarray] = {}  # texts encoded by this call: not in the store yet
-    present = pq.read_schema(variants_path).names
+    present = variants.schema().names
     columns = ["variant_id", *(c for c in DESCRIBED_COLUMNS if c in present)]
-    with pq.ParquetWriter(out_path, schema) as out:
-        for batch in stream_batches(variants_path, batch_rows, columns):
+    with out.writer(schema) as writer:
+        for batch in stream_batches(variants, batch_rows, columns):
             if len(encoded) > _MAX_KNOWN_TEXTS:
                 encoded.clear()  # bounded memory; a text seen again this far apart is encoded again
             texts = [describe_variant(row) for row in batch.to_pylist()]
@@ -183,7 +183,7 @@ def embed_variant_file(variants_path, out_path, embedder: Embedder, lookup, batc
             stats.embedded += len(missing)
             known = {**encoded, **stored}
             matrix = np.stack([known[h] for h in hashes]) if hashes else np.zeros((0, dimension), np.float32)
-            out.write_table(
+            writer.write_table(
                 pa.table(
                     {
                         "variant_id": batch.column("variant_id"),

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from vcf_pipeline.lib.backup.snapshots import SnapshotError, StoreManifest
 from vcf_pipeline.lib.stores.graph_store import GraphStore
 from vcf_pipeline.lib.stores.variant_store import VariantStore
 from vcf_pipeline.lib.stores.variant_tables import CALLS, VARIANTS, sql_string
 from vcf_pipeline.lib.stores.warehouse import PartitionFiles, stream_batches
+from vcf_pipeline.lib.stores.warehouse_root import WarehouseFile
 from vcf_pipeline.lib.vcf.calls import CARRIER_ZYGOSITIES
 
 
@@ -27,7 +27,7 @@ class CheckOutcome:
 
 
 def unique_variant_ids(files: PartitionFiles) -> CheckOutcome:
-    ids = pq.read_table(files.variants, columns=["variant_id"]).column(0)
+    ids = files.variants.open().read(columns=["variant_id"]).column(0)
     distinct = pc.count_distinct(ids).as_py()
     return CheckOutcome(distinct == len(ids), f"{distinct} distinct ids in {len(ids)} rows", {"rows": len(ids), "distinct": distinct})
 
@@ -35,8 +35,8 @@ def unique_variant_ids(files: PartitionFiles) -> CheckOutcome:
 def embeddings_sane(files: PartitionFiles, dimension: int) -> CheckOutcome:
     """One vector per parsed variant, of the model's dimension and of unit length (read batch by
     batch: a 1M-variant file holds 1.5 GB of vectors)."""
-    parsed = pq.ParquetFile(files.variants).metadata.num_rows
-    width = pq.read_schema(files.embeddings).field("embedding").type.list_size
+    parsed = files.variants.open().metadata.num_rows
+    width = files.embeddings.schema().field("embedding").type.list_size
     vectors = bad_norms = 0
     for batch in stream_batches(files.embeddings, columns=["embedding"]):
         matrix = batch.column(0).flatten().to_numpy().reshape(batch.num_rows, width)
@@ -55,10 +55,10 @@ def _parsed_counts(files: PartitionFiles, tombstones: set[str], carriers: bool =
     with `carriers`, only the calls of carriers (the graph's CARRIES edges)."""
     dead = pa.array(sorted(tombstones), pa.string())
 
-    def count(path: Path) -> int:
+    def count(file: WarehouseFile) -> int:
         if not len(dead):
-            return pq.ParquetFile(path).metadata.num_rows
-        return sum(b.num_rows - (pc.sum(pc.is_in(b.column(0), value_set=dead)).as_py() or 0) for b in stream_batches(path, columns=["variant_id"]))
+            return file.open().metadata.num_rows
+        return sum(b.num_rows - (pc.sum(pc.is_in(b.column(0), value_set=dead)).as_py() or 0) for b in stream_batches(file, columns=["variant_id"]))
 
     def count_carriers() -> int:
         kept = 0

@@ -73,17 +73,23 @@ class GraphLoadStats:
 
 
 class GraphStore:
-    """The Kuzu database file at `path` (e.g. `<home>/kuzu/graph.kuzu`)."""
+    """The Kuzu database file at `path` (e.g. `<home>/kuzu/graph.kuzu`). `before_write` runs before
+    the database is opened for writing (lib/stores/graph_owner.py: one graph per deployment);
+    `snapshot` names the snapshot a read-only copy came from."""
 
-    def __init__(self, path: Path | str, buffer_mb: int = DEFAULT_BUFFER_MB):
+    def __init__(self, path: Path | str, buffer_mb: int = DEFAULT_BUFFER_MB, before_write=lambda: None, snapshot: str = ""):
         self.path = Path(path)
         self.buffer_mb = buffer_mb
+        self.before_write = before_write
+        self.snapshot = snapshot
         self._identity_checked = False  # refuse_old_graph passed (reads); writes check every time
 
     @contextmanager
     def _connect(self, read_only: bool, wait_s: float = _READ_ONLY_WAIT_S) -> Iterator[kuzu.Connection]:
         if read_only and not self.path.exists():
             raise FileNotFoundError(f"no graph at {self.path}: nothing has been ingested yet")
+        if not read_only:
+            self.before_write()
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         deadline = time.monotonic() + wait_s
         while True:

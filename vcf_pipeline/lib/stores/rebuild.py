@@ -18,6 +18,7 @@ from pathlib import Path
 from vcf_pipeline.lib.stores.curation import CurationError, Curator
 from vcf_pipeline.lib.stores.curation_log import ADDED, CURATIONS, DELETED, Curation
 from vcf_pipeline.lib.stores.variant_tables import VARIANTS
+from vcf_pipeline.lib.stores.warehouse_root import WarehouseRoot
 from vcf_pipeline.lib.vcf.contigs import canonical_contig
 from vcf_pipeline.lib.vcf.identity import (
     ASSEMBLIES,
@@ -38,13 +39,15 @@ class OldCuration:
     curation: Curation
 
 
-def retire_stores(lancedb_uri: str, kuzu_folder: Path, warehouse: Path, home: Path) -> Path:
+def retire_stores(lancedb_uri: str, kuzu_folder: Path, warehouse: WarehouseRoot, home: Path) -> Path:
     """Move the stores and the warehouse into a new `<home>/retired/<time>/`; returns that folder."""
     if "://" in lancedb_uri:
         raise RebuildRefused(f"LanceDB is at {lancedb_uri}: rebuild moves local folders aside; copy that database away and empty it first")
+    if not warehouse.is_local:
+        raise RebuildRefused(f"the warehouse is at {warehouse.uri}: rebuild moves local folders aside; empty that prefix first")
     folder = home / "retired" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
     folder.mkdir(parents=True, mode=0o700)
-    for name, path in (("lancedb", Path(lancedb_uri)), ("kuzu", kuzu_folder), ("warehouse", warehouse)):
+    for name, path in (("lancedb", Path(lancedb_uri)), ("kuzu", kuzu_folder), ("warehouse", Path(warehouse.base))):
         if path.exists():
             shutil.move(str(path), str(folder / name))
     return folder

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from vcf_pipeline.lib.embedding.text import describe_variant, text_hash
 from vcf_pipeline.lib.stores.curation_log import Overlay
 from vcf_pipeline.lib.stores.variant_tables import FILE_VARIANTS, in_list
 from vcf_pipeline.lib.stores.warehouse import (
+    REFRESHED_ROWS,
+    STORED_ROWS,
     PartitionFiles,
     stream_batches,
     variant_batches_with_embeddings,
@@ -127,9 +128,9 @@ def store_partition(store, files: PartitionFiles, rank: int, overlay: Overlay, v
     holds that other files do. Writes `files.stored_rows` and `files.refreshed_rows` for the graph."""
     key = files.partition_key
     held_elsewhere = store.ids_held_elsewhere(key)
-    dimension = pq.read_schema(files.embeddings).field("embedding").type.list_size
+    dimension = files.embeddings.schema().field("embedding").type.list_size
     done = PartitionWrite()
-    with pq.ParquetWriter(files.stored_rows, VARIANT_SCHEMA) as out:
+    with files.output(STORED_ROWS) as stored, stored.writer(VARIANT_SCHEMA) as out:
 
         def kept(batches):
             for batch in batches:
@@ -145,7 +146,8 @@ def store_partition(store, files: PartitionFiles, rank: int, overlay: Overlay, v
     )
     refreshed = refresh(store, dropped_shared, overlay, vectors)
     done.refreshed = refreshed.num_rows
-    pq.write_table(refreshed.select(VARIANT_SCHEMA.names).cast(VARIANT_SCHEMA) if refreshed.num_rows else VARIANT_SCHEMA.empty_table(), files.refreshed_rows)
+    with files.output(REFRESHED_ROWS) as out:
+        out.write_table(refreshed.select(VARIANT_SCHEMA.names).cast(VARIANT_SCHEMA) if refreshed.num_rows else VARIANT_SCHEMA.empty_table())
     return done
 
 

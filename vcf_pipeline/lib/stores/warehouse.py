@@ -7,17 +7,19 @@ batch by batch, so memory stays bounded whatever the file's size.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import shutil
+import posixpath
+import secrets
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.fs as pafs
 
+from vcf_pipeline.lib.stores.warehouse_root import WarehouseFile, WarehouseRoot
 from vcf_pipeline.lib.vcf.calls import CALL_SCHEMA, SampleOptions
 from vcf_pipeline.lib.vcf.identity import IdentityOptions
 from vcf_pipeline.lib.vcf.reader import (
@@ -37,48 +39,124 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# The steps' files of a partition, by the name the commit marker gives them.
+PARSED, CALLS, EMBEDDINGS, STORED_ROWS, REFRESHED_ROWS = "variants", "calls", "embeddings", "stored_rows", "refreshed_rows"
+COMMIT_MARKER = "commit.json"
+
+
 @dataclass(frozen=True)
 class PartitionFiles:
-    """Where one partition's intermediate files live under the warehouse root."""
+    """One partition's intermediate files under the warehouse root.
 
-    root: Path
+    A partition's folder holds one folder per parse (a generation) and `commit.json`, which names the
+    generation, the files each step has finished in it and the parsed file's source information. A
+    file is read only through the marker, and a step's output is named there only once it is written
+    whole, so a reader never sees a half-written file, on a local disk or in an object store.
+    """
+
+    root: WarehouseRoot
     partition_key: str
 
-    @property
-    def folder(self) -> Path:
-        return self.root / storage_name(self.partition_key)
+    def __post_init__(self):
+        if not isinstance(self.root, WarehouseRoot):
+            object.__setattr__(self, "root", WarehouseRoot.local(self.root))
 
     @property
-    def variants(self) -> Path:
-        return self.folder / "variants.parquet"
+    def folder(self) -> str:
+        return self.root.path(storage_name(self.partition_key))
 
     @property
-    def calls(self) -> Path:
-        return self.folder / "calls.parquet"
+    def marker(self) -> str:
+        return posixpath.join(self.folder, COMMIT_MARKER)
+
+    def commit(self) -> dict | None:
+        """The partition's commit marker, or None before its first complete parse."""
+        return self.root.read_json(self.marker) or self._unmarked_commit()
+
+    def _unmarked_commit(self) -> dict | None:
+        """A partition parsed before commit markers: its files sat directly in its folder, and its
+        `source.json` was renamed into place last, so the same guarantee held."""
+        source = self.root.read_json(posixpath.join(self.folder, "source.json"))
+        if source is None:
+            return None
+        present = {info.base_name for info in self.root.fs.get_file_info(pafs.FileSelector(self.folder))}
+        names = (PARSED, CALLS, EMBEDDINGS, STORED_ROWS, REFRESHED_ROWS)
+        return {"generation": "", "files": {n: f"{n}.parquet" for n in names if f"{n}.parquet" in present}, "source": source}
+
+    def exists(self) -> bool:
+        return self.commit() is not None
+
+    def committed(self, name: str) -> WarehouseFile:
+        """The finished file `name` of the current parse (FileNotFoundError when that step has not run)."""
+        commit = self.commit()
+        if commit is None or name not in commit["files"]:
+            step = "parse" if commit is None else f"{name} step"
+            raise FileNotFoundError(f"{self.partition_key}: no {name} in the warehouse ({self.root.uri}): run the {step} first")
+        return self.root.file(posixpath.join(self.folder, commit["files"][name]))
 
     @property
-    def embeddings(self) -> Path:
-        return self.folder / "embeddings.parquet"
+    def variants(self) -> WarehouseFile:
+        return self.committed(PARSED)
 
     @property
-    def stored_rows(self) -> Path:
+    def calls(self) -> WarehouseFile:
+        return self.committed(CALLS)
+
+    @property
+    def embeddings(self) -> WarehouseFile:
+        return self.committed(EMBEDDINGS)
+
+    @property
+    def stored_rows(self) -> WarehouseFile:
         """The file's variants as the LanceDB step stored them (merged across files, curated): what
         the graph loads."""
-        return self.folder / "stored_rows.parquet"
+        return self.committed(STORED_ROWS)
 
     @property
-    def refreshed_rows(self) -> Path:
+    def refreshed_rows(self) -> WarehouseFile:
         """Variants the file no longer holds that other files do, with their annotation merged anew."""
-        return self.folder / "refreshed_rows.parquet"
-
-    @property
-    def source(self) -> Path:
-        return self.folder / "source.json"
+        return self.committed(REFRESHED_ROWS)
 
     def source_info(self) -> dict:
         """Path, sha256 and parse stats of the file as it was parsed."""
-        return json.loads(self.source.read_text())
+        commit = self.commit()
+        if commit is None:
+            raise FileNotFoundError(f"{self.partition_key}: not parsed into the warehouse ({self.root.uri}) yet")
+        return commit["source"]
 
+    def parsed_content(self) -> str | None:
+        """The id of the content last parsed (`Sources.content_id`), or None before a parse."""
+        commit = self.commit()
+        return (commit["source"].get("content_id") or commit["source"]["sha256"]) if commit else None
+
+    @contextmanager
+    def output(self, name: str) -> Iterator[WarehouseFile]:
+        """A new file for step output `name` of the current parse, named in the marker once the
+        block ends without error; the file it replaces stays readable until then."""
+        commit = self.commit()
+        if commit is None:
+            raise FileNotFoundError(f"{self.partition_key}: not parsed into the warehouse ({self.root.uri}) yet")
+        relative = posixpath.join(commit["generation"], f"{name}-{secrets.token_hex(4)}.parquet")
+        target = self.root.file(posixpath.join(self.folder, relative))
+        try:
+            yield target
+        except BaseException:
+            self.root.delete_file(target.path)
+            raise
+        latest = self.commit()
+        if latest is None or latest["generation"] != commit["generation"]:
+            self.root.delete_file(target.path)
+            raise RuntimeError(f"{self.partition_key}: parsed again while its {name} was written; run the step again")
+        replaced = latest["files"].get(name)
+        latest["files"][name] = relative
+        self.root.write_json(self.marker, latest)
+        if replaced:
+            self.root.delete_file(posixpath.join(self.folder, replaced))
+
+    def remove(self) -> None:
+        """Forget the partition: the marker first, so nothing is read from a half-deleted folder."""
+        self.root.delete_file(self.marker)
+        self.root.delete_folder(self.folder)
 
 
 def build_of(source_info: dict) -> tuple[str, str]:
@@ -102,48 +180,49 @@ def parse_into(
     identity: IdentityOptions = IdentityOptions(),
     source_hint: str = "",
     samples: SampleOptions = SampleOptions(),
+    source: dict | None = None,
 ) -> ParseResult:
-    """Parse `path` into the partition's variants/calls Parquet. The previous files are replaced only
-    once the whole file parsed: a malformed file leaves the last good parse in place."""
+    """Parse `path` into a new generation of the partition's variants/calls Parquet, committed only
+    once the whole file parsed: a malformed file leaves the last good parse in place. `source` adds
+    to the recorded source information (an object's URI and ETag)."""
     started = time.perf_counter()
-    files.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    staging = files.folder.with_name(files.folder.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(mode=0o700)
+    generation = f"g{time.time_ns():x}{secrets.token_hex(2)}"
+    folder = posixpath.join(files.folder, generation)
+    files.root.make_folder(folder)
+    variants = files.root.file(posixpath.join(folder, "variants.parquet"))
+    calls = files.root.file(posixpath.join(folder, "calls.parquet"))
     try:
         with (
-            VcfReader(path, batch_records, tmp_dir=staging, bad_records=bad_records, identity=identity, source_hint=source_hint,
-                      samples=samples) as reader,
-            pq.ParquetWriter(staging / files.variants.name, PARSED_SCHEMA) as variants_out,
-            pq.ParquetWriter(staging / files.calls.name, CALL_SCHEMA) as calls_out,
+            tempfile.TemporaryDirectory(prefix="vcf-parse-") as scratch,
+            VcfReader(path, batch_records, tmp_dir=Path(scratch), bad_records=bad_records, identity=identity,
+                      source_hint=source_hint, samples=samples) as reader,
+            variants.writer(PARSED_SCHEMA) as variants_out,
+            calls.writer(CALL_SCHEMA) as calls_out,
         ):
             for batch in reader.batches():
                 variants_out.write_batch(batch.variants)
                 calls_out.write_batch(batch.calls)
         sha256 = file_sha256(path)
-        (staging / files.source.name).write_text(
-            json.dumps({"path": str(path), "sha256": sha256, "stats": asdict(reader.stats)}, indent=1)
-        )
-        old = files.folder.with_name(files.folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if files.folder.exists():
-            os.replace(files.folder, old)
-        os.replace(staging, files.folder)
-        shutil.rmtree(old, ignore_errors=True)
+        previous = files.commit()
+        files.root.write_json(files.marker, {
+            "generation": generation,
+            "files": {PARSED: f"{generation}/variants.parquet", CALLS: f"{generation}/calls.parquet"},
+            "source": {"path": str(path), "sha256": sha256, "stats": asdict(reader.stats), **(source or {})},
+        })
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        files.root.delete_folder(folder)
         raise
+    if previous and previous["generation"]:
+        files.root.delete_folder(posixpath.join(files.folder, previous["generation"]))
+    elif previous:  # an unmarked parse: its files sit beside the new generation
+        for name in [*previous["files"].values(), "source.json"]:
+            files.root.delete_file(posixpath.join(files.folder, name))
     return ParseResult(reader.stats, sha256, time.perf_counter() - started)
 
 
-def stream_batches(path: Path, batch_rows: int = 20_000, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
-    """A Parquet file's batches, read one row group at a time. pyarrow's defaults (pre-buffering,
-    threaded reads) read ahead: 1.9 GB resident for a 1M-row embeddings file instead of 350 MB."""
-    return open_parquet(path).iter_batches(batch_size=batch_rows, columns=columns, use_threads=False)
-
-
-def open_parquet(path: Path) -> pq.ParquetFile:
-    return pq.ParquetFile(path, pre_buffer=False)
+def stream_batches(file: WarehouseFile, batch_rows: int = 20_000, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """A Parquet file's batches, read one row group at a time (bounded memory)."""
+    return file.open().iter_batches(batch_size=batch_rows, columns=columns, use_threads=False)
 
 
 def variant_batches_with_embeddings(files: PartitionFiles, batch_rows: int = 20_000) -> Iterator[pa.RecordBatch]:

@@ -1,7 +1,8 @@
 """One scan of the watched source folders: which files are new, changed or gone since the last look.
 
 The state between looks (the sensor's cursor) holds a fingerprint per file: size and mtime, which are
-cheap to read, and the sha256 of the content, computed only when size or mtime moved. A file counts
+cheap to read, and the sha256 of the content, computed only when size or mtime moved (for an object:
+its size, last-modified time and ETag, all from the listing). A file counts
 once it has stopped changing for `settle_s` (so a half-copied file is never ingested), and hashing is
 budgeted per look: a folder of thousands of new files is worked through over several looks.
 """
@@ -10,15 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from vcf_pipeline.lib.stores.warehouse import file_sha256
-from vcf_pipeline.lib.watch.folder_scan import list_folder
+from vcf_pipeline.lib.watch.folder_scan import Entry
+from vcf_pipeline.lib.watch.object_source import SourceUnavailable
 from vcf_pipeline.lib.watch.partition_keys import decode_key, encode_key
 from vcf_pipeline.lib.watch.sources import Sources
 
@@ -68,8 +67,7 @@ class WatchState:
 @dataclass(frozen=True)
 class FileChange:
     partition_key: str
-    path: Path
-    sha256: str
+    sha256: str  # the content's id: a file's sha256, an object's ETag and size
     revision: int
 
     @property
@@ -91,7 +89,7 @@ class FolderChanges:
     settling: list[str] = field(default_factory=list)
     deferred: int = 0  # left for the next look by the per-look budget
     refused: list[str] = field(default_factory=list)  # reported for the first time
-    missing_sources: list[str] = field(default_factory=list)
+    missing_sources: list[tuple[str, str]] = field(default_factory=list)  # (source, why it could not be listed)
     listed: int = 0
 
     @property
@@ -118,18 +116,19 @@ def scan_for_changes(
     now = time.time() if now is None else now
     files = dict(state.files)
     result = FolderChanges(state=WatchState(files=files, refused=set(state.refused), revision=state.revision))
-    present: dict[str, tuple[Path, os.stat_result]] = {}
+    present: dict[str, Entry] = {}
     listed_sources = set()
     for name in sources.watched:
-        folder = sources.folders[name]
-        if not folder.is_dir():
-            # An absent (e.g. unmounted) folder is skipped, never read as "all files deleted".
-            result.missing_sources.append(name)
+        try:
+            listing = sources.listing(name)
+        except SourceUnavailable as exc:
+            # An absent (e.g. unmounted) folder or an unreachable bucket is skipped, never read as
+            # "all files deleted".
+            result.missing_sources.append((name, str(exc)))
             continue
         listed_sources.add(name)
-        listing = list_folder(folder)
-        for relative, stat in listing.files.items():
-            present[encode_key(name, relative)] = (folder / relative, stat)
+        for relative, entry in listing.files.items():
+            present[encode_key(name, relative)] = entry
         for relative in listing.refused:
             shown = f"{name}/{relative}"
             if shown not in result.state.refused:
@@ -153,12 +152,11 @@ def scan_for_changes(
 
     budget_ends = time.monotonic() + max_hash_s
     handled = 0
-    for key, (path, stat) in sorted(present.items()):
+    for key, entry in sorted(present.items()):
         seen = files.get(key)
-        if seen is not None and (seen.size, seen.mtime_ns) == (stat.st_size, stat.st_mtime_ns) and key in registered:
+        if seen is not None and (seen.size, seen.mtime_ns) == (entry.size, entry.mtime_ns) and key in registered:
             continue  # unchanged: the common case costs one stat
-        # ctime moves on every write and on utime, so a copy that restores mtime (cp -p) still settles.
-        if now - max(stat.st_mtime_ns, stat.st_ctime_ns) / 1e9 < settle_s:
+        if now - entry.changed_ns / 1e9 < settle_s:
             result.settling.append(key)
             continue
         if handled >= max_files or time.monotonic() > budget_ends:
@@ -166,15 +164,15 @@ def scan_for_changes(
             continue
         handled += 1
         try:
-            sha = file_sha256(path)
+            sha = sources.content_id(key, entry)
         except OSError:
             continue  # vanished or unreadable between listing and hashing: the next look decides
-        files[key] = Fingerprint(stat.st_size, stat.st_mtime_ns, sha)
+        files[key] = Fingerprint(entry.size, entry.mtime_ns, sha)
         if key in registered and (seen.sha256 if seen else parsed_sha256(key)) == sha:
             if seen is None:
                 result.adopted.append(key)
             continue  # touched, or ingested before the watch began: same content, no run
         result.state.revision += 1
-        change = FileChange(key, path, sha, result.state.revision)
+        change = FileChange(key, sha, result.state.revision)
         (result.changed if key in registered else result.new).append(change)
     return result

@@ -18,15 +18,30 @@ def is_candidate_name(name: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """What a listing tells of one file, before reading it."""
+
+    size: int
+    mtime_ns: int
+    changed_ns: int  # the last change of any kind: mtime or ctime for a file, last-modified for an object
+    etag: str = ""  # objects only
+
+    @classmethod
+    def of(cls, stat: os.stat_result) -> "Entry":
+        # ctime moves on every write and on utime, so a copy that restores mtime (cp -p) still settles.
+        return cls(stat.st_size, stat.st_mtime_ns, max(stat.st_mtime_ns, stat.st_ctime_ns))
+
+
+@dataclass(frozen=True)
 class Listing:
-    files: dict[str, os.stat_result]  # relative posix path -> stat of the file (the target, for symlinks)
+    files: dict[str, Entry]  # relative posix path -> the file (the target, for symlinks)
     refused: list[str]  # symlinks leading outside the folder
 
 
 def list_folder(folder: Path) -> Listing:
     """Candidate files under `folder`, recursively; hidden entries skipped, symlinks checked."""
     root = folder.resolve()
-    files: dict[str, os.stat_result] = {}
+    files: dict[str, Entry] = {}
     refused: list[str] = []
     pending = [root]
     while pending:
@@ -43,11 +58,11 @@ def list_folder(folder: Path) -> Listing:
                         continue
                     # Linked folders inside the source are not walked (no loops, no duplicate keys).
                     if target.is_file() and is_candidate_name(entry.name):
-                        files[relative] = target.stat()
+                        files[relative] = Entry.of(target.stat())
                 elif entry.is_dir(follow_symlinks=False):
                     pending.append(Path(entry.path))
                 elif entry.is_file(follow_symlinks=False) and is_candidate_name(entry.name):
-                    files[relative] = entry.stat(follow_symlinks=False)
+                    files[relative] = Entry.of(entry.stat(follow_symlinks=False))
     return Listing(files, sorted(refused))
 
 

@@ -8,28 +8,42 @@ instead of failing the file; `build` is the genome build of every file in it, wh
 say; `reference` the FASTA to normalise them against; `sample_namespace` prefixes its files' sample
 names (`lab1:NA12878`) where another source uses the same names for other people; `incoming` may be
 given such settings too) and from
-`VCF_PIPELINE_SOURCES` (`name=path,name=path`), which wins. Registered sources are only looked up:
-`vcf-pipeline ingest` records the other folders it was pointed at in `<home>/sources.json`, so that
-later runs (and backfills) can find those files again, and the build or reference given to
-`ingest --build/--reference` for a file in `<home>/file_builds.json`, so that re-ingests keep them.
-Those files are state the commands write, not configuration a person edits, so they stay apart from
-the configuration file.
+`VCF_PIPELINE_SOURCES` (`name=path,name=path`), which wins. A path may be an object-store prefix,
+`s3://bucket/prefix` (lib/watch/object_source.py), on the home's S3 endpoint with its credentials.
+Registered sources are only looked up: `vcf-pipeline ingest` records the other folders it was pointed
+at in `sources.json`, so that later runs (and backfills) can find those files again, and the build or
+reference given to `ingest --build/--reference` for a file in `file_builds.json`, so that re-ingests
+keep them. Those files are state the commands write, not configuration a person edits, so they stay
+apart from the configuration file, in the registry the home's settings name (`Settings.registry`:
+the home, or beside an object-store warehouse, where every machine sees them).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vcf_pipeline.lib.stores.warehouse_root import WarehouseRoot
+from vcf_pipeline.lib.watch.folder_scan import Entry, Listing, list_folder
+from vcf_pipeline.lib.watch.object_source import (
+    ObjectPrefix,
+    SourceUnavailable,
+    content_id,
+    downloaded,
+    list_objects,
+)
 from vcf_pipeline.lib.watch.partition_keys import decode_key, encode_key
 
 DEFAULT_SOURCE = "incoming"
 PINS_FILE = "file_builds.json"
 AUTO_BUILD = "auto"
 _ENTRY_KEYS = {"path", "bad_records", "build", "reference", "sample_namespace"}
+SOURCES_FILE = "sources.json"
+Location = Path | ObjectPrefix
 
 
 class UnknownSourceError(KeyError):
@@ -41,21 +55,22 @@ class Sources:
     """The configured source folders of one pipeline home."""
 
     home: Path
-    folders: dict[str, Path]
+    folders: dict[str, Location]
     watched: tuple[str, ...] = (DEFAULT_SOURCE,)
     bad_records: dict[str, str] = field(default_factory=dict)  # source -> "fail" (default) or "skip"
     builds: dict[str, str] = field(default_factory=dict)  # source -> genome build its files are on
     references: dict[str, Path] = field(default_factory=dict)  # source -> FASTA
     sample_namespaces: dict[str, str] = field(default_factory=dict)  # source -> prefix of its sample names
+    registry: WarehouseRoot | None = None  # where sources.json and file_builds.json live (None: the home)
+    s3_client: Callable[[], object] | None = None  # a boto3 client of the home's S3 endpoint, for s3:// sources
 
     @classmethod
-    def load(cls, home: Path | str, configured: dict | None = None, env: str | None = None) -> "Sources":
+    def load(cls, home: Path | str, configured: dict | None = None, env: str | None = None,
+             registry: WarehouseRoot | None = None, s3_client: Callable[[], object] | None = None) -> "Sources":
         """The sources of `home`: `configured` is the `sources:` section of its configuration file."""
         home = Path(home).resolve()
-        folders: dict[str, Path] = {}
-        registry = home / "sources.json"
-        if registry.exists():
-            folders.update({k: Path(v) for k, v in json.loads(registry.read_text()).items()})
+        registry = registry or WarehouseRoot.local(home)
+        folders: dict[str, Location] = {k: _folder(v, home) for k, v in (registry.read_json(registry.path(SOURCES_FILE)) or {}).items()}
         configured, options = _configured(configured or {}, home)
         watched = {DEFAULT_SOURCE: home / "incoming", **configured}
         env = os.environ.get("VCF_PIPELINE_SOURCES", "") if env is None else env
@@ -65,7 +80,51 @@ class Sources:
                 raise ValueError(f"VCF_PIPELINE_SOURCES entry {item!r} is not name=path")
             watched[name.strip()] = _folder(path.strip(), home)
         folders.update(watched)
-        return cls(home=home, folders=folders, watched=tuple(watched), **options)
+        return cls(home=home, folders=folders, watched=tuple(watched), registry=registry, s3_client=s3_client, **options)
+
+    def listing(self, name: str) -> Listing:
+        """The candidate files of source `name` (SourceUnavailable when it cannot be listed)."""
+        where = self.folders[name]
+        if isinstance(where, ObjectPrefix):
+            return list_objects(self._client(), where)
+        if not where.is_dir():
+            raise SourceUnavailable(f"folder {where} does not exist")
+        return list_folder(where)
+
+    def content_id(self, key: str, entry: Entry) -> str:
+        """What a file's content is known by: an object's ETag and size, else the file's sha256."""
+        from vcf_pipeline.lib.stores.warehouse import file_sha256
+
+        where = self._location(key)
+        return content_id(entry) if isinstance(where, ObjectPrefix) else file_sha256(self.path_for(key))
+
+    @contextmanager
+    def fetched(self, key: str) -> Iterator[tuple[Path, dict]]:
+        """The partition's file as a local path pysam can read, and what to record of where it came
+        from (an object's URI and content id; nothing for a local file)."""
+        where = self._location(key)
+        if isinstance(where, ObjectPrefix):
+            with downloaded(self._client(), where, decode_key(key)[1]) as found:
+                yield found
+        else:
+            yield self.path_for(key), {}
+
+    def exists(self, key: str) -> bool:
+        where = self._location(key)
+        if isinstance(where, ObjectPrefix):
+            return decode_key(key)[1] in self.listing(decode_key(key)[0]).files
+        return self.path_for(key).is_file()
+
+    def _client(self):
+        if self.s3_client is None:
+            raise SourceUnavailable("an s3:// source needs the home's S3 settings")
+        return self.s3_client()
+
+    def _location(self, key: str) -> Location:
+        source = decode_key(key)[0]
+        if source not in self.folders:
+            raise UnknownSourceError(f"partition {key!r} names unknown source {source!r}")
+        return self.folders[source]
 
     def register(self, folder: Path) -> str:
         """Name of the source for `folder`, recording a new one in `<home>/sources.json` if needed."""
@@ -79,17 +138,16 @@ class Sources:
             n += 1
             name = f"{base}-{n}"
         self.folders[name] = folder
-        registry = self.home / "sources.json"
-        recorded = json.loads(registry.read_text()) if registry.exists() else {}
+        recorded = self.registry.read_json(self.registry.path(SOURCES_FILE)) or {}
         recorded[name] = str(folder)
-        _write_private(registry, recorded)
+        self.registry.write_json(self.registry.path(SOURCES_FILE), recorded)
         return name
 
     def key_for(self, path: Path) -> str:
         """Partition key of a file, registering its folder as a source when no source holds it."""
         path = path.resolve()
         for name, folder in self.folders.items():
-            if path.is_relative_to(folder):
+            if isinstance(folder, Path) and path.is_relative_to(folder):
                 return encode_key(name, path.relative_to(folder).as_posix())
         return encode_key(self.register(path.parent), path.name)
 
@@ -129,29 +187,20 @@ class Sources:
                 entry["build"] = build
             if reference is not None:
                 entry["reference"] = str(Path(reference).resolve())
-        _write_private(self.home / PINS_FILE, pins)
+        self.registry.write_json(self.registry.path(PINS_FILE), pins)
 
     def _pins(self) -> dict:
-        path = self.home / PINS_FILE
-        return json.loads(path.read_text()) if path.exists() else {}
+        return self.registry.read_json(self.registry.path(PINS_FILE)) or {}
 
-    def path_for(self, key: str) -> Path:
-        """The file a partition key stands for."""
-        source, relative = decode_key(key)
-        if source not in self.folders:
-            raise UnknownSourceError(f"partition {key!r} names unknown source {source!r}")
-        return self.folders[source] / relative
+    def path_for(self, key: str) -> Path | str:
+        """The file a partition key stands for: a local path, or an object's s3:// URI."""
+        where = self._location(key)
+        return where.uri + decode_key(key)[1] if isinstance(where, ObjectPrefix) else where / decode_key(key)[1]
 
 
-def _write_private(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(json.dumps(data, indent=2, sort_keys=True))
-    os.chmod(path, 0o600)  # a file written before this rule
-
-
-def _folder(path: str, home: Path) -> Path:
+def _folder(path: str, home: Path) -> Location:
+    if path.startswith("s3://"):
+        return ObjectPrefix.parse(path)
     folder = Path(path).expanduser()
     return (folder if folder.is_absolute() else home / folder).resolve()
 
@@ -182,7 +231,8 @@ def _configured(entries: dict, home: Path) -> tuple[dict[str, Path], dict]:
             except BuildError as exc:
                 raise ValueError(f"source {name!r}: {exc}") from None
         if entry.get("reference"):
-            options["references"][name] = _folder(str(entry["reference"]), home)
+            reference = Path(str(entry["reference"])).expanduser()
+            options["references"][name] = (reference if reference.is_absolute() else home / reference).resolve()
         if entry.get("sample_namespace"):
             namespace = str(entry["sample_namespace"])
             if not re.fullmatch(r"[A-Za-z0-9_.-]+", namespace):
