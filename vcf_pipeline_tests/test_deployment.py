@@ -13,86 +13,24 @@ otherwise than a user's configuration does.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
-import time
-from pathlib import Path
 
 import dagster as dg
 import pysam
 import pytest
-import yaml
 
 from vcf_pipeline.cli.main import main
-from vcf_pipeline.instance.home import prepare_home
 from vcf_pipeline.lib.backup.local_s3 import SeaweedServer
 from vcf_pipeline.lib.backup.s3_client import s3_client
 from vcf_pipeline.lib.settings import Settings
 from vcf_pipeline.lib.stores.graph_owner import GraphElsewhere
-from vcf_pipeline.lib.system.process_groups import start_group, stop_groups
-from vcf_pipeline_tests.conftest import REPO, SAMPLES, expected_from_pysam
-from vcf_pipeline_tests.files import write_settings
+from vcf_pipeline.lib.system.process_groups import stop_groups
+from vcf_pipeline_tests.conftest import SAMPLES, expected_from_pysam
+from vcf_pipeline_tests.deployment import BUCKET, Deployment
 from vcf_pipeline_tests.postgres import running_postgres
-from vcf_pipeline_tests.test_daemon import BIN
 
-BUCKET = "lab"
 TRIO = SAMPLES / "family_trio.vcf"
 OBJECT = "drop/batch-7/family_trio.vcf"
-WAIT_S = 300
-
-
-class Deployment:
-    def __init__(self, root: Path, postgres, s3: SeaweedServer):
-        self.root, self.postgres, self.s3 = root, postgres, s3
-        self.daemon = None
-
-    def machine(self, name: str) -> Path:
-        """A home and its own DAGSTER_HOME folder, configured like every other machine's."""
-        home, instance = self.root / name, self.root / f"{name}-dagster"
-        instance.mkdir(parents=True, exist_ok=True)
-        storage = {"postgres": {"postgres_db": {"hostname": "127.0.0.1", "port": self.postgres.port, "username": self.postgres.user,
-                                                "password": "unused-with-trust", "db_name": "dagster", "scheme": "postgresql+psycopg2"}}}
-        (instance / "dagster.yaml").write_text(yaml.safe_dump({"storage": storage}))
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "s3-credentials").write_text(f"[lab]\naws_access_key_id = {self.s3.access_key}\naws_secret_access_key = {self.s3.secret_key}\n")
-        write_settings(home, {
-            "dagster_home": str(instance),
-            "lancedb_uri": f"s3://{BUCKET}/lancedb",
-            "warehouse_uri": f"s3://{BUCKET}/warehouse",
-            "sources": {"drop": f"s3://{BUCKET}/drop"},
-            "s3": {"endpoint": self.s3.endpoint, "bucket": BUCKET, "prefix": "snapshots", "profile": "lab", "credentials_file": "s3-credentials"},
-            "watch": {"sensor_interval_s": 1, "settle_s": 1},
-        })
-        return home
-
-    def start_daemon(self, home: Path) -> None:
-        settings = Settings.load(home)
-        prepare_home(settings)
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("VCF_PIPELINE_")},
-               "VCF_PIPELINE_HOME": str(home), "DAGSTER_HOME": str(settings.dagster_home), "HF_HUB_OFFLINE": "1"}
-        log = open(home / "daemon.log", "ab")
-        self.daemon = start_group([str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
-                                  cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def instance(self, home: Path) -> dg.DagsterInstance:
-        return dg.DagsterInstance.from_config(str(Settings.load(home).dagster_home))
-
-    def wait_for(self, predicate, what: str, home: Path):
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(1)
-        log = (home / "daemon.log").read_text(errors="replace").splitlines()[-40:] if (home / "daemon.log").exists() else []
-        pytest.fail(f"timed out waiting for {what}\n" + "\n".join(log))
-
-    def finished_runs(self, home: Path, job: str, count: int):
-        with self.instance(home) as instance:
-            runs = [r for r in instance.get_runs() if r.job_name == job]
-        done = [r for r in runs if r.is_finished]
-        return done if len(done) >= count and len(done) == len(runs) else None
 
 
 @pytest.fixture(scope="module")

@@ -178,17 +178,22 @@ class Settings:
     def source_folders(self):
         from vcf_pipeline.lib.watch.sources import Sources
 
-        return Sources.load(self.home, self.sources, registry=self.registry, s3_client=self.s3_client)
+        return Sources.load(self.home, self.sources, registry=self.registry, shared_registry=self.shared_registry, s3_client=self.s3_client)
+
+    @property
+    def shared_registry(self) -> bool:
+        """A warehouse set by URI is a deployment's, which several machines may share."""
+        return bool(self["warehouse_uri"])
 
     @property
     def registry(self):
-        """Where the commands record registered sources and per-file builds: the home, or beside the
-        warehouse when that is in object storage, so that every machine sees the same."""
+        """Where the commands record registered sources, per-file builds and the graph's owner: the
+        home, or beside a warehouse set by URI, so that every machine sharing it sees the same."""
         from vcf_pipeline.lib.stores.warehouse_root import WarehouseRoot
 
-        warehouse = self.warehouse
-        if warehouse.is_local:
+        if not self.shared_registry:
             return WarehouseRoot.local(self.home)
+        warehouse = self.warehouse
         return WarehouseRoot(warehouse.fs, warehouse.path("registry"), warehouse.uri + "/registry")
 
     def s3_client(self):
@@ -236,7 +241,7 @@ class Settings:
         )
         from vcf_pipeline.lib.stores.graph_store import GraphStore
 
-        if self.registry.is_local:  # one machine: its graph is the graph
+        if not self.shared_registry:  # one machine: its graph is the graph
             return GraphStore(self.kuzu_path, buffer_mb=self["kuzu.buffer_mb"])
         ownership = GraphOwnership(self.registry, self.kuzu_path.parent)
         owner = ownership.owner()

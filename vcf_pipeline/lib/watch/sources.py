@@ -43,6 +43,8 @@ PINS_FILE = "file_builds.json"
 AUTO_BUILD = "auto"
 _ENTRY_KEYS = {"path", "bad_records", "build", "reference", "sample_namespace"}
 SOURCES_FILE = "sources.json"
+FOLDER_IDS_FILE = "source_folders.json"  # source -> the id in its folder's marker, where the registry is shared
+FOLDER_MARKER = ".vcf-pipeline-source"  # hidden: the folder walker skips it
 Location = Path | ObjectPrefix
 
 
@@ -62,11 +64,12 @@ class Sources:
     references: dict[str, Path] = field(default_factory=dict)  # source -> FASTA
     sample_namespaces: dict[str, str] = field(default_factory=dict)  # source -> prefix of its sample names
     registry: WarehouseRoot | None = None  # where sources.json and file_builds.json live (None: the home)
+    shared_registry: bool = False  # other machines use the registry too: local folders are claimed
     s3_client: Callable[[], object] | None = None  # a boto3 client of the home's S3 endpoint, for s3:// sources
 
     @classmethod
-    def load(cls, home: Path | str, configured: dict | None = None, env: str | None = None,
-             registry: WarehouseRoot | None = None, s3_client: Callable[[], object] | None = None) -> "Sources":
+    def load(cls, home: Path | str, configured: dict | None = None, env: str | None = None, registry: WarehouseRoot | None = None,
+             shared_registry: bool = False, s3_client: Callable[[], object] | None = None) -> "Sources":
         """The sources of `home`: `configured` is the `sources:` section of its configuration file."""
         home = Path(home).resolve()
         registry = registry or WarehouseRoot.local(home)
@@ -80,16 +83,30 @@ class Sources:
                 raise ValueError(f"VCF_PIPELINE_SOURCES entry {item!r} is not name=path")
             watched[name.strip()] = _folder(path.strip(), home)
         folders.update(watched)
-        return cls(home=home, folders=folders, watched=tuple(watched), registry=registry, s3_client=s3_client, **options)
+        return cls(home=home, folders=folders, watched=tuple(watched), registry=registry, shared_registry=shared_registry,
+                   s3_client=s3_client, **options)
 
     def listing(self, name: str) -> Listing:
-        """The candidate files of source `name` (SourceUnavailable when it cannot be listed)."""
+        """The candidate files of source `name` (SourceUnavailable when it cannot be listed, or when
+        the folder at its path on this machine is not the source every machine means)."""
         where = self.folders[name]
         if isinstance(where, ObjectPrefix):
             return list_objects(self._client(), where)
         if not where.is_dir():
             raise SourceUnavailable(f"folder {where} does not exist")
+        self._check_here(name, where)
         return list_folder(where)
+
+    def _check_here(self, name: str, folder: Path) -> None:
+        if self.shared_registry:
+            claim_folder(self.registry, name, folder)
+
+    def _is_here(self, name: str, folder: Path) -> bool:
+        try:
+            self._check_here(name, folder)
+        except SourceUnavailable:
+            return False
+        return True
 
     def content_id(self, key: str, entry: Entry) -> str:
         """What a file's content is known by: an object's ETag and size, else the file's sha256."""
@@ -107,6 +124,7 @@ class Sources:
             with downloaded(self._client(), where, decode_key(key)[1]) as found:
                 yield found
         else:
+            self._check_here(decode_key(key)[0], where)
             yield self.path_for(key), {}
 
     def exists(self, key: str) -> bool:
@@ -130,7 +148,7 @@ class Sources:
         """Name of the source for `folder`, recording a new one in `<home>/sources.json` if needed."""
         folder = folder.resolve()
         for name, known in self.folders.items():
-            if known == folder:
+            if known == folder and self._is_here(name, known):
                 return name
         base = re.sub(r"[^A-Za-z0-9_-]+", "-", folder.name).strip("-") or "source"
         name, n = base, 1
@@ -147,7 +165,7 @@ class Sources:
         """Partition key of a file, registering its folder as a source when no source holds it."""
         path = path.resolve()
         for name, folder in self.folders.items():
-            if isinstance(folder, Path) and path.is_relative_to(folder):
+            if isinstance(folder, Path) and path.is_relative_to(folder) and self._is_here(name, folder):
                 return encode_key(name, path.relative_to(folder).as_posix())
         return encode_key(self.register(path.parent), path.name)
 
@@ -196,6 +214,34 @@ class Sources:
         """The file a partition key stands for: a local path, or an object's s3:// URI."""
         where = self._location(key)
         return where.uri + decode_key(key)[1] if isinstance(where, ObjectPrefix) else where / decode_key(key)[1]
+
+
+def claim_folder(registry: WarehouseRoot, name: str, folder: Path) -> None:
+    """Where several machines share the registry, a local folder source is one folder on one machine
+    (or one volume): the first to list it marks it with an id, recorded in the registry, and a folder
+    at the same path elsewhere (another machine's own `incoming/`) is not listed, so its sensor never
+    reads the source's files as deleted. SourceUnavailable names the folder that is the source."""
+    import secrets
+    import socket
+
+    document = registry.path(FOLDER_IDS_FILE)
+    recorded = registry.read_json(document) or {}
+    marker = folder / FOLDER_MARKER
+    mine = marker.read_text().strip() if marker.is_file() else ""
+    known = recorded.get(name)
+    if known is None:
+        if not mine:
+            mine = secrets.token_hex(8)
+            try:
+                marker.write_text(mine)
+            except OSError as exc:
+                raise SourceUnavailable(f"folder {folder} cannot be marked as source {name!r} ({exc}): make it writable once, "
+                                        "or use an s3:// source") from None
+        recorded[name] = {"id": mine, "host": socket.gethostname(), "path": str(folder)}
+        registry.write_json(document, recorded)
+    elif known["id"] != mine:
+        raise SourceUnavailable(f"folder {folder} on this machine is not source {name!r}, which is {known['path']} on "
+                                f"{known['host']}; only a machine that sees that folder (or its volume) lists it")
 
 
 def _folder(path: str, home: Path) -> Location:
