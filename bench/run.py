@@ -27,6 +27,7 @@ import explorer_bench  # noqa: E402
 import genotypes_bench  # noqa: E402
 import graph_bench  # noqa: E402
 import ingest_bench  # noqa: E402
+import many_files_bench  # noqa: E402
 import parse_bench  # noqa: E402
 import search_bench  # noqa: E402
 import search_relevance  # noqa: E402
@@ -100,6 +101,7 @@ def main() -> int:
     samples = [f"S{i:03d}" for i in range(cohort_samples)]
     stage("graph", lambda: graph_bench.run(large_home, _ids(large_home, _key(large)), _ids(large_home, _key(cohort)), samples))
     stage("sensor", lambda: sensor_bench.run(work / "home_sensor", args.sensor_files))
+    stage("many_small_files", lambda: many_files_bench.run(work))
 
     table = summary(results, large_n) if not args.only else []
     results["summary"] = table

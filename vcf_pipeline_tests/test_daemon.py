@@ -25,6 +25,7 @@ from vcf_pipeline.instance.dagster_internals import (
     TickStatus,
 )
 from vcf_pipeline.instance.home import prepare_home
+from vcf_pipeline.instance.run_files import files_of_run
 from vcf_pipeline.lib.stores.write_journal import WriteJournal
 from vcf_pipeline.lib.system.process_groups import start_group, stop_groups
 from vcf_pipeline_tests.conftest import REPO, SHARED_VCF
@@ -111,8 +112,19 @@ class Scenario:
 
         return self.wait_for(finished, what)
 
+    def wait_for_files(self, keys: set[str], what: str) -> list[dg.DagsterRun]:
+        """The finished ingest runs, once every file of `keys` is in one (a file alone or in a group)."""
+        def finished():
+            runs = [r for r in self.runs("ingest_vcf") if r.is_finished]
+            return runs if keys <= self.files(runs) else None
+
+        return self.wait_for(finished, what)
+
+    def files(self, runs) -> set[str]:
+        return {key for run in runs for key in files_of_run(self.instance, run)}
+
     def failures(self, runs) -> list[str]:
-        return [f"{r.tags.get('dagster/partition')}: {r.status.value}" for r in runs if r.status != dg.DagsterRunStatus.SUCCESS]
+        return [f"{files_of_run(self.instance, r)}: {r.status.value}" for r in runs if r.status != dg.DagsterRunStatus.SUCCESS]
 
     def view(self) -> StoredView:
         return StoredView(self.home)
@@ -133,9 +145,11 @@ def scenario(tmp_path_factory):
 def test_eight_files_dropped_at_once_are_all_ingested_without_lock_or_conflict_errors(scenario):
     for name in FIRST_DROP:
         scenario.drop(name)
-    runs = scenario.wait_for_runs("ingest_vcf", len(FIRST_DROP), "8 ingest runs")
+    expected = {f"incoming/{n}" for n in FIRST_DROP}
+    runs = scenario.wait_for_files(expected, "the runs of the 8 files")
     assert not scenario.failures(runs)
-    assert sorted(r.tags["dagster/partition"] for r in runs) == sorted(f"incoming/{n}" for n in FIRST_DROP)
+    assert scenario.files(runs) == expected
+    assert len(runs) < len(FIRST_DROP)  # small files dropped together share runs
     for run in runs:
         for event in scenario.instance.all_logs(run.run_id):
             text = (event.message or "").lower()
@@ -222,7 +236,7 @@ def test_a_run_killed_while_holding_the_kuzu_pool_does_not_block_the_next_one(sc
     failure = [e.message for e in scenario.instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)]
     assert any(f"run worker process {pid} is gone" in m for m in failure), failure
     [after] = scenario.wait_for(
-        lambda: [r for r in scenario.runs("ingest_vcf") if r.tags["dagster/partition"] == "incoming/pysam__cbcf_data__gnomad.vcf" and r.is_finished],
+        lambda: [r for r in scenario.runs("ingest_vcf") if r.tags.get("dagster/partition") == "incoming/pysam__cbcf_data__gnomad.vcf" and r.is_finished],
         "the next run to finish",
     )
     assert after.status == dg.DagsterRunStatus.SUCCESS, scenario.daemon.log_tail()
@@ -243,7 +257,7 @@ def test_a_run_killed_while_holding_the_kuzu_pool_does_not_block_the_next_one(sc
     assert not WriteJournal(scenario.home / "writes").pending()
 
 
-def test_backfill_all_queues_one_run_per_partition_through_the_daemon(scenario):
+def test_backfill_all_runs_every_partition_through_the_daemon(scenario):
     partitions = set(scenario.instance.get_dynamic_partitions("vcf_files"))
     result = subprocess.run(
         [str(BIN / "vcf-pipeline"), "backfill", "--all", "--home", str(scenario.home), "--wait", "--timeout", str(WAIT_S)],
@@ -254,7 +268,7 @@ def test_backfill_all_queues_one_run_per_partition_through_the_daemon(scenario):
     backfill = scenario.instance.get_backfill(backfill_id)
     assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS
     runs = scenario.instance.get_runs(filters=dg.RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
-    assert sorted(r.tags["dagster/partition"] for r in runs) == sorted(partitions)
+    assert scenario.files(runs) == partitions and len(runs) < len(partitions)  # in groups, under the backfill policy
     assert not scenario.failures(runs)
     # --wait printed each run as it ended.
     ended = sorted(line.split()[1] for line in result.stdout.splitlines() if line.startswith("  SUCCESS "))

@@ -23,7 +23,7 @@ def test_definitions_load_everything_from_the_defs_folder():
     graph = defs.resolve_asset_graph()
     assert {k.to_user_string() for k in graph.get_all_asset_keys()} == INGEST | {"lancedb_backup", "kuzu_backup"}
     assert {j.name for j in defs.resolve_all_job_defs()} >= {"ingest_vcf", "retract_vcf_files", "backup_stores"}
-    assert {s.name for s in defs.sensors} == {"vcf_folder_sensor", "backup_after_changes"}
+    assert {s.name for s in defs.sensors} == {"vcf_folder_sensor", "split_failed_groups", "backup_after_changes"}
     assert {s.name for s in defs.schedules} == {"backup_stores_schedule"}
     ingest = defs.resolve_job_def("ingest_vcf")
     assert {k.to_user_string() for k in ingest.asset_layer.executable_asset_keys} == INGEST

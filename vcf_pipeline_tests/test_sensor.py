@@ -32,8 +32,9 @@ class Watcher:
         self.incoming.mkdir(parents=True, exist_ok=True)
 
     def watch(self, settle_s: float, max_files: int = 500) -> None:
-        """The home's watch settings, as a person would write them in its configuration file."""
-        write_settings(self.home, {"watch": {"settle_s": settle_s, "max_files_per_tick": max_files}})
+        """The home's watch settings, as a person would write them in its configuration file; a run per
+        file, so that each file's request is seen (test_run_groups.py tests the grouping)."""
+        write_settings(self.home, {"watch": {"settle_s": settle_s, "max_files_per_tick": max_files}, "ingest": {"files_per_run": 1}})
 
     def tick(self) -> dg.SensorResult:
         context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor, resources=self.resources)

@@ -20,6 +20,7 @@ from vcf_pipeline.instance.dagster_internals import (
     PartitionBackfill,
     make_new_backfill_id,
 )
+from vcf_pipeline.instance.run_files import files_of_run
 from vcf_pipeline.lib.watch.object_source import SourceUnavailable
 from vcf_pipeline.lib.watch.partition_keys import decode_key, encode_key
 from vcf_pipeline.lib.watch.sources import Sources, UnknownSourceError
@@ -126,7 +127,7 @@ def daemon_running(instance: dg.DagsterInstance) -> bool:
 @dataclass
 class BackfillOutcome:
     status: str
-    runs: dict[str, str]  # partition key -> run status
+    runs: dict[str, str]  # partition key -> the status of its (last) run
 
     @property
     def succeeded(self) -> bool:
@@ -154,7 +155,8 @@ def wait_for_backfill(
         for run in reversed(runs):  # oldest first
             if run.status in FINISHED_STATUSES and run.run_id not in reported:
                 reported.add(run.run_id)
-                on_run_end(run.tags.get("dagster/partition", run.run_id), run.status.value)
+                for key in files_of_run(instance, run) or [run.run_id]:
+                    on_run_end(key, run.status.value)
         finished = all(r.status in FINISHED_STATUSES for r in runs)
         if time.monotonic() >= next_progress:
             counts = Counter(r.status.value.lower() for r in runs)
@@ -162,5 +164,5 @@ def wait_for_backfill(
             next_progress = time.monotonic() + progress_every_s
         if (backfill.status in BULK_ACTION_TERMINAL_STATUSES and finished) or time.monotonic() > deadline:
             # get_runs lists the newest first: a retried partition reports its last run.
-            return BackfillOutcome(backfill.status.value, {r.tags.get("dagster/partition", r.run_id): r.status.value for r in reversed(runs)})
+            return BackfillOutcome(backfill.status.value, {k: r.status.value for r in reversed(runs) for k in files_of_run(instance, r) or [r.run_id]})
         time.sleep(poll_s)
