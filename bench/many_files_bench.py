@@ -38,6 +38,7 @@ def run(work: Path, files: int = 500, reference_files: int = 40, timeout_s: floa
 
 
 def drop(home: Path, files: int, files_per_run: int | None, timeout_s: float) -> dict:
+    home = home.resolve()  # the daemon runs from the repository
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     settings = {"watch": {"settle_s": 1, "sensor_interval_s": 1}}
