@@ -22,6 +22,7 @@ import pytest
 from vcf_pipeline.cli.main import main
 from vcf_pipeline.lib.backup.local_s3 import SeaweedServer
 from vcf_pipeline.lib.backup.s3_client import s3_client
+from vcf_pipeline.lib.backup.snapshots import SnapshotError
 from vcf_pipeline.lib.settings import Settings
 from vcf_pipeline.lib.stores.graph_owner import GraphElsewhere
 from vcf_pipeline.lib.system.process_groups import stop_groups
@@ -88,7 +89,7 @@ def test_a_file_put_into_the_bucket_is_ingested_and_another_machine_finds_it(dep
     assert hits and hits[0]["gene_symbol"] == "SCN1A"
 
     # B's graph: the owner (A) is elsewhere, so B reads the latest snapshot; B queues one for A's daemon.
-    with pytest.raises(Exception, match="no complete snapshot"):
+    with pytest.raises(SnapshotError, match="no complete snapshot"):
         Settings.load(b).graph_store()
     assert main(["backup", "--submit", "--home", str(b)]) == 0
     assert "backup queued" in capsys.readouterr().out

@@ -49,7 +49,7 @@ def vcf_folder_sensor(context: dg.SensorEvaluationContext, settings: PipelineSet
         sources,
         WatchState.loads(context.cursor),
         registered,
-        parsed_sha256=_parsed_content(home),
+        parsed_content=_parsed_content(home),
         settle_s=home["watch.settle_s"],
         max_files=home["watch.max_files_per_tick"],
         max_hash_s=home["watch.max_hash_s_per_tick"],

@@ -126,14 +126,6 @@ class WarehouseRoot:
         except FileNotFoundError:
             pass
 
-    def folders(self, path: str) -> list[str]:
-        """Names of the folders directly under `path`."""
-        try:
-            infos = self.fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
-        except FileNotFoundError:
-            return []
-        return [info.base_name for info in infos if info.type == pafs.FileType.Directory]
-
 
 def s3_filesystem(options: dict[str, str]) -> pafs.S3FileSystem:
     """A pyarrow S3 filesystem from the options LanceDB takes (`object_store_options`)."""

@@ -102,7 +102,7 @@ def scan_for_changes(
     state: WatchState,
     registered: set[str],
     *,
-    parsed_sha256: Callable[[str], str | None] = lambda key: None,
+    parsed_content: Callable[[str], str | None] = lambda key: None,
     settle_s: float = 10.0,
     max_files: int = 500,
     max_hash_s: float = 20.0,
@@ -110,7 +110,7 @@ def scan_for_changes(
 ) -> FolderChanges:
     """Compare the watched folders with `state` and with the `registered` partition keys.
 
-    `parsed_sha256(key)` tells the content a registered partition was last parsed from, so files
+    `parsed_content(key)` tells the content a registered partition was last parsed from, so files
     ingested before the watch began (e.g. by `vcf-pipeline ingest`) are adopted, not re-run.
     """
     now = time.time() if now is None else now
@@ -168,7 +168,7 @@ def scan_for_changes(
         except OSError:
             continue  # vanished or unreadable between listing and hashing: the next look decides
         files[key] = Fingerprint(entry.size, entry.mtime_ns, sha)
-        if key in registered and (seen.sha256 if seen else parsed_sha256(key)) == sha:
+        if key in registered and (seen.sha256 if seen else parsed_content(key)) == sha:
             if seen is None:
                 result.adopted.append(key)
             continue  # touched, or ingested before the watch began: same content, no run
