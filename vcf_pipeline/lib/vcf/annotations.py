@@ -208,38 +208,81 @@ class AnnotationReader:
     def _add_clinvar(self, values: dict, out: dict) -> None:
         out["clinical_significance"] = _clinvar_text(values.get("CLNSIG"))
         out["clinvar_review_status"] = _clinvar_text(values.get("CLNREVSTAT"))
-        names = _clinvar_text(values.get("CLNDN"))
-        if names:
-            conditions = [c.strip() for c in names.split("|")]
-            out["conditions"] = [c for c in conditions if c.lower() not in _CLINVAR_PLACEHOLDERS] or None
+        out["conditions"] = clinvar_conditions(values.get("CLNDN"))
         geneinfo = values.get("GENEINFO")
         if geneinfo and not out["gene_symbol"]:
-            symbol, _, gene_id = str(geneinfo).split("|")[0].partition(":")
-            out["gene_symbol"], out["gene_id"] = symbol or None, out["gene_id"] or gene_id or None
+            symbol, gene_id = clinvar_gene(geneinfo)
+            out["gene_symbol"], out["gene_id"] = symbol, out["gene_id"] or gene_id
         mc = values.get("MC")
         if mc and not out["consequence"]:
-            terms = [item.partition("|")[2] for item in (mc if isinstance(mc, tuple) else (mc,))]
-            out["consequence"] = min(filter(None, terms), key=consequence_rank, default=None)
+            out["consequence"] = most_severe_mc(mc)
 
     def _allele_frequency(self, values: dict, alt_index: int, chosen) -> float | None:
-        af = values.get("AF")
-        if af is not None:
-            value = af[alt_index] if self._af_per_allele and alt_index < len(af) else af
-            if isinstance(value, tuple):
-                value = value[0] if value else None
-            if value is not None:
-                return _frequency(value)
+        """INFO AF, else the first chosen transcript's parseable frequency, else ExAC/TGP/ESP's: the
+        first source that has a value decides, even when it is no frequency."""
+        value = info_af_value(values.get("AF"), alt_index, self._af_per_allele)
+        if value is not None:
+            return _frequency(value)
         for t in chosen:
-            if t.get("af"):
-                try:
-                    return float(t["af"].split("&")[0])
-                except ValueError:
-                    pass
-        for key in ("AF_EXAC", "AF_TGP", "AF_ESP"):
+            found = transcript_frequency(t.get("af"))
+            if found is not None:
+                return found
+        for key in FALLBACK_AF:
             value = values.get(key)
             if value is not None:
                 return _frequency(value)
         return None
+
+
+FALLBACK_AF = ("AF_EXAC", "AF_TGP", "AF_ESP")
+
+
+def info_af_value(af, alt_index: int, per_allele: bool):
+    """The INFO AF value (as pysam gives it) of ALT `alt_index`; None when there is none."""
+    if af is None:
+        return None
+    value = af[alt_index] if per_allele and alt_index < len(af) else af
+    if isinstance(value, tuple):
+        value = value[0] if value else None
+    return value
+
+
+def transcript_frequency(text: str | None) -> float | None:
+    """A transcript entry's frequency subfield (`0.01&0.02`: the first), None when empty or no number."""
+    if not text:
+        return None
+    try:
+        return float(text.split("&")[0])
+    except ValueError:
+        return None
+
+
+def clinvar_conditions(names) -> list[str] | None:
+    """ClinVar's CLNDN (as pysam gives it) as condition names, placeholders left out."""
+    text = _clinvar_text(names)
+    if not text:
+        return None
+    conditions = [c.strip() for c in text.split("|")]
+    return [c for c in conditions if c.lower() not in _CLINVAR_PLACEHOLDERS] or None
+
+
+def clinvar_gene(geneinfo) -> tuple[str | None, str | None]:
+    """(symbol, gene id) of ClinVar's GENEINFO (`SYMBOL:ID|...`): the first gene."""
+    symbol, _, gene_id = str(geneinfo).split("|")[0].partition(":")
+    return symbol or None, gene_id or None
+
+
+def most_severe_mc(mc) -> str | None:
+    """The most severe term of ClinVar's MC (`SO:0001583|missense_variant,...`)."""
+    terms = [item.partition("|")[2] for item in (mc if isinstance(mc, tuple) else (mc,))]
+    return min(filter(None, terms), key=consequence_rank, default=None)
+
+
+def clinvar_rsid(rs) -> str | None:
+    """ClinVar's RS (dbSNP number, as pysam gives it) as an rsID."""
+    if not rs:
+        return None
+    return f"rs{rs[0] if isinstance(rs, tuple) else rs}"
 
 
 def _kind(info_id: str, description: str) -> str:
@@ -282,7 +325,4 @@ def _rsid(record, chosen, clinvar_rs) -> str | None:
         for token in t.get("existing", "").split("&"):
             if token.startswith("rs"):
                 return token
-    if clinvar_rs:
-        rs = clinvar_rs[0] if isinstance(clinvar_rs, tuple) else clinvar_rs
-        return f"rs{rs}"
-    return None
+    return clinvar_rsid(clinvar_rs)

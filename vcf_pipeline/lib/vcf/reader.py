@@ -173,6 +173,7 @@ class VcfReader:
         identity: IdentityOptions = IdentityOptions(),
         source_hint: str = "",
         samples: SampleOptions = SampleOptions(),
+        columnar: bool = True,
     ):
         if bad_records not in BAD_RECORD_POLICIES:
             raise ValueError(f"bad_records must be one of {BAD_RECORD_POLICIES}, not {bad_records!r}")
@@ -183,6 +184,8 @@ class VcfReader:
         self.identity_options = identity
         self.source_hint = source_hint
         self.sample_options = samples
+        self.columnar = columnar  # sites-only VCF text read column-wise (lib/vcf/sites_text.py)
+        self.record_by_record: str | None = None  # why it was not, once batches() starts
         self.stats = ParseStats()
 
     def __enter__(self) -> "VcfReader":
@@ -292,6 +295,32 @@ class VcfReader:
 
     def batches(self) -> Iterator[ParsedBatch]:
         """Batches of at most `batch_records` records' variants and calls."""
+        from vcf_pipeline.lib.vcf.sites_text import (
+            TextUnreadable,
+            sites_text_batches,
+            sites_text_refusal,
+        )
+
+        self.record_by_record = sites_text_refusal(self) if self.columnar else "asked for"
+        if self.record_by_record is None:
+            try:
+                yield from sites_text_batches(self)
+            except TextUnreadable as exc:
+                raise self._record_error(exc) from None
+            return
+        yield from self._records()
+
+    def _record_error(self, exc: Exception) -> VcfFormatError:
+        """The error the record-by-record reader gives for this file (it names the record and why)."""
+        self.stats = ParseStats(samples=self.stats.samples, annotation_kinds=self.stats.annotation_kinds, file_format=self.stats.file_format)
+        try:
+            for _ in self._records():
+                pass
+        except VcfFormatError as error:
+            return error
+        return VcfFormatError(self.path, f"record text cannot be read ({exc})")
+
+    def _records(self) -> Iterator[ParsedBatch]:
         seen: dict[str, int] = {}  # variant id -> the batch it went into
         self._batch = 0
         variants = {name: [] for name in PARSED_SCHEMA.names}

@@ -1,0 +1,307 @@
+"""Sites-only VCF text read a batch of records at a time, as Arrow columns: the fast path of `VcfReader`
+for files without samples (ClinVar and gnomAD releases, annotated site lists).
+
+htslib (pysam's bcftools, in this process) reads the whole file first, so a file it cannot parse
+goes to the record-by-record reader and fails with that reader's words. The text is then read by
+Arrow's CSV reader and every column is computed per batch: the rules of `record_problem` as
+regular expressions (a record they flag is judged by `record_problem` itself), ALTs split by list
+functions, SNVs' identity by string functions; other alleles (indels, symbolic, lower case, or any
+allele when a FASTA is set) go through `FileIdentity.normalise` one by one, as before. Annotations
+come from lib/vcf/annotation_columns.py. The output equals the record-by-record reader's, field for
+field (vcf_pipeline_tests/test_sites_text.py compares them on every shared VCF).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as csv
+
+from vcf_pipeline.lib.vcf.annotation_columns import AnnotationColumns
+from vcf_pipeline.lib.vcf.annotations import BCSQ, _vep_allele
+from vcf_pipeline.lib.vcf.faults import VcfFormatError, compression
+from vcf_pipeline.lib.vcf.identity import make_variant_id
+from vcf_pipeline.lib.vcf.info_columns import READABLE_TYPES, by_distinct, info_values
+from vcf_pipeline.lib.vcf.rules import _CHROM, MAX_POS, record_problem
+
+if TYPE_CHECKING:
+    from vcf_pipeline.lib.vcf.reader import ParsedBatch, VcfReader
+
+COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
+NOT_STORED = ("<NON_REF>", "<*>", ".", "*")  # reference blocks and deleted alleles (reader.py)
+_PLAIN_ALT = r"^(?:[ACGTNacgtn]+|<[^<>\s,]+>|\*|\.)$"
+_BLOCK_BYTES = 8 << 20
+
+
+class TextUnreadable(Exception):
+    """A record line Arrow's CSV reader cannot split into the eight columns."""
+
+
+def sites_text_refusal(reader: VcfReader) -> str | None:
+    """Why `reader`'s file must be read record by record; None when this module can read it."""
+    header = reader._vcf.header
+    if reader.samples:
+        return "it has samples"
+    if reader._vcf.format != "VCF":
+        return f"it is {reader._vcf.format}, not VCF text"
+    if reader._cut_record is not None:
+        return "its last line is cut"
+    if any(f.info_id == BCSQ for f in reader.annotations.transcript_fields):
+        return "its annotation is bcftools csq's BCSQ"
+    if any(header.info[key].type not in READABLE_TYPES for key in reader.annotations._read):
+        return "an annotation INFO field has a type read only by pysam"
+    if "END" in header.info and header.info["END"].type != "Integer":
+        return "its INFO END is not an Integer"
+    import pysam.bcftools
+    from pysam.utils import SamtoolsError
+
+    try:
+        pysam.bcftools.query("-f", "\n", "-o", os.devnull, str(reader._readable), catch_stdout=False)
+    except SamtoolsError:
+        return "htslib cannot read every record"
+    return None
+
+
+def _header_lines(path, compressed: bool) -> int | None:
+    """How many lines the header has; None when no record follows it."""
+    with (gzip.open(path, "rt", errors="replace") if compressed else open(path, errors="replace")) as text:
+        for number, line in enumerate(text, 1):
+            if line.startswith("#CHROM"):
+                return number if any(line.strip() for line in text) else None
+    return None
+
+
+def _record_tables(path, batch_records: int) -> Iterator[pa.RecordBatch]:
+    """The file's records as tables of the eight VCF columns, `batch_records` rows each."""
+    compressed = compression(path) != "none"
+    header_lines = _header_lines(path, compressed)
+    if header_lines is None:
+        return
+    stream = pa.input_stream(str(path), compression="gzip" if compressed else None)
+    records = csv.open_csv(
+        stream,
+        read_options=csv.ReadOptions(skip_rows=header_lines, column_names=list(COLUMNS), block_size=_BLOCK_BYTES),
+        parse_options=csv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
+        convert_options=csv.ConvertOptions(
+            column_types={name: pa.int64() if name == "POS" else pa.string() for name in COLUMNS},
+            null_values=[], strings_can_be_null=False,
+        ),
+    )
+    held: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in records:
+        held.append(batch)
+        rows += batch.num_rows
+        while rows >= batch_records:
+            table = pa.Table.from_batches(held)
+            yield _one_batch(table.slice(0, batch_records))
+            rest = table.slice(batch_records)
+            held, rows = rest.to_batches(), rest.num_rows
+    if rows:
+        yield _one_batch(pa.Table.from_batches(held))
+
+
+def _one_batch(table: pa.RecordBatch) -> pa.RecordBatch:
+    return table.combine_chunks().to_batches()[0]
+
+
+def sites_text_batches(reader: VcfReader) -> Iterator[ParsedBatch]:
+    """`reader.batches()` for a file `sites_text_refusal` accepts."""
+    from vcf_pipeline.lib.vcf.calls import CallRows
+    from vcf_pipeline.lib.vcf.reader import PARSED_SCHEMA, ParsedBatch
+
+    no_calls = CallRows([], 0).flush(final=True)
+    annotations = AnnotationColumns(reader.annotations, reader._vcf.header)
+    seen: set[str] = set()
+    yielded = False
+    try:
+        for table in _record_tables(reader._readable, reader.batch_records):
+            columns = _variant_columns(reader, table, seen, annotations)
+            yielded = True
+            yield ParsedBatch(pa.RecordBatch.from_pydict(columns, schema=PARSED_SCHEMA), no_calls)
+    except pa.ArrowInvalid as exc:  # a line htslib read leniently (7 columns): its error is the record reader's
+        raise TextUnreadable(str(exc)) from exc
+    if not yielded:
+        yield ParsedBatch(pa.RecordBatch.from_pylist([], schema=PARSED_SCHEMA), no_calls)
+    if problem := reader.identity.check_references():
+        raise VcfFormatError(reader.path, problem)
+
+
+def _checked_records(reader: VcfReader, table: pa.RecordBatch) -> np.ndarray:
+    """Which records to store: rule-breaking ones refused (or skipped and counted), telomeres counted."""
+    stats = reader.stats
+    first = stats.records + 1
+    stats.records += table.num_rows
+    chrom, pos, ref = table["CHROM"], table["POS"].to_numpy(), table["REF"]
+    alts = pc.split_pattern(table["ALT"], ",")
+    alt, alt_record = pc.list_flatten(alts), pc.list_parent_indices(alts).to_numpy()
+    plain_alt = _true(pc.match_substring_regex(alt, _PLAIN_ALT)) & _true(
+        pc.not_equal(pc.utf8_upper(alt), pc.utf8_upper(ref.take(pa.array(alt_record))))
+    )
+    plain = (
+        _true(pc.match_substring_regex(chrom, f"^(?:{_CHROM.pattern})$"))
+        & _true(pc.match_substring_regex(ref, "^[ACGTNacgtn]+$"))
+        & (pos >= 0) & (pos <= MAX_POS)
+        & (np.bincount(alt_record[~plain_alt], minlength=table.num_rows) == 0)
+    )
+    keep = np.ones(table.num_rows, dtype=bool)
+    for i in np.flatnonzero(~plain):
+        c, p, r, a = chrom[i].as_py(), int(pos[i]), ref[i].as_py(), table["ALT"][i].as_py()
+        problem = record_problem(c, p, r, tuple(a.split(",")) if a != "." else ())
+        if problem:
+            reader._refuse_or_skip(problem, f"record {first + i} at {c}:{p}")
+            keep[i] = False
+    telomeres = keep & (pos == 0)
+    stats.telomere_records += int(telomeres.sum())
+    return keep & ~telomeres
+
+
+def _variant_columns(reader: VcfReader, table: pa.RecordBatch, seen: set[str], annotations: AnnotationColumns) -> dict:
+    from vcf_pipeline.lib.vcf.reader import PARSED_SCHEMA, classify_variant
+
+    stats, identity = reader.stats, reader.identity
+    keep_record = _checked_records(reader, table)
+    alts = pc.split_pattern(table["ALT"], ",")
+    alt, alt_record = pc.list_flatten(alts), pc.list_parent_indices(alts).to_numpy()
+    alt_count = pc.list_value_length(alts).to_numpy()
+    alt_index = np.arange(len(alt)) - np.repeat(alts.offsets.to_numpy()[:-1], alt_count)
+    stored = _true(pc.invert(pc.is_in(alt, pa.array(NOT_STORED)))) & keep_record[alt_record]
+    stats.star_alleles += int((_true(pc.equal(alt, "*")) & keep_record[alt_record]).sum())
+    stats.reference_blocks += int((keep_record & (np.bincount(alt_record[stored], minlength=table.num_rows) == 0)).sum())
+
+    rows = np.flatnonzero(stored)
+    record = alt_record[rows]
+    taken = pa.array(record)
+    alt = alt.take(pa.array(rows))
+    alt_index = alt_index[rows]
+    chrom_raw, ref_raw = table["CHROM"].take(taken), table["REF"].take(taken)
+    pos_raw = table["POS"].take(taken)
+    chrom = by_distinct(chrom_raw, identity.contig, pa.string())
+    assembly = by_distinct(chrom, identity.assembly_of, pa.string())
+    stop = _stops(reader, table).take(taken)
+
+    # SNVs in upper case keep their alleles (unless a FASTA checks every REF); the rest go one by one.
+    snv = _true(pc.match_substring_regex(ref_raw, "^[ACGTN]$")) & _true(pc.match_substring_regex(alt, "^[ACGTN]$"))
+    if identity.normaliser.fasta is not None:
+        snv[:] = False
+    pos, ref, alt_n = pos_raw, ref_raw, alt
+    ids = pc.binary_join_element_wise(assembly, ":", chrom, "-", pc.cast(pos_raw, pa.string()), "-", ref_raw, "-", alt, "")
+    variant_type = pa.array(np.where(snv, "SNV", None).tolist(), pa.string())
+    end = stop
+    others = np.flatnonzero(~snv)
+    if len(others):
+        o = pa.array(others)
+        found = [identity.normalise(c, p, r, a) for c, p, r, a in zip(
+            chrom_raw.take(o).to_pylist(), pos_raw.take(o).to_pylist(), ref_raw.take(o).to_pylist(), alt.take(o).to_pylist())]
+        mask = pa.array(~snv)
+        ref_before, pos_before, stop_before = ref_raw.take(o).to_pylist(), pos_raw.take(o).to_pylist(), stop.take(o).to_pylist()
+        assemblies, chroms = assembly.take(o).to_pylist(), chrom.take(o).to_pylist()
+        pos = pc.replace_with_mask(pos_raw, mask, pa.array([n.pos for n in found], pa.int64()))
+        ref = pc.replace_with_mask(ref_raw, mask, pa.array([n.ref for n in found], pa.string()))
+        alt_n = pc.replace_with_mask(alt, mask, pa.array([n.alt for n in found], pa.string()))
+        ids = pc.replace_with_mask(ids, mask, pa.array([make_variant_id(a, c, n.pos, n.ref, n.alt) for a, c, n in zip(assemblies, chroms, found)], pa.string()))
+        variant_type = pc.replace_with_mask(variant_type, mask, pa.array([classify_variant(n.ref, n.alt) for n in found], pa.string()))
+        # A normalised sequence allele ends where its REF does; symbolic ones where the record says.
+        ends = [n.pos + len(n.ref) - 1 if n.ref != r or n.pos != p else s for n, r, p, s in zip(found, ref_before, pos_before, stop_before)]
+        end = pc.replace_with_mask(stop, mask, pa.array(ends, pa.int64()))
+
+    new = _first_seen(ids.to_pylist(), seen, stats)
+    stats.variants += int(new.sum())
+    n = pa.array(np.flatnonzero(new))
+    record_new = record[new]
+    rows_for_annotation = {
+        "record": record_new,
+        "alt_index": alt_index[new],
+        "alts": alt_count[record_new],
+        "alt": alt.take(n),
+        "vep_allele": _vep_alleles(table, record_new, alt_index[new], alt.take(n)),
+        "id": table["ID"].take(pa.array(record_new)),
+    }
+    annotation = annotations.columns(table["INFO"], rows_for_annotation)
+    qual = table["QUAL"].take(pa.array(record_new))
+    filters = table["FILTER"].take(pa.array(record_new))
+    count = len(record_new)
+    columns = {
+        "variant_id": ids.take(n), "assembly": assembly.take(n), "chrom": chrom.take(n), "pos": pos.take(n),
+        "end": end.take(n), "ref": ref.take(n), "alt": alt_n.take(n), "variant_type": variant_type.take(n),
+        **annotation,
+        "qual": _float32(qual),
+        "filter": pc.if_else(pc.equal(filters, "."), pa.scalar(None, pa.string()), filters),
+        "cohort_ac": pa.array(np.zeros(count, np.int64)), "cohort_an": pa.array(np.zeros(count, np.int64)),
+        "cohort_af": pa.nulls(count, pa.float64()),
+    }
+    for name in PARSED_SCHEMA.names:
+        if name not in columns:  # the file's counts: a sites-only file called no sample
+            columns[name] = pa.array(np.zeros(count, np.int32))
+    return columns
+
+
+def _first_seen(ids: list[str], seen: set[str], stats) -> np.ndarray:
+    """Which ids are new to the file (a repeat, or an ALT normalising to one seen, is counted)."""
+    if seen.isdisjoint(ids) and len(set(ids)) == len(ids):
+        seen.update(ids)
+        return np.ones(len(ids), dtype=bool)
+    new = np.zeros(len(ids), dtype=bool)
+    for i, variant_id in enumerate(ids):
+        if variant_id in seen:
+            stats.duplicate_variants += 1
+        else:
+            seen.add(variant_id)
+            new[i] = True
+    return new
+
+
+def _stops(reader: VcfReader, table: pa.RecordBatch) -> pa.Array:
+    """Each record's last position, as pysam's `record.stop`: INFO END when it is given, else POS + len(REF) - 1."""
+    pos = table["POS"]
+    stop = pc.subtract(pc.add(pos, pc.utf8_length(table["REF"]).cast(pa.int64())), 1)
+    if "END" not in reader._vcf.header.info:
+        return stop
+    end_text = info_values(table["INFO"], ["END"])["END"]
+    end = by_distinct(end_text, _integer, pa.int64())
+    return pc.if_else(pc.fill_null(pc.greater_equal(end, pos), False), end, stop)
+
+
+def _integer(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _vep_alleles(table: pa.RecordBatch, record: np.ndarray, alt_index: np.ndarray, alt: pa.Array) -> pa.Array:
+    """VEP's allele string of each row: the ALT itself unless the record's alleles differ in length."""
+    refs, alt_texts = table["REF"].take(pa.array(record)), table["ALT"].take(pa.array(record))
+    same_length = _true(pc.equal(pc.utf8_length(refs), 1)) & _true(pc.match_substring_regex(alt_texts, "^[^,]{1}(?:,[^,]{1})*$"))
+    if same_length.all():
+        return alt
+    odd = np.flatnonzero(~same_length)
+    o = pa.array(odd)
+    found = [_vep_allele(r, tuple(a.split(",")), int(i)) for r, a, i in zip(refs.take(o).to_pylist(), alt_texts.take(o).to_pylist(), alt_index[odd])]
+    return pc.replace_with_mask(alt, pa.array(~same_length), pa.array(found, pa.string()))
+
+
+def _float32(text: pa.Array) -> pa.Array:
+    """QUAL as pysam gives it: the text's number rounded to 32 bits; `.` null."""
+    number = pc.if_else(pc.equal(text, "."), pa.scalar(None, pa.string()), text)
+    try:
+        return pc.cast(pc.cast(number, pa.float64()), pa.float32()).cast(pa.float64())
+    except pa.ArrowInvalid:
+        return pa.array([_float_or_none(v) for v in number.to_pylist()], pa.float32()).cast(pa.float64())
+
+
+def _float_or_none(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _true(mask) -> np.ndarray:
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)

@@ -1,0 +1,152 @@
+"""The column-wise reading of sites-only VCF text (lib/vcf/sites_text.py) against the record-by-record
+reader, its oracle: the same rows, field for field, the same counts, or the same error, on every
+shared VCF and hts-specs conformance case, and on a file written to hold every case the fast path
+treats apart (indels, lower case, multi-ALT annotation, escapes, repeats across batches, bad records,
+a FASTA)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pyarrow as pa
+import pytest
+
+from vcf_pipeline.lib.vcf.faults import VcfFormatError
+from vcf_pipeline.lib.vcf.identity import IdentityOptions
+from vcf_pipeline.lib.vcf.reader import VcfReader
+from vcf_pipeline_tests.conftest import SHARED_VCF, shared_vcf_files
+
+HTS_SPECS = SHARED_VCF.parent / "hts-specs"
+# Sites-only files of the corpus that the column-wise reader must take (not fall back on).
+COLUMNAR = {
+    "ensembl-vep__clinvar-testset__input.vcf.gz",
+    "bcftools__test__split-vep.vcf",
+    "htsjdk__variant__dbsnp_135.b37.1000.vcf",
+    "pysam__cbcf_data__gnomad.vcf",
+}
+
+
+def read(path, columnar: bool, **options):
+    """(rows, stats, why read record by record) or (None, error message, None)."""
+    try:
+        with VcfReader(path, columnar=columnar, **options) as reader:
+            rows = pa.Table.from_batches([b.variants for b in reader.batches()]).to_pylist()
+            return rows, dataclasses.asdict(reader.stats), reader.record_by_record
+    except VcfFormatError as exc:
+        return None, str(exc), None
+
+
+def same_value(a, b) -> bool:
+    return (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)) or a == b
+
+
+def assert_same_reading(path, **options):
+    expected_rows, expected_stats, _ = read(path, False, **options)
+    rows, stats, why = read(path, True, **options)
+    assert stats == expected_stats
+    if expected_rows is None:
+        assert rows is None
+        return why
+    assert len(rows) == len(expected_rows)
+    for row, expected in zip(rows, expected_rows):
+        different = {k: (row[k], expected[k]) for k in expected if not same_value(row[k], expected[k])}
+        assert not different, f"{row['variant_id']}: column-wise, record-by-record: {different}"
+    return why
+
+
+def corpus() -> list:
+    cases = sorted(HTS_SPECS.glob("*/*.vcf*"))
+    assert cases, f"the hts-specs conformance cases are missing: expected them in {HTS_SPECS}"
+    return shared_vcf_files() + cases
+
+
+@pytest.mark.parametrize("path", corpus(), ids=lambda p: p.name)
+def test_column_wise_reading_equals_record_by_record(path):
+    why = assert_same_reading(path, batch_records=40)  # small batches: repeats cross batch boundaries
+    if path.name in COLUMNAR:
+        assert why is None
+
+
+HEADER = """##fileformat=VCFv4.2
+##contig=<ID=chr1,length=2000>
+##INFO=<ID=END,Number=1,Type=Integer,Description="End">
+##INFO=<ID=AF,Number=A,Type=Float,Description="AF">
+##INFO=<ID=CLNSIG,Number=.,Type=String,Description="ClinVar">
+##INFO=<ID=CLNDN,Number=.,Type=String,Description="ClinVar">
+##INFO=<ID=GENEINFO,Number=1,Type=String,Description="ClinVar gene">
+##INFO=<ID=MC,Number=.,Type=String,Description="ClinVar consequence">
+##INFO=<ID=RS,Number=.,Type=String,Description="dbSNP">
+##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. Format: Allele|Consequence|IMPACT|SYMBOL|Gene|HGVSc|HGVSp|CANONICAL|MANE_SELECT|ALLELE_NUM|Existing_variation|gnomADe_AF">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO
+"""
+RECORDS = [
+    # multi-ALT, entries chosen by ALLELE_NUM; MANE beats severity; Number=A AF with a missing value
+    "chr1\t10\trs1;x\tC\tT,G\t29.3\tq10;s50\tAF=0.25,.;CSQ=T|missense_variant|MODERATE|GA|G1|c.1C>T|p.A1V|||1||,"
+    "T|stop_gained|HIGH|GB|G2|c.9C>T|p.Q3*|YES|NM_1|1||,G|synonymous_variant|LOW|GA|G1|c.1C>G|p.%3D|||2|rs9&rs10|0.5",
+    # an indel VEP names by its trimmed allele; an escaped HGVS; ClinVar text with placeholders
+    "chr1\t20\t.\tCA\tC\t1234.567\tPASS\tCLNSIG=Likely_pathogenic,_low_penetrance;CLNDN=not_provided|Rett_syndrome;"
+    "CSQ=-|frameshift_variant|HIGH|GC|G3|c.2del|p.Lys1fs%3B|YES||||2e-3&0.1",
+    # lower case MNV that trims to an SNV; no annotation but GENEINFO, MC and RS
+    "chr1\t30\t.\tacg\tatg\t.\t.\tGENEINFO=GD:44|GE:45;MC=SO:0001583|missense_variant,SO:0001587|stop_gained;RS=123",
+    # a symbolic deletion with END, and a reference block, a star allele, a telomere
+    "chr1\t40\t.\tA\t<DEL>\t50\tPASS\tEND=90",
+    "chr1\t45\t.\tA\t<NON_REF>\t.\t.\t.",
+    "chr1\t46\t.\tA\tC,*\t.\t.\tAF=1.5,0.1",
+    "chr1\t0\t.\tN\tA\t.\t.\t.",
+    # a repeat of the first record's G allele, written unnormalised; an ALT equal to REF (a bad record)
+    "chr1\t10\t.\tCAA\tGAA\t.\t.\tAF=0.3",
+    "chr1\t50\t.\tA\ta\t.\t.\t.",
+    # a left-alignable insertion (with a FASTA: moved left) and a breakend
+    "chr1\t64\t.\tT\tTT\t.\t.\tAF=3e-1",
+    "chr1\t70\tbnd1\tG\tG]chr1:100]\t.\t.\t.",
+]
+
+
+@pytest.fixture
+def cases_vcf(tmp_path):
+    path = tmp_path / "cases.vcf"
+    path.write_text(HEADER + "\n".join(RECORDS) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("batch_records", [1, 3, 1000])
+def test_every_case_reads_the_same_both_ways(cases_vcf, batch_records):
+    assert assert_same_reading(cases_vcf, batch_records=batch_records, bad_records="skip") is None
+    # refused: the bad record fails the file, with the same words both ways
+    rows, message, _ = read(cases_vcf, True, batch_records=batch_records)
+    assert rows is None and "record 9 at chr1:50" in message and "equals REF" in message
+
+
+def test_the_cases_file_holds_what_it_was_written_with(cases_vcf):
+    """Known answers, so that the comparison above compares something."""
+    rows, stats, why = read(cases_vcf, True, bad_records="skip")
+    assert why is None
+    by_id = {r["variant_id"]: r for r in rows}
+    first = by_id["unknown:chr1-10-C-T"]
+    assert (first["gene_symbol"], first["consequence"], first["allele_frequency"], first["rsid"]) == ("GB", "stop_gained", 0.25, "rs1")
+    second = by_id["unknown:chr1-10-C-G"]
+    # the ID's rsID is the record's; INFO AF has none for this ALT, so its transcript's gnomAD AF
+    assert (second["hgvs_p"], second["rsid"], second["allele_frequency"]) == ("p.=", "rs1", 0.5)
+    deletion = by_id["unknown:chr1-20-CA-C"]
+    assert deletion["hgvs_p"] == "p.Lys1fs;" and deletion["conditions"] == ["Rett syndrome"]
+    mnv = by_id["unknown:chr1-31-C-T"]
+    assert (mnv["gene_symbol"], mnv["gene_id"], mnv["consequence"], mnv["rsid"]) == ("GD", "44", "stop_gained", "rs123")
+    assert by_id["unknown:chr1-40-A-<DEL>"]["end"] == 90
+    assert by_id["unknown:chr1-46-A-C"]["allele_frequency"] is None  # 1.5 is no frequency
+    assert (stats["records"], stats["reference_blocks"], stats["star_alleles"], stats["telomere_records"]) == (11, 1, 1, 1)
+    assert (stats["duplicate_variants"], stats["bad_records_skipped"]) == (1, 1)
+
+
+def test_left_alignment_against_a_fasta_reads_the_same_both_ways(cases_vcf, tmp_path):
+    bases = ["A"] * 2000
+    for pos, written in [(10, "CAA"), (20, "CA"), (30, "ACG"), (59, "GTTTTT"), (70, "G")]:
+        bases[pos - 1 : pos - 1 + len(written)] = written  # each record's REF; a run of T ends at 64
+    sequence = "".join(bases)
+    fasta = tmp_path / "ref.fa"
+    fasta.write_text(">chr1\n" + "\n".join(sequence[i : i + 60] for i in range(0, len(sequence), 60)) + "\n")
+    options = IdentityOptions(build="GRCh38", reference=fasta)
+    assert assert_same_reading(cases_vcf, bad_records="skip", identity=options) is None
+    rows, stats, _ = read(cases_vcf, True, bad_records="skip", identity=options)
+    assert stats["identity"]["ref_checked"] > 0 and stats["identity"]["ref_mismatches"] == 0
+    assert "GRCh38:chr1-59-G-GT" in {r["variant_id"] for r in rows}  # the insertion, moved left
