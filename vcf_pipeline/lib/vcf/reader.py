@@ -184,7 +184,7 @@ class VcfReader:
         self.identity_options = identity
         self.source_hint = source_hint
         self.sample_options = samples
-        self.columnar = columnar  # sites-only VCF text read column-wise (lib/vcf/sites_text.py)
+        self.columnar = columnar  # sites-only VCF text read column-wise (lib/vcf/text_columns.py)
         self.record_by_record: str | None = None  # why it was not, once batches() starts
         self.stats = ParseStats()
 
@@ -295,16 +295,16 @@ class VcfReader:
 
     def batches(self) -> Iterator[ParsedBatch]:
         """Batches of at most `batch_records` records' variants and calls."""
-        from vcf_pipeline.lib.vcf.sites_text import (
+        from vcf_pipeline.lib.vcf.text_columns import (
             TextUnreadable,
-            sites_text_batches,
-            sites_text_refusal,
+            text_columns_batches,
+            text_columns_refusal,
         )
 
-        self.record_by_record = sites_text_refusal(self) if self.columnar else "asked for"
+        self.record_by_record = text_columns_refusal(self) if self.columnar else "asked for"
         if self.record_by_record is None:
             try:
-                yield from sites_text_batches(self)
+                yield from text_columns_batches(self)
             except TextUnreadable as exc:
                 raise self._record_error(exc) from None
             return

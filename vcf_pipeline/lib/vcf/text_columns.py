@@ -1,31 +1,42 @@
-"""Sites-only VCF text read a batch of records at a time, as Arrow columns: the fast path of `VcfReader`
-for files without samples (ClinVar and gnomAD releases, annotated site lists).
+"""VCF text read a batch of records at a time, as Arrow columns: the fast path of `VcfReader` for VCF
+text (plain or compressed), with or without samples.
 
-htslib (pysam's bcftools, in this process) reads the whole file first, so a file it cannot parse
-goes to the record-by-record reader and fails with that reader's words. The text is then read by
-Arrow's CSV reader and every column is computed per batch: the rules of `record_problem` as
-regular expressions (a record they flag is judged by `record_problem` itself), ALTs split by list
-functions, SNVs' identity by string functions; other alleles (indels, symbolic, lower case, or any
-allele when a FASTA is set) go through `FileIdentity.normalise` one by one, as before. Annotations
-come from lib/vcf/annotation_columns.py. The output equals the record-by-record reader's, field for
-field (vcf_pipeline_tests/test_sites_text.py compares them on every shared VCF).
+pysam first reads every record once, without looking at them, so a file htslib refuses goes to the
+record-by-record reader and fails with that reader's words. The text's first eight columns (and
+FORMAT) are then read by Arrow's CSV reader and every column is computed per batch: the rules of
+`record_problem` as regular expressions (a record they flag is judged by `record_problem` itself),
+ALTs split by list functions, SNVs' identity by string functions; other alleles (indels, symbolic,
+lower case, or any allele when a FASTA is set) go through `FileIdentity.normalise` one by one, as
+before. Annotations come from lib/vcf/annotation_columns.py, calls and cohort counts from
+lib/vcf/genotype_columns.py. The output equals the record-by-record reader's, field for field
+(vcf_pipeline_tests/test_text_columns.py compares them on every shared VCF and conformance case).
 """
 
 from __future__ import annotations
 
 import gzip
-import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as csv
+import pysam
 
 from vcf_pipeline.lib.vcf.annotation_columns import AnnotationColumns
 from vcf_pipeline.lib.vcf.annotations import BCSQ, _vep_allele
+from vcf_pipeline.lib.vcf.cohort_counts import COUNTS, allele_frequency
 from vcf_pipeline.lib.vcf.faults import VcfFormatError, compression
+from vcf_pipeline.lib.vcf.genotype_columns import (
+    GENOTYPE_FIELDS,
+    GenotypeColumns,
+    GenotypeLines,
+    genotype_refusal,
+    query_genotypes,
+)
 from vcf_pipeline.lib.vcf.identity import make_variant_id
 from vcf_pipeline.lib.vcf.info_columns import READABLE_TYPES, by_distinct, info_values
 from vcf_pipeline.lib.vcf.rules import _CHROM, MAX_POS, record_problem
@@ -40,16 +51,17 @@ _BLOCK_BYTES = 8 << 20
 
 
 class TextUnreadable(Exception):
-    """A record line Arrow's CSV reader cannot split into the eight columns."""
+    """A record line Arrow's CSV reader cannot split into its columns, or records bcftools printed no
+    calls for: the record reader says what is wrong."""
 
 
-def sites_text_refusal(reader: VcfReader) -> str | None:
+def text_columns_refusal(reader: VcfReader) -> str | None:
     """Why `reader`'s file must be read record by record; None when this module can read it."""
     header = reader._vcf.header
-    if reader.samples:
-        return "it has samples"
     if reader._vcf.format != "VCF":
         return f"it is {reader._vcf.format}, not VCF text"
+    if reader.samples and (why := genotype_refusal(header, lambda: _formats_used(reader._readable, len(reader.samples)))):
+        return why
     if reader._cut_record is not None:
         return "its last line is cut"
     if any(f.info_id == BCSQ for f in reader.annotations.transcript_fields):
@@ -58,12 +70,11 @@ def sites_text_refusal(reader: VcfReader) -> str | None:
         return "an annotation INFO field has a type read only by pysam"
     if "END" in header.info and header.info["END"].type != "Integer":
         return "its INFO END is not an Integer"
-    import pysam.bcftools
-    from pysam.utils import SamtoolsError
-
-    try:
-        pysam.bcftools.query("-f", "\n", "-o", os.devnull, str(reader._readable), catch_stdout=False)
-    except SamtoolsError:
+    try:  # htslib reads every record as the record reader would (it refuses what pysam refuses)
+        with pysam.VariantFile(str(reader._readable)) as vcf:
+            for _ in vcf:
+                pass
+    except (ValueError, OSError):
         return "htslib cannot read every record"
     return None
 
@@ -77,20 +88,21 @@ def _header_lines(path, compressed: bool) -> int | None:
     return None
 
 
-def _record_tables(path, batch_records: int) -> Iterator[pa.RecordBatch]:
-    """The file's records as tables of the eight VCF columns, `batch_records` rows each."""
+def _record_tables(path, batch_records: int, samples: int) -> Iterator[pa.RecordBatch]:
+    """The file's records as tables of the eight VCF columns (and FORMAT), `batch_records` rows each."""
     compressed = compression(path) != "none"
     header_lines = _header_lines(path, compressed)
     if header_lines is None:
         return
+    names = [*COLUMNS, *(["FORMAT", *(f"sample {i}" for i in range(samples))] if samples else [])]
     stream = pa.input_stream(str(path), compression="gzip" if compressed else None)
     records = csv.open_csv(
         stream,
-        read_options=csv.ReadOptions(skip_rows=header_lines, column_names=list(COLUMNS), block_size=_BLOCK_BYTES),
+        read_options=csv.ReadOptions(skip_rows=header_lines, column_names=names, block_size=_BLOCK_BYTES),
         parse_options=csv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
         convert_options=csv.ConvertOptions(
-            column_types={name: pa.int64() if name == "POS" else pa.string() for name in COLUMNS},
-            null_values=[], strings_can_be_null=False,
+            column_types={name: pa.int64() if name == "POS" else pa.string() for name in names[:9]},
+            include_columns=names[:9] if samples else names, null_values=[], strings_can_be_null=False,
         ),
     )
     held: list[pa.RecordBatch] = []
@@ -107,28 +119,43 @@ def _record_tables(path, batch_records: int) -> Iterator[pa.RecordBatch]:
         yield _one_batch(pa.Table.from_batches(held))
 
 
+def _formats_used(path, samples: int) -> set[str]:
+    """The FORMAT keys any record uses (nothing when the text cannot be read: the reader will say why)."""
+    used: set[str] = set()
+    try:
+        for table in _record_tables(path, 1 << 20, samples):
+            for text in pc.unique(table["FORMAT"]).to_pylist():
+                used.update(text.split(":"))
+    except pa.ArrowInvalid:
+        pass
+    return used
+
+
 def _one_batch(table: pa.RecordBatch) -> pa.RecordBatch:
     return table.combine_chunks().to_batches()[0]
 
 
-def sites_text_batches(reader: VcfReader) -> Iterator[ParsedBatch]:
-    """`reader.batches()` for a file `sites_text_refusal` accepts."""
-    from vcf_pipeline.lib.vcf.calls import CallRows
+def text_columns_batches(reader: VcfReader) -> Iterator[ParsedBatch]:
+    """`reader.batches()` for a file `text_columns_refusal` accepts."""
     from vcf_pipeline.lib.vcf.reader import PARSED_SCHEMA, ParsedBatch
 
-    no_calls = CallRows([], 0).flush(final=True)
     annotations = AnnotationColumns(reader.annotations, reader._vcf.header)
-    seen: set[str] = set()
-    yielded = False
-    try:
-        for table in _record_tables(reader._readable, reader.batch_records):
-            columns = _variant_columns(reader, table, seen, annotations)
-            yielded = True
-            yield ParsedBatch(pa.RecordBatch.from_pydict(columns, schema=PARSED_SCHEMA), no_calls)
-    except pa.ArrowInvalid as exc:  # a line htslib read leniently (7 columns): its error is the record reader's
-        raise TextUnreadable(str(exc)) from exc
-    if not yielded:
-        yield ParsedBatch(pa.RecordBatch.from_pylist([], schema=PARSED_SCHEMA), no_calls)
+    calls = GenotypeColumns(reader.samples, reader.sample_options.keep_all_calls_up_to)
+    seen: dict[str, int] = {}  # variant id -> the batch it went into
+    with tempfile.TemporaryDirectory(prefix="vcf-genotypes-", dir=reader.tmp_dir) as folder:
+        lines = GenotypeLines(query_genotypes(reader._readable, reader._vcf.header, Path(folder))) if reader.samples else None
+        try:
+            for number, table in enumerate(_record_tables(reader._readable, reader.batch_records, len(reader.samples))):
+                genotypes = lines.take(table.num_rows * len(reader.samples)) if lines else None
+                if genotypes is not None and genotypes.num_rows != table.num_rows * len(reader.samples):
+                    raise TextUnreadable(f"bcftools query printed calls for fewer records than the text holds (batch {number})")
+                columns = _variant_columns(reader, table, seen, number, annotations, calls, genotypes)
+                yield ParsedBatch(pa.RecordBatch.from_pydict(columns, schema=PARSED_SCHEMA), calls.flush())
+            if lines and lines.take(1).num_rows:
+                raise TextUnreadable("bcftools query printed calls for more records than the text holds")
+        except pa.ArrowInvalid as exc:  # a line htslib read leniently (7 columns): its error is the record reader's
+            raise TextUnreadable(str(exc)) from exc
+    yield ParsedBatch(pa.RecordBatch.from_pylist([], schema=PARSED_SCHEMA), calls.flush(final=True))
     if problem := reader.identity.check_references():
         raise VcfFormatError(reader.path, problem)
 
@@ -162,8 +189,11 @@ def _checked_records(reader: VcfReader, table: pa.RecordBatch) -> np.ndarray:
     return keep & ~telomeres
 
 
-def _variant_columns(reader: VcfReader, table: pa.RecordBatch, seen: set[str], annotations: AnnotationColumns) -> dict:
-    from vcf_pipeline.lib.vcf.reader import PARSED_SCHEMA, classify_variant
+def _variant_columns(
+    reader: VcfReader, table: pa.RecordBatch, seen: dict[str, int], batch: int, annotations: AnnotationColumns,
+    calls: GenotypeColumns, genotypes: pa.RecordBatch | None,
+) -> dict:
+    from vcf_pipeline.lib.vcf.reader import classify_variant
 
     stats, identity = reader.stats, reader.identity
     keep_record = _checked_records(reader, table)
@@ -211,7 +241,8 @@ def _variant_columns(reader: VcfReader, table: pa.RecordBatch, seen: set[str], a
         ends = [n.pos + len(n.ref) - 1 if n.ref != r or n.pos != p else s for n, r, p, s in zip(found, ref_before, pos_before, stop_before)]
         end = pc.replace_with_mask(stop, mask, pa.array(ends, pa.int64()))
 
-    new = _first_seen(ids.to_pylist(), seen, stats)
+    id_list = ids.to_pylist()
+    new, repeated = _first_seen(id_list, seen, batch, stats)
     stats.variants += int(new.sum())
     n = pa.array(np.flatnonzero(new))
     record_new = record[new]
@@ -227,34 +258,49 @@ def _variant_columns(reader: VcfReader, table: pa.RecordBatch, seen: set[str], a
     qual = table["QUAL"].take(pa.array(record_new))
     filters = table["FILTER"].take(pa.array(record_new))
     count = len(record_new)
+    if genotypes is not None:
+        # A repeat merges its calls when its first record is in this batch or the one before.
+        repeats = [(int(record[i]), int(alt_index[i]) + 1, id_list[i], seen[id_list[i]] < batch) for i in repeated if seen[id_list[i]] >= batch - 1]
+        new_rows = {"record": record_new, "allele": alt_index[new] + 1, "variant_id": [id_list[i] for i in np.flatnonzero(new)]}
+        added, counts = calls.batch(genotypes, _format_fields(table), new_rows, repeats)
+        stats.calls += added
+    else:
+        counts = np.zeros((count, len(COUNTS)), dtype=np.int64)
+    ac, an = counts[:, 0], counts[:, 1]
     columns = {
         "variant_id": ids.take(n), "assembly": assembly.take(n), "chrom": chrom.take(n), "pos": pos.take(n),
         "end": end.take(n), "ref": ref.take(n), "alt": alt_n.take(n), "variant_type": variant_type.take(n),
         **annotation,
         "qual": _float32(qual),
         "filter": pc.if_else(pc.equal(filters, "."), pa.scalar(None, pa.string()), filters),
-        "cohort_ac": pa.array(np.zeros(count, np.int64)), "cohort_an": pa.array(np.zeros(count, np.int64)),
-        "cohort_af": pa.nulls(count, pa.float64()),
+        "cohort_ac": pa.array(ac), "cohort_an": pa.array(an),
+        "cohort_af": pa.array([allele_frequency(c, t) for c, t in zip(ac.tolist(), an.tolist())], pa.float64()),
+        **{name: pa.array(counts[:, i].astype(np.int32)) for i, name in enumerate(COUNTS)},
     }
-    for name in PARSED_SCHEMA.names:
-        if name not in columns:  # the file's counts: a sites-only file called no sample
-            columns[name] = pa.array(np.zeros(count, np.int32))
     return columns
 
 
-def _first_seen(ids: list[str], seen: set[str], stats) -> np.ndarray:
-    """Which ids are new to the file (a repeat, or an ALT normalising to one seen, is counted)."""
-    if seen.isdisjoint(ids) and len(set(ids)) == len(ids):
-        seen.update(ids)
-        return np.ones(len(ids), dtype=bool)
+def _format_fields(table: pa.RecordBatch) -> dict[str, np.ndarray]:
+    """Per record, whether its FORMAT holds each genotype field."""
+    return {name: _true(pc.match_substring_regex(table["FORMAT"], f"(?:^|:){name}(?::|$)")) for name in GENOTYPE_FIELDS}
+
+
+def _first_seen(ids: list[str], seen: dict[str, int], batch: int, stats) -> tuple[np.ndarray, list[int]]:
+    """Which ids are new to the file, and the indexes of the others (a repeat, or an ALT normalising
+    to one seen, is counted)."""
+    if seen.keys().isdisjoint(ids) and len(set(ids)) == len(ids):
+        seen.update(dict.fromkeys(ids, batch))
+        return np.ones(len(ids), dtype=bool), []
     new = np.zeros(len(ids), dtype=bool)
+    repeated = []
     for i, variant_id in enumerate(ids):
         if variant_id in seen:
             stats.duplicate_variants += 1
+            repeated.append(i)
         else:
-            seen.add(variant_id)
+            seen[variant_id] = batch
             new[i] = True
-    return new
+    return new, repeated
 
 
 def _stops(reader: VcfReader, table: pa.RecordBatch) -> pa.Array:

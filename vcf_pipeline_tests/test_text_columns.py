@@ -1,4 +1,4 @@
-"""The column-wise reading of sites-only VCF text (lib/vcf/sites_text.py) against the record-by-record
+"""The column-wise reading of sites-only VCF text (lib/vcf/text_columns.py) against the record-by-record
 reader, its oracle: the same rows, field for field, the same counts, or the same error, on every
 shared VCF and hts-specs conformance case, and on a file written to hold every case the fast path
 treats apart (indels, lower case, multi-ALT annotation, escapes, repeats across batches, bad records,
@@ -18,8 +18,12 @@ from vcf_pipeline.lib.vcf.reader import VcfReader
 from vcf_pipeline_tests.conftest import SHARED_VCF, shared_vcf_files
 
 HTS_SPECS = SHARED_VCF.parent / "hts-specs"
-# Sites-only files of the corpus that the column-wise reader must take (not fall back on).
+# Files of the corpus that the column-wise reader must take (not fall back on): sites only, and with samples.
 COLUMNAR = {
+    "cyvcf2__tests__test.vcf.gz",
+    "gatk__SelectVariants__gvcfExample.g.vcf",
+    "bcftools__test__many-alts.vcf",
+    "htslib__test__vcf44_1.vcf",
     "ensembl-vep__clinvar-testset__input.vcf.gz",
     "bcftools__test__split-vep.vcf",
     "htsjdk__variant__dbsnp_135.b37.1000.vcf",
@@ -28,11 +32,14 @@ COLUMNAR = {
 
 
 def read(path, columnar: bool, **options):
-    """(rows, stats, why read record by record) or (None, error message, None)."""
+    """(variant rows and call rows, stats, why read record by record) or (None, error message, None)."""
     try:
         with VcfReader(path, columnar=columnar, **options) as reader:
-            rows = pa.Table.from_batches([b.variants for b in reader.batches()]).to_pylist()
-            return rows, dataclasses.asdict(reader.stats), reader.record_by_record
+            batches = list(reader.batches())
+            rows = pa.Table.from_batches([b.variants for b in batches]).to_pylist()
+            # calls are compared as a set: a repeat's merged rows may come in another place
+            calls = sorted(pa.Table.from_batches([b.calls for b in batches]).to_pylist(), key=lambda c: (c["variant_id"], c["sample"]))
+            return rows + calls, dataclasses.asdict(reader.stats), reader.record_by_record
     except VcfFormatError as exc:
         return None, str(exc), None
 
@@ -51,7 +58,7 @@ def assert_same_reading(path, **options):
     assert len(rows) == len(expected_rows)
     for row, expected in zip(rows, expected_rows):
         different = {k: (row[k], expected[k]) for k in expected if not same_value(row[k], expected[k])}
-        assert not different, f"{row['variant_id']}: column-wise, record-by-record: {different}"
+        assert not different, f"{row['variant_id']} {row.get('sample', '')}: column-wise, record-by-record: {different}"
     return why
 
 
@@ -150,3 +157,44 @@ def test_left_alignment_against_a_fasta_reads_the_same_both_ways(cases_vcf, tmp_
     rows, stats, _ = read(cases_vcf, True, bad_records="skip", identity=options)
     assert stats["identity"]["ref_checked"] > 0 and stats["identity"]["ref_mismatches"] == 0
     assert "GRCh38:chr1-59-G-GT" in {r["variant_id"] for r in rows}  # the insertion, moved left
+
+
+COHORT_HEADER = """##fileformat=VCFv4.2
+##contig=<ID=chr1,length=2000>
+##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">
+##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="Quality">
+##FORMAT=<ID=AD,Number=R,Type=Integer,Description="Allele depths">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\tS3
+"""
+COHORT_RECORDS = [
+    "chr1\t10\t.\tC\tT,G\t.\t.\t.\tGT:DP:GQ:AD\t0/1:20:99:10,10,0\t1|2:.:50:3,.,4\t./.:.:.:.",
+    "chr1\t10\t.\tCA\tTA\t.\t.\t.\tGT:DP\t0/0:8\t0/0:9\t1/1:30",  # repeats chr1-10-C-T: S3 becomes a carrier
+    "chr1\t20\t.\tA\tG\t.\t.\t.\tGT:AD\t1:0,7\t0/0:9,0\t.",  # haploid carrier, no DP or GQ in FORMAT
+    "chr1\t30\t.\tA\tC\t.\t.\t.\tDP\t5\t6\t7",  # no GT: no sample is called
+    "chr1\t40\t.\tG\tA,T\t.\t.\t.\tGT:GQ\t2/2:40\t0|1:12\t1/2:33",
+]
+
+
+@pytest.mark.parametrize("keep_all", [32, 1])
+@pytest.mark.parametrize("batch_records", [1, 2, 1000])
+def test_calls_and_counts_read_the_same_both_ways(tmp_path, batch_records, keep_all):
+    from vcf_pipeline.lib.vcf.calls import SampleOptions
+
+    path = tmp_path / "cohort.vcf"
+    path.write_text(COHORT_HEADER + "\n".join(COHORT_RECORDS) + "\n")
+    options = {"batch_records": batch_records, "samples": SampleOptions(keep_all_calls_up_to=keep_all)}
+    assert assert_same_reading(path, **options) is None
+    rows, stats, _ = read(path, True, **options)
+    variants = {r["variant_id"]: r for r in rows if "sample" not in r}
+    calls = {(r["variant_id"], r["sample"]): r for r in rows if "sample" in r}
+    t = variants["unknown:chr1-10-C-T"]  # counts are the first record's; the repeat only merges calls
+    assert (t["ac"], t["an"], t["n_called"], t["n_het"], t["n_no_call"]) == (2, 4, 2, 2, 1)
+    assert calls[("unknown:chr1-10-C-T", "S3")]["zygosity"] == "homozygous"  # from the repeat
+    assert calls[("unknown:chr1-10-C-G", "S2")] == {
+        "sample": "S2", "variant_id": "unknown:chr1-10-C-G", "gt": "1|2", "zygosity": "heterozygous", "dp": None, "gq": 50, "ad": [3, 4]}
+    assert calls[("unknown:chr1-20-A-G", "S1")]["zygosity"] == "hemizygous"
+    assert not any(k[0] == "unknown:chr1-30-A-C" for k in calls)
+    assert variants["unknown:chr1-30-A-C"]["n_no_call"] == 3
+    assert (("unknown:chr1-20-A-G", "S2") in calls) == (keep_all == 32)  # hom-ref rows only for small files
+    assert stats["duplicate_variants"] == 1
