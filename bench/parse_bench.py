@@ -1,5 +1,6 @@
-"""Parse rate: our parser (pysam -> Arrow: split ALTs, annotations, calls) against `bcftools query`
-printing the same fields, and a bare pysam loop, on the same file in the same run."""
+"""Parse rate: our parser (VCF text read column-wise, lib/vcf/text_columns.py) against `bcftools query`
+printing the same fields, a bare pysam loop, and our record-by-record reader (the parse before it), on
+the same file in the same run."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from pathlib import Path
 from vcf_pipeline.lib.vcf.reader import VcfReader
 
 
-def ours(path: Path) -> dict:
+def ours(path: Path, columnar: bool = True) -> dict:
     started = time.perf_counter()
-    with VcfReader(path) as reader:
+    with VcfReader(path, columnar=columnar) as reader:
         rows = sum(b.variants.num_rows for b in reader.batches())
     seconds = time.perf_counter() - started
     return {"records": reader.stats.records, "variants": rows, "calls": reader.stats.calls, "seconds": seconds,
-            "records_per_s": reader.stats.records / seconds}
+            "records_per_s": reader.stats.records / seconds, "record_by_record": reader.record_by_record}
 
 
 def bare_pysam(path: Path) -> dict:
@@ -53,7 +54,9 @@ def bcftools(path: Path, samples: bool) -> dict:
 
 
 def run(path: Path, samples: bool = False) -> dict:
-    result = {"file": path.name, "ours": ours(path), "bare_pysam": bare_pysam(path), "bcftools_query": bcftools(path, samples)}
+    result = {"file": path.name, "ours": ours(path), "record_reader": ours(path, columnar=False),
+              "bare_pysam": bare_pysam(path), "bcftools_query": bcftools(path, samples)}
+    result["ours_vs_record_reader"] = result["ours"]["records_per_s"] / result["record_reader"]["records_per_s"]
     reference = result["bcftools_query"]
     result["ours_vs_bcftools"] = result["ours"]["records_per_s"] / reference["records_per_s"] if reference else None
     result["ours_vs_bare_pysam"] = result["ours"]["records_per_s"] / result["bare_pysam"]["records_per_s"]

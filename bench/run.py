@@ -156,10 +156,13 @@ def summary(r: dict, large_n: int) -> list[tuple[str, str, str, str]]:
     search = next(g for g in r["search"]["grid"] if g["default"])
     g = r["graph"]
     rows = [
-        row("parse, ours, 100k annotated (records/s)", p100["ours"]["records_per_s"], ">= 100k", p100["ours"]["records_per_s"] >= 100_000),
-        row(f"parse, ours, {large} annotated (records/s)", pl["ours"]["records_per_s"], ">= 100k", pl["ours"]["records_per_s"] >= 100_000),
-        row("parse, ours / bcftools query", p100["ours_vs_bcftools"] or 0, "(ratio)", True, "{:.2f}"),
-        row(f"parse, ours, cohort {r['parse_cohort']['ours']['records']:,} x samples (records/s)", r["parse_cohort"]["ours"]["records_per_s"], "(ratio {:.2f} to bcftools)".format(r["parse_cohort"]["ours_vs_bcftools"] or 0), True),
+        row("parse, ours, 100k annotated (records/s)", p100["ours"]["records_per_s"], ">= 150k", p100["ours"]["records_per_s"] >= 150_000),
+        row(f"parse, ours, {large} annotated (records/s)", pl["ours"]["records_per_s"], ">= 150k", pl["ours"]["records_per_s"] >= 150_000),
+        row("parse, ours / bcftools query", p100["ours_vs_bcftools"] or 0, ">= 0.2", (p100["ours_vs_bcftools"] or 0) >= 0.2, "{:.2f}"),
+        row("parse, ours / record-by-record reader", p100.get("ours_vs_record_reader") or 0, "(ratio)", True, "{:.1f}"),
+        row(f"parse, ours, cohort {r['parse_cohort']['ours']['records']:,} x samples (records/s)", r["parse_cohort"]["ours"]["records_per_s"],
+            ">= 20k (ratio {:.2f} to bcftools)".format(r["parse_cohort"]["ours_vs_bcftools"] or 0), r["parse_cohort"]["ours"]["records_per_s"] >= 20_000),
+        row("parse, cohort, record-by-record reader (records/s)", r["parse_cohort"].get("record_reader", {}).get("records_per_s", 0), "(reference)", True),
         *_identity_rows(r.get("parse_identity"), row),
         row("embed, onnx-int8, texts/s (ours)", default["texts_per_s"], "(vs bare encode {:.1f} x)".format(default["vs_bare_encode"]), True),
         row("embed, onnx-int8 cosine to fp32 (mean / p1)", f"{default['cosine_to_fp32_mean']:.4f} / {default['cosine_to_fp32_p1']:.4f}", ">= 0.98", default["cosine_to_fp32_mean"] >= 0.98),

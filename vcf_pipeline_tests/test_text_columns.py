@@ -39,7 +39,9 @@ def read(path, columnar: bool, **options):
             rows = pa.Table.from_batches([b.variants for b in batches]).to_pylist()
             # calls are compared as a set: a repeat's merged rows may come in another place
             calls = sorted(pa.Table.from_batches([b.calls for b in batches]).to_pylist(), key=lambda c: (c["variant_id"], c["sample"]))
-            return rows + calls, dataclasses.asdict(reader.stats), reader.record_by_record
+            stats = dataclasses.asdict(reader.stats)
+            assert stats.pop("reading") == ("column-wise" if reader.record_by_record is None else f"record by record: {reader.record_by_record}")
+            return rows + calls, stats, reader.record_by_record
     except VcfFormatError as exc:
         return None, str(exc), None
 

@@ -153,6 +153,7 @@ def _parse(home, sources, key: str) -> tuple[dict, CheckOutcome]:
             **({"bad_record_examples": "\n".join(stats.bad_record_examples)} if stats.bad_record_examples else {}),
             "annotations": ", ".join(stats.annotation_kinds) or "none",
             **({"annotation_source": stats.annotation_source} if stats.annotation_source else {}),
+            "reading": stats.reading,
             "parse_seconds": round(result.seconds, 3),
             "records_per_second": round(stats.records / result.seconds, 1) if result.seconds else 0.0,
             **({"preview": preview(head, ["variant_id", "variant_type", "gene_symbol", "consequence", "clinical_significance"])} if head else {}),

@@ -11,6 +11,8 @@ before, turned into lists only then.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -49,15 +51,40 @@ def genotype_refusal(header, formats_used) -> str | None:
     return None
 
 
-def query_genotypes(path: Path, header, folder: Path) -> Path:
-    """Every record's samples' GT, DP, GQ and AD (`.` for one the header does not declare), one line
-    per (record, sample), in a file in `folder`."""
-    import pysam.bcftools
+class GenotypeQueryFailed(RuntimeError):
+    """bcftools query could not print the calls (its own message)."""
 
-    out = folder / "genotypes.tsv"
-    fields = "\t".join(f"%{name}" if name in header.formats else "." for name in GENOTYPE_FIELDS)
-    pysam.bcftools.query("-f", f"[{fields}\n]", "-o", str(out), str(path), catch_stdout=False)
-    return out
+
+_QUERY = "import sys, pysam.bcftools\npysam.bcftools.query('-f', sys.argv[1], '-o', sys.argv[2], sys.argv[3], catch_stdout=False)"
+
+
+class GenotypeQuery:
+    """Every record's samples' GT, DP, GQ and AD (`.` for one the header does not declare), one line
+    per (record, sample), printed by pysam's bcftools in a child process (it holds the GIL while it
+    runs, so in this process it could not overlap the reading of the text)."""
+
+    def __init__(self, path: Path, header, folder: Path):
+        self.out = folder / "genotypes.tsv"
+        fields = "\t".join(f"%{name}" if name in header.formats else "." for name in GENOTYPE_FIELDS)
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", _QUERY, f"[{fields}\n]", str(self.out), str(path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        )
+        self._lines: GenotypeLines | None = None
+
+    def lines(self) -> GenotypeLines:
+        """The printed lines, once the query has finished."""
+        if self._lines is None:
+            _, errors = self._process.communicate()
+            if self._process.returncode != 0:
+                raise GenotypeQueryFailed(errors.decode(errors="replace").strip().splitlines()[-1:] or f"exit {self._process.returncode}")
+            self._lines = GenotypeLines(self.out)
+        return self._lines
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()  # SIGKILL: a child may ignore SIGTERM here
+            self._process.wait()
 
 
 class GenotypeLines:
@@ -184,14 +211,17 @@ class GenotypeColumns:
         decoded = decoded + [(None, None)]
         counts = self._counts(decoded, gt_code, record, allele, top, samples)
         added = self._rows(lines, decoded, table, gt_code, has, new, samples)
-        for r, a, variant_id, before in repeats:
-            added += self._merge(lines, decoded, gt_code, has, r, a, variant_id, before, samples)
+        if repeats:
+            added += self._merge(lines, decoded, gt_code, has, repeats, samples)
         return added, counts
 
     def _pairs(self, record: np.ndarray, samples: int) -> tuple[np.ndarray, np.ndarray]:
         """(sample line, new row) pairs in the record reader's order: record, then sample, then ALT."""
         if not len(record):
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if len(record) == 1 or (record[1:] != record[:-1]).all():  # one new row per record, the usual case
+            row = np.repeat(np.arange(len(record)), samples)
+            return record[row] * samples + np.tile(np.arange(samples), len(record)), row
         starts = np.flatnonzero(np.r_[True, record[1:] != record[:-1]])
         per = np.diff(np.r_[starts, len(record)])  # new rows of each record
         size = per * samples
@@ -202,25 +232,22 @@ class GenotypeColumns:
         return record[row] * samples + sample, row
 
     def _counts(self, decoded, gt_code, record, allele, top, samples) -> np.ndarray:
+        """COUNTS per new row from each record's histogram of distinct genotypes (`record_counts`)."""
         called = [[a for a in gt if a is not None] if gt else [] for gt, _ in decoded]
         n_alleles = np.array([len(c) for c in called], dtype=np.int64)
-        no_call = n_alleles == 0
-        hom_ref = np.array([bool(c) and set(c) == {0} for c in called])
-        copies = np.array([[c.count(a) for a in range(top + 1)] for c in called], dtype=np.int64)
-        het = np.array([[a in c and len(set(c)) > 1 for a in range(top + 1)] for c in called], dtype=bool)
-        hom_alt = np.array([[bool(c) and set(c) == {a} for a in range(top + 1)] for c in called], dtype=bool)
-        line, row = self._pairs(record, samples)
-        code, a = gt_code[line], allele[row]
-        rows = len(record)
-
-        def per_row(values):
-            return np.bincount(row, weights=values, minlength=rows).astype(np.int64)
-
-        an = per_row(n_alleles[code])
-        no_calls = per_row(no_call[code])
+        hom_ref = np.array([bool(c) and set(c) == {0} for c in called], dtype=np.int64)
+        alleles = range(top + 1)
+        copies = np.array([[c.count(a) for c in called] for a in alleles], dtype=np.int64)  # [allele, genotype]
+        het = np.array([[a in c and len(set(c)) > 1 for c in called] for a in alleles], dtype=np.int64)
+        hom_alt = np.array([[bool(c) and set(c) == {a} for c in called] for a in alleles], dtype=np.int64)
+        distinct = len(decoded)
+        line_record = np.arange(len(gt_code)) // samples
+        histogram = np.bincount(line_record * distinct + gt_code, minlength=(len(gt_code) // samples) * distinct)
+        h = histogram.reshape(-1, distinct)[record]  # [new row, genotype]: samples with it
+        no_calls = h @ (n_alleles == 0).astype(np.int64)
         return np.stack([
-            per_row(copies[code, a]), an, samples - no_calls, per_row(het[code, a]), per_row(hom_alt[code, a]),
-            per_row(hom_ref[code]), no_calls,
+            (h * copies[allele]).sum(1), h @ n_alleles, samples - no_calls, (h * het[allele]).sum(1),
+            (h * hom_alt[allele]).sum(1), h @ hom_ref, no_calls,
         ], axis=1)
 
     def _rows(self, lines, decoded, table, gt_code, has, new, samples) -> int:
@@ -251,34 +278,39 @@ class GenotypeColumns:
     @staticmethod
     def _depths(texts: pa.Array, allele: np.ndarray, present: np.ndarray) -> pa.Array:
         """`_allele_depths`: [REF depth, this ALT's depth] where AD has this ALT's value."""
+        n = len(texts)
         parts = pc.split_pattern(texts, ",")
         lengths = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
         ok = present & (lengths > allele)
         offsets = parts.offsets.to_numpy()[:-1]
-        flat = pc.list_flatten(parts)
-        ref = first_numbers(flat.take(pa.array(np.where(ok, offsets, 0)))) if len(flat) else pa.nulls(len(texts), pa.int32())
-        alt = first_numbers(flat.take(pa.array(np.where(ok, offsets + allele, 0)))) if len(flat) else pa.nulls(len(texts), pa.int32())
-        pairs = pa.ListArray.from_arrays(pa.array(np.arange(0, 2 * len(texts) + 1, 2, dtype=np.int32)), pc.take(
-            pa.concat_arrays([ref, alt]), pa.array(np.stack([np.arange(len(texts)), np.arange(len(texts)) + len(texts)], axis=1).reshape(-1))))
-        return pc.if_else(pa.array(ok), pairs, pa.scalar(None, pairs.type)).cast(pa.list_(pa.int32()))
+        # [REF, ALT] of each row, taken from the split values in one gather (rows without them: null)
+        index = np.zeros(2 * n, dtype=np.int64)
+        index[0::2], index[1::2] = np.where(ok, offsets, 0), np.where(ok, offsets + allele, 0)
+        values = first_numbers(pc.list_flatten(parts).take(pa.array(index))) if n else pa.nulls(0, pa.int32())
+        offsets = pa.array(np.arange(0, 2 * n + 1, 2, dtype=np.int32))
+        return pa.ListArray.from_arrays(offsets, values, type=pa.list_(pa.int32()), mask=pa.array(~ok))
 
-    def _merge(self, lines, decoded, gt_code, has, record, allele, variant_id, before, samples) -> int:
-        """A repeat's calls, merged by `CallRows._merge` on this batch's rows and the one before's."""
+    def _merge(self, lines, decoded, gt_code, has, repeats: list, samples: int) -> int:
+        """Repeats' calls, merged by `CallRows._merge` on this batch's rows and the one before's
+        (as lists, for this batch only)."""
         calls = self.calls
         calls.columns = _lists(self._current)
         calls._previous = _lists(self._previous) if self._previous is not None else None
         calls._index = calls._previous_index = None
-        keys = {name for name in GENOTYPE_FIELDS if has[name][record]}
-        first = record * samples
-        values, genotypes = [], []
-        for s in range(samples):
-            gt, stored = decoded[gt_code[first + s]]
-            values.append(_Sample(stored is not None and "|" in stored, {
-                "DP": _first_value(lines["DP"][first + s].as_py()), "GQ": _first_value(lines["GQ"][first + s].as_py()),
-                "AD": tuple(_first_value(v) for v in lines["AD"][first + s].as_py().split(",")),
-            }))
-            genotypes.append(gt)
-        added = calls._merge(variant_id, allele, values, genotypes, keys, before)
+        added = 0
+        for record, allele, variant_id, before in repeats:
+            keys = {name for name in GENOTYPE_FIELDS if has[name][record]}
+            first = record * samples
+            fields = {name: lines[name].slice(first, samples).to_pylist() for name in ("DP", "GQ", "AD")}
+            values, genotypes = [], []
+            for s in range(samples):
+                gt, stored = decoded[gt_code[first + s]]
+                values.append(_Sample(stored is not None and "|" in stored, {
+                    "DP": _first_value(fields["DP"][s]), "GQ": _first_value(fields["GQ"][s]),
+                    "AD": tuple(_first_value(v) for v in fields["AD"][s].split(",")),
+                }))
+                genotypes.append(gt)
+            added += calls._merge(variant_id, allele, values, genotypes, keys, before)
         self._current = pa.RecordBatch.from_pydict(calls.columns, schema=CALL_SCHEMA)
         if self._previous is not None:
             self._previous = pa.RecordBatch.from_pydict(calls._previous, schema=CALL_SCHEMA)
@@ -286,10 +318,12 @@ class GenotypeColumns:
 
     def flush(self, final: bool = False) -> pa.RecordBatch:
         """The rows of the batch before (held back for repeats); with `final`, every row still held."""
-        ready = [b for b in ([self._previous, self._current] if final else [self._previous]) if b is not None]
+        ready = [b for b in ([self._previous, self._current] if final else [self._previous]) if b is not None and b.num_rows]
         self._previous = None if final else self._current
         self._current = None
-        return pa.Table.from_batches(ready, schema=CALL_SCHEMA).combine_chunks().to_batches()[0] if ready and sum(b.num_rows for b in ready) else pa.RecordBatch.from_pylist([], schema=CALL_SCHEMA)
+        if not ready:
+            return pa.RecordBatch.from_pylist([], schema=CALL_SCHEMA)
+        return pa.Table.from_batches(ready, schema=CALL_SCHEMA).combine_chunks().to_batches()[0]
 
 
 class _Sample:

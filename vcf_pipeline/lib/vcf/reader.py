@@ -118,6 +118,7 @@ class ParseStats:
     bad_record_examples: list[str] = field(default_factory=list)  # the first few, with their reasons
     identity: IdentityStats = field(default_factory=IdentityStats)
     annotation_source: str = ""  # set when the file brought no annotation: what annotated it, or why nothing did
+    reading: str = ""  # "column-wise", or "record by record: why" (lib/vcf/text_columns.py)
 
 
 @dataclass
@@ -302,6 +303,7 @@ class VcfReader:
         )
 
         self.record_by_record = text_columns_refusal(self) if self.columnar else "asked for"
+        self.stats.reading = "column-wise" if self.record_by_record is None else f"record by record: {self.record_by_record}"
         if self.record_by_record is None:
             try:
                 yield from text_columns_batches(self)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,9 +34,9 @@ from vcf_pipeline.lib.vcf.faults import VcfFormatError, compression
 from vcf_pipeline.lib.vcf.genotype_columns import (
     GENOTYPE_FIELDS,
     GenotypeColumns,
-    GenotypeLines,
+    GenotypeQuery,
+    GenotypeQueryFailed,
     genotype_refusal,
-    query_genotypes,
 )
 from vcf_pipeline.lib.vcf.identity import make_variant_id
 from vcf_pipeline.lib.vcf.info_columns import READABLE_TYPES, by_distinct, info_values
@@ -48,6 +49,7 @@ COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
 NOT_STORED = ("<NON_REF>", "<*>", ".", "*")  # reference blocks and deleted alleles (reader.py)
 _PLAIN_ALT = r"^(?:[ACGTNacgtn]+|<[^<>\s,]+>|\*|\.)$"
 _BLOCK_BYTES = 8 << 20
+CALLS_PER_BATCH = 2_000_000
 
 
 class TextUnreadable(Exception):
@@ -70,13 +72,29 @@ def text_columns_refusal(reader: VcfReader) -> str | None:
         return "an annotation INFO field has a type read only by pysam"
     if "END" in header.info and header.info["END"].type != "Integer":
         return "its INFO END is not an Integer"
-    try:  # htslib reads every record as the record reader would (it refuses what pysam refuses)
-        with pysam.VariantFile(str(reader._readable)) as vcf:
-            for _ in vcf:
-                pass
-    except (ValueError, OSError):
-        return "htslib cannot read every record"
     return None
+
+
+class RecordCheck:
+    """pysam reads every record once, in a thread beside the columns' work (htslib lets go of the
+    GIL while it reads): a record it refuses fails the file with the record reader's words."""
+
+    def __init__(self, path):
+        self.error: Exception | None = None
+        self._thread = threading.Thread(target=self._read, args=(str(path),), daemon=True, name="vcf-record-check")
+        self._thread.start()
+
+    def _read(self, path: str) -> None:
+        try:
+            with pysam.VariantFile(path) as vcf:
+                for _ in vcf:
+                    pass
+        except (ValueError, OSError) as exc:
+            self.error = exc
+
+    def failed(self) -> bool:
+        self._thread.join()
+        return self.error is not None
 
 
 def _header_lines(path, compressed: bool) -> int | None:
@@ -126,7 +144,7 @@ def _formats_used(path, samples: int) -> set[str]:
         for table in _record_tables(path, 1 << 20, samples):
             for text in pc.unique(table["FORMAT"]).to_pylist():
                 used.update(text.split(":"))
-    except pa.ArrowInvalid:
+    except (pa.ArrowInvalid, OSError):
         pass
     return used
 
@@ -136,28 +154,48 @@ def _one_batch(table: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def text_columns_batches(reader: VcfReader) -> Iterator[ParsedBatch]:
-    """`reader.batches()` for a file `text_columns_refusal` accepts."""
+    """`reader.batches()` for a file `text_columns_refusal` accepts. A file htslib or Arrow cannot read
+    through raises TextUnreadable (the reader then gives the record reader's error)."""
     from vcf_pipeline.lib.vcf.reader import PARSED_SCHEMA, ParsedBatch
 
     annotations = AnnotationColumns(reader.annotations, reader._vcf.header)
     calls = GenotypeColumns(reader.samples, reader.sample_options.keep_all_calls_up_to)
+    samples = len(reader.samples)
     seen: dict[str, int] = {}  # variant id -> the batch it went into
+    check = RecordCheck(reader._readable)
     with tempfile.TemporaryDirectory(prefix="vcf-genotypes-", dir=reader.tmp_dir) as folder:
-        lines = GenotypeLines(query_genotypes(reader._readable, reader._vcf.header, Path(folder))) if reader.samples else None
+        query = GenotypeQuery(reader._readable, reader._vcf.header, Path(folder)) if samples else None
         try:
-            for number, table in enumerate(_record_tables(reader._readable, reader.batch_records, len(reader.samples))):
-                genotypes = lines.take(table.num_rows * len(reader.samples)) if lines else None
-                if genotypes is not None and genotypes.num_rows != table.num_rows * len(reader.samples):
+            for number, table in enumerate(_record_tables(reader._readable, _records_per_batch(reader.batch_records, samples), samples)):
+                genotypes = query.lines().take(table.num_rows * samples) if query else None
+                if genotypes is not None and genotypes.num_rows != table.num_rows * samples:
                     raise TextUnreadable(f"bcftools query printed calls for fewer records than the text holds (batch {number})")
                 columns = _variant_columns(reader, table, seen, number, annotations, calls, genotypes)
                 yield ParsedBatch(pa.RecordBatch.from_pydict(columns, schema=PARSED_SCHEMA), calls.flush())
-            if lines and lines.take(1).num_rows:
+            if query and query.lines().take(1).num_rows:
                 raise TextUnreadable("bcftools query printed calls for more records than the text holds")
-        except pa.ArrowInvalid as exc:  # a line htslib read leniently (7 columns): its error is the record reader's
+            if check.failed():
+                raise TextUnreadable(f"htslib cannot read every record ({check.error})")
+        except (pa.ArrowInvalid, OSError) as exc:  # a line htslib reads leniently (7 columns), a damaged block
             raise TextUnreadable(str(exc)) from exc
+        except (VcfFormatError, GenotypeQueryFailed) as exc:
+            if check.failed():  # the record reader stops at htslib's error first
+                raise TextUnreadable(f"htslib cannot read every record ({check.error})") from exc
+            if isinstance(exc, GenotypeQueryFailed):
+                raise TextUnreadable(str(exc)) from exc
+            raise
+        finally:
+            if query:
+                query.stop()
     yield ParsedBatch(pa.RecordBatch.from_pylist([], schema=PARSED_SCHEMA), calls.flush(final=True))
     if problem := reader.identity.check_references():
         raise VcfFormatError(reader.path, problem)
+
+
+def _records_per_batch(batch_records: int, samples: int) -> int:
+    """Records per batch: `batch_records`, fewer for a large cohort, so a batch holds at most
+    CALLS_PER_BATCH (record, sample) lines whatever the number of samples."""
+    return max(1, min(batch_records, CALLS_PER_BATCH // samples)) if samples else batch_records
 
 
 def _checked_records(reader: VcfReader, table: pa.RecordBatch) -> np.ndarray:
