@@ -18,17 +18,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vcf_pipeline.lib.vcf.annotations import (
-    _IMPACT_RANK,
     ANNOTATION_COLUMNS,
     FALLBACK_AF,
+    IMPACT_RANK,
     AnnotationReader,
-    _clinvar_text,
-    _frequency,
-    _TranscriptField,
+    TranscriptField,
     clinvar_conditions,
     clinvar_gene,
     clinvar_rsid,
+    clinvar_text,
     consequence_rank,
+    frequency_of,
     info_af_value,
     most_severe_mc,
     transcript_frequency,
@@ -44,20 +44,20 @@ class AnnotationColumns:
 
     def __init__(self, reader: AnnotationReader, header):
         self.reader = reader
-        self.meta = {key: (str(header.info[key].number), header.info[key].type) for key in reader._read}
+        self.meta = {key: (str(header.info[key].number), header.info[key].type) for key in reader.read_keys}
 
     def columns(self, info: pa.Array, rows: dict) -> dict[str, pa.Array]:
         """`rows`: numpy `record` (index into `info`), `alt_index`, `alts` (the record's ALT count) and
         Arrow `alt`, `vep_allele`, `id` (the record's ID text) per ALT row."""
-        raw = info_values(info, self.reader._read)
+        raw = info_values(info, self.reader.read_keys)
         record = pa.array(rows["record"])
         chosen = [self._chosen(field, raw[field.info_id], rows) for field in self.reader.transcript_fields]
         out = {}
         for name in TRANSCRIPT_COLUMNS:
             out[name] = _first_present([c[name] for c in chosen if name in c], len(record))
         clinvar = {key: raw[key].take(record) if key in raw else None for key in _CLINVAR_KEYS}
-        out["clinical_significance"] = self._clinvar_text(clinvar["CLNSIG"], "CLNSIG", len(record))
-        out["clinvar_review_status"] = self._clinvar_text(clinvar["CLNREVSTAT"], "CLNREVSTAT", len(record))
+        out["clinical_significance"] = self.clinvar_text(clinvar["CLNSIG"], "CLNSIG", len(record))
+        out["clinvar_review_status"] = self.clinvar_text(clinvar["CLNREVSTAT"], "CLNREVSTAT", len(record))
         out["conditions"] = self._conditions(clinvar["CLNDN"], len(record))
         self._gene_info(clinvar["GENEINFO"], out)
         self._molecular_consequence(clinvar["MC"], out)
@@ -70,13 +70,13 @@ class AnnotationColumns:
         out["allele_frequency"] = self._allele_frequency(raw, rows, chosen)
         return {name: out[name] for name in ANNOTATION_COLUMNS}
 
-    def _chosen(self, field: _TranscriptField, raw: pa.Array, rows: dict) -> dict[str, pa.Array]:
+    def _chosen(self, field: TranscriptField, raw: pa.Array, rows: dict) -> dict[str, pa.Array]:
         """The chosen entry's values of one transcript field per row (null where none is about it)."""
         n = len(rows["record"])
         entries = pc.split_pattern(raw, ",")
         entry_record = pc.list_parent_indices(entries).to_numpy()
         texts = pc.list_flatten(entries)
-        # Padding makes every subfield exist; an empty one is absent, as in `_TranscriptField._named`.
+        # Padding makes every subfield exist; an empty one is absent, as in `TranscriptField._named`.
         parts = pc.split_pattern(pc.binary_join_element_wise(texts, "|" * (max(field.index.values()) + 1), ""), "|")
         values = {name: _subfield(parts, i) for name, i in field.index.items()}
         # Pair each entry with the rows of its record (rows of a record are consecutive).
@@ -99,7 +99,7 @@ class AnnotationColumns:
 
     @staticmethod
     def _about_row(field, values, pair_entry, pair_row, rows) -> np.ndarray:
-        """Which (entry, row) pairs are about the row's ALT, as `_TranscriptField.for_allele` decides."""
+        """Which (entry, row) pairs are about the row's ALT, as `TranscriptField.for_allele` decides."""
         n = len(rows["record"])
         decided = np.zeros(n, dtype=bool)
         keep = np.zeros(len(pair_entry), dtype=bool)
@@ -134,7 +134,7 @@ class AnnotationColumns:
             return by_distinct(values[name].take(taken), rank, pa.int32()).to_numpy(zero_copy_only=False)
 
         canonical = ranked("canonical", lambda v: 0 if v == "YES" else 1)
-        impact = ranked("impact", lambda v: _IMPACT_RANK.get(v or "", 4))
+        impact = ranked("impact", lambda v: IMPACT_RANK.get(v or "", 4))
         consequence = ranked("consequence", consequence_rank)
         return [pair_entry, absent("gene_symbol"), consequence, impact, canonical, absent("mane")]
 
@@ -142,11 +142,11 @@ class AnnotationColumns:
         number, kind = self.meta[key]
         return lambda raw: pysam_value(raw, number, kind)
 
-    def _clinvar_text(self, raw: pa.Array | None, key: str, n: int) -> pa.Array:
+    def clinvar_text(self, raw: pa.Array | None, key: str, n: int) -> pa.Array:
         if raw is None:
             return pa.nulls(n, pa.string())
         decode = self._decoded(key)
-        return by_distinct(raw, lambda v: _clinvar_text(decode(v)), pa.string())
+        return by_distinct(raw, lambda v: clinvar_text(decode(v)), pa.string())
 
     def _conditions(self, raw: pa.Array | None, n: int) -> pa.Array:
         if raw is None:
@@ -212,7 +212,7 @@ class AnnotationColumns:
         for key in FALLBACK_AF:
             if key in raw:
                 decode = self._decoded(key)
-                value = by_distinct(raw[key], lambda v, d=decode: _frequency(x) if (x := d(v)) is not None else None, pa.float64()).take(record)
+                value = by_distinct(raw[key], lambda v, d=decode: frequency_of(x) if (x := d(v)) is not None else None, pa.float64()).take(record)
                 stage(value.to_pylist(), _true(pc.is_valid(raw[key].take(record))) & self._decodes_to_value(raw[key].take(record), decode))
         return pa.array(result.tolist(), pa.float64())
 
@@ -220,13 +220,13 @@ class AnnotationColumns:
         """Each row's INFO AF frequency and whether the record gives a value (`info_af_value`)."""
         number, kind = self.meta["AF"]
         if kind != "Float":
-            decode, per_allele = self._decoded("AF"), self.reader._af_per_allele
+            decode, per_allele = self._decoded("AF"), self.reader.af_per_allele
             values = [info_af_value(decode(t), i, per_allele) for t, i in zip(texts.to_pylist(), alt_index.tolist())]
-            return [_frequency(v) if v is not None else None for v in values], np.array([v is not None for v in values], dtype=bool)
+            return [frequency_of(v) if v is not None else None for v in values], np.array([v is not None for v in values], dtype=bool)
         # A Float AF: this ALT's element when Number=A (and the record has it), else the first.
         elements = pc.split_pattern(texts, ",")
         lengths = pc.fill_null(pc.list_value_length(elements), 0).to_numpy()
-        index = np.where(self.reader._af_per_allele & (alt_index < lengths), alt_index, 0) if self.reader._af_per_allele else np.zeros(len(alt_index), dtype=np.int64)
+        index = np.where(self.reader.af_per_allele & (alt_index < lengths), alt_index, 0) if self.reader.af_per_allele else np.zeros(len(alt_index), dtype=np.int64)
         offsets = elements.offsets.to_numpy()[:-1]
         flat = pc.list_flatten(elements)
         valid = lengths > 0

@@ -3,8 +3,9 @@ and ClinVar INFO.
 
 `AnnotationReader(header)` looks at the header once; `annotate(record, alt_indexes)` then returns the
 annotation columns of each ALT allele, choosing one transcript: MANE/canonical first, else the most
-severe consequence. This runs once per record of every file, so it reads each INFO field once and
-splits transcript entries once per record, whatever the number of ALTs.
+severe consequence. This is the record reader's path (BCF, BCSQ); VCF text is annotated a batch at a
+time by lib/vcf/annotation_columns.py, which applies these rules (and the small functions below) to
+whole columns.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ regulatory_region_ablation regulatory_region_amplification regulatory_region_var
 intragenic_variant conserved_intergenic_variant intergenic_region intergenic_variant sequence_variant
 """.split()
 _CONSEQUENCE_RANK = {term: rank for rank, term in enumerate(_CONSEQUENCE_ORDER)}
-_IMPACT_RANK = {"HIGH": 0, "MODERATE": 1, "LOW": 2, "MODIFIER": 3}
+IMPACT_RANK = {"HIGH": 0, "MODERATE": 1, "LOW": 2, "MODIFIER": 3}
 _UNRANKED = len(_CONSEQUENCE_ORDER)
 
 # Canonical name -> subfield names used by VEP (CSQ) and SnpEff (ANN).
@@ -83,7 +84,7 @@ def consequence_rank(consequence: str | None) -> int:
     return min(_CONSEQUENCE_RANK.get(term, _UNRANKED) for term in re.split(r"[&,]", consequence))
 
 
-def _clinvar_text(values) -> str | None:
+def clinvar_text(values) -> str | None:
     """ClinVar INFO values use '_' for spaces; pysam splits Number=. values on ','."""
     if values is None:
         return None
@@ -93,7 +94,7 @@ def _clinvar_text(values) -> str | None:
 
 
 @dataclass(frozen=True)
-class _TranscriptField:
+class TranscriptField:
     """One INFO field holding '|'-separated transcript annotations (VEP CSQ or SnpEff ANN)."""
 
     info_id: str
@@ -115,7 +116,7 @@ class _TranscriptField:
             i, wanted = self.index["allele_num"], str(alt_index + 1)
             chosen = [e for e in entries if i < len(e) and e[i].strip() == wanted] or None
         if chosen is None and "allele" in self.index:
-            i, names = self.index["allele"], {record.alts[alt_index], _vep_allele(record.ref, record.alts, alt_index)}
+            i, names = self.index["allele"], {record.alts[alt_index], vep_allele(record.ref, record.alts, alt_index)}
             chosen = [e for e in entries if i < len(e) and e[i].strip() in names] or None
         if chosen is None:
             # Entries that name no allele we know: they can only be about a record's single ALT.
@@ -133,7 +134,7 @@ class _TranscriptField:
         return named
 
 
-def _vep_allele(ref: str, alts: tuple[str, ...], alt_index: int) -> str:
+def vep_allele(ref: str, alts: tuple[str, ...], alt_index: int) -> str:
     """VEP's allele string: the shared first base is trimmed from indels, an empty allele becomes '-'."""
     alt = alts[alt_index]
     alleles = (ref, *alts)
@@ -159,7 +160,7 @@ class AnnotationReader:
 
     def __init__(self, header: pysam.VariantHeader):
         info = header.info
-        self.transcript_fields: list[_TranscriptField] = []
+        self.transcript_fields: list[TranscriptField] = []
         # VEP first: it carries MANE/canonical flags and population frequencies.
         for info_id in sorted(info.keys(), key=lambda k: (k != "CSQ", k != "ANN", k)):
             meta = info[info_id]
@@ -174,12 +175,12 @@ class AnnotationReader:
                     if alias in names:
                         index[canonical] = names.index(alias)
                         break
-            self.transcript_fields.append(_TranscriptField(info_id, index))
+            self.transcript_fields.append(TranscriptField(info_id, index))
         # The INFO fields read per record: those declared, minus Number=G ones (pysam fails to decode them).
         wanted = {f.info_id for f in self.transcript_fields} | _INFO_READ
-        self._read = tuple(k for k in info.keys() if k in wanted and info[k].number != "G")
-        self._info = set(self._read)
-        self._af_per_allele = "AF" in self._info and info["AF"].number == "A"
+        self.read_keys = tuple(k for k in info.keys() if k in wanted and info[k].number != "G")
+        self._info = set(self.read_keys)
+        self.af_per_allele = "AF" in self._info and info["AF"].number == "A"
         self.kinds = sorted(
             {_kind(f.info_id, info[f.info_id].description or "") for f in self.transcript_fields}
             | ({"ClinVar"} if "CLNSIG" in self._info else set())
@@ -188,7 +189,7 @@ class AnnotationReader:
     def annotate(self, record: pysam.VariantRecord, alt_indexes: list[int]) -> list[dict]:
         """Annotation columns (see ANNOTATION_COLUMNS) of each ALT in `alt_indexes` (0-based)."""
         info = record.info
-        values = {key: info.get(key) for key in self._read if key in info}
+        values = {key: info.get(key) for key in self.read_keys if key in info}
         entries = [(f, f.entries(values.get(f.info_id))) for f in self.transcript_fields]
         return [self._annotate_allele(record, values, entries, alt_index) for alt_index in alt_indexes]
 
@@ -206,8 +207,8 @@ class AnnotationReader:
         return out
 
     def _add_clinvar(self, values: dict, out: dict) -> None:
-        out["clinical_significance"] = _clinvar_text(values.get("CLNSIG"))
-        out["clinvar_review_status"] = _clinvar_text(values.get("CLNREVSTAT"))
+        out["clinical_significance"] = clinvar_text(values.get("CLNSIG"))
+        out["clinvar_review_status"] = clinvar_text(values.get("CLNREVSTAT"))
         out["conditions"] = clinvar_conditions(values.get("CLNDN"))
         geneinfo = values.get("GENEINFO")
         if geneinfo and not out["gene_symbol"]:
@@ -220,9 +221,9 @@ class AnnotationReader:
     def _allele_frequency(self, values: dict, alt_index: int, chosen) -> float | None:
         """INFO AF, else the first chosen transcript's parseable frequency, else ExAC/TGP/ESP's: the
         first source that has a value decides, even when it is no frequency."""
-        value = info_af_value(values.get("AF"), alt_index, self._af_per_allele)
+        value = info_af_value(values.get("AF"), alt_index, self.af_per_allele)
         if value is not None:
-            return _frequency(value)
+            return frequency_of(value)
         for t in chosen:
             found = transcript_frequency(t.get("af"))
             if found is not None:
@@ -230,7 +231,7 @@ class AnnotationReader:
         for key in FALLBACK_AF:
             value = values.get(key)
             if value is not None:
-                return _frequency(value)
+                return frequency_of(value)
         return None
 
 
@@ -259,7 +260,7 @@ def transcript_frequency(text: str | None) -> float | None:
 
 def clinvar_conditions(names) -> list[str] | None:
     """ClinVar's CLNDN (as pysam gives it) as condition names, placeholders left out."""
-    text = _clinvar_text(names)
+    text = clinvar_text(names)
     if not text:
         return None
     conditions = [c.strip() for c in text.split("|")]
@@ -291,7 +292,7 @@ def _kind(info_id: str, description: str) -> str:
     return "VEP CSQ" if "Format:" in description else "SnpEff ANN"
 
 
-def _frequency(value) -> float | None:
+def frequency_of(value) -> float | None:
     """An allele frequency, leniently: a header may type AF as String (or not declare it), and a
     value that is no frequency in [0, 1] is left empty rather than failing the file."""
     try:
@@ -310,7 +311,7 @@ def _choose_transcript(entries: list[dict[str, str]]) -> dict[str, str] | None:
         key=lambda e: (
             "mane" not in e,
             e.get("canonical") != "YES",
-            _IMPACT_RANK.get(e.get("impact", ""), 4),
+            IMPACT_RANK.get(e.get("impact", ""), 4),
             consequence_rank(e.get("consequence")),
             "gene_symbol" not in e,
         ),

@@ -28,7 +28,7 @@ import pyarrow.csv as csv
 import pysam
 
 from vcf_pipeline.lib.vcf.annotation_columns import AnnotationColumns
-from vcf_pipeline.lib.vcf.annotations import BCSQ, _vep_allele
+from vcf_pipeline.lib.vcf.annotations import BCSQ, vep_allele
 from vcf_pipeline.lib.vcf.cohort_counts import COUNTS, allele_frequency
 from vcf_pipeline.lib.vcf.faults import VcfFormatError, compression
 from vcf_pipeline.lib.vcf.genotype_columns import (
@@ -68,7 +68,7 @@ def text_columns_refusal(reader: VcfReader) -> str | None:
         return "its last line is cut"
     if any(f.info_id == BCSQ for f in reader.annotations.transcript_fields):
         return "its annotation is bcftools csq's BCSQ"
-    if any(header.info[key].type not in READABLE_TYPES for key in reader.annotations._read):
+    if any(header.info[key].type not in READABLE_TYPES for key in reader.annotations.read_keys):
         return "an annotation INFO field has a type read only by pysam"
     if "END" in header.info and header.info["END"].type != "Integer":
         return "its INFO END is not an Integer"
@@ -231,9 +231,46 @@ def _variant_columns(
     reader: VcfReader, table: pa.RecordBatch, seen: dict[str, int], batch: int, annotations: AnnotationColumns,
     calls: GenotypeColumns, genotypes: pa.RecordBatch | None,
 ) -> dict:
-    from vcf_pipeline.lib.vcf.reader import classify_variant
+    """One batch's variant columns (PARSED_SCHEMA), its calls added to `calls`."""
+    stats = reader.stats
+    alleles = _stored_alleles(reader, table)
+    identity = _identity_columns(reader, table, alleles)
+    id_list = identity["variant_id"].to_pylist()
+    new, repeated = _first_seen(id_list, seen, batch, stats)
+    stats.variants += int(new.sum())
+    n = pa.array(np.flatnonzero(new))
+    record, alt_index = alleles["record"], alleles["alt_index"]
+    record_new, alt_new = record[new], alleles["alt"].take(n)
+    taken = pa.array(record_new)
+    annotation = annotations.columns(table["INFO"], {
+        "record": record_new, "alt_index": alt_index[new], "alts": alleles["alt_count"][record_new], "alt": alt_new,
+        "vep_allele": _vep_alleles(table, record_new, alt_index[new], alt_new), "id": table["ID"].take(taken),
+    })
+    if genotypes is not None:
+        # A repeat merges its calls when its first record is in this batch or the one before.
+        repeats = [(int(record[i]), int(alt_index[i]) + 1, id_list[i], seen[id_list[i]] < batch) for i in repeated if seen[id_list[i]] >= batch - 1]
+        new_rows = {"record": record_new, "allele": alt_index[new] + 1, "variant_id": [id_list[i] for i in np.flatnonzero(new)]}
+        added, counts = calls.batch(genotypes, _format_fields(table), new_rows, repeats)
+        stats.calls += added
+    else:  # a sites-only file called no sample
+        counts = np.zeros((len(record_new), len(COUNTS)), dtype=np.int64)
+    ac, an = counts[:, 0], counts[:, 1]
+    filters = table["FILTER"].take(taken)
+    return {
+        **{name: column.take(n) for name, column in identity.items()},
+        **annotation,
+        "qual": _float32(table["QUAL"].take(taken)),
+        "filter": pc.if_else(pc.equal(filters, "."), pa.scalar(None, pa.string()), filters),
+        "cohort_ac": pa.array(ac), "cohort_an": pa.array(an),
+        "cohort_af": pa.array([allele_frequency(c, t) for c, t in zip(ac.tolist(), an.tolist())], pa.float64()),
+        **{name: pa.array(counts[:, i].astype(np.int32)) for i, name in enumerate(COUNTS)},
+    }
 
-    stats, identity = reader.stats, reader.identity
+
+def _stored_alleles(reader: VcfReader, table: pa.RecordBatch) -> dict:
+    """The ALTs to store, one row each: their record, ALT index and text, and each record's ALT count;
+    reference blocks and `*` alleles counted."""
+    stats = reader.stats
     keep_record = _checked_records(reader, table)
     alts = pc.split_pattern(table["ALT"], ",")
     alt, alt_record = pc.list_flatten(alts), pc.list_parent_indices(alts).to_numpy()
@@ -242,79 +279,48 @@ def _variant_columns(
     stored = _true(pc.invert(pc.is_in(alt, pa.array(NOT_STORED)))) & keep_record[alt_record]
     stats.star_alleles += int((_true(pc.equal(alt, "*")) & keep_record[alt_record]).sum())
     stats.reference_blocks += int((keep_record & (np.bincount(alt_record[stored], minlength=table.num_rows) == 0)).sum())
-
     rows = np.flatnonzero(stored)
-    record = alt_record[rows]
-    taken = pa.array(record)
-    alt = alt.take(pa.array(rows))
-    alt_index = alt_index[rows]
-    chrom_raw, ref_raw = table["CHROM"].take(taken), table["REF"].take(taken)
-    pos_raw = table["POS"].take(taken)
+    return {"record": alt_record[rows], "alt_index": alt_index[rows], "alt": alt.take(pa.array(rows)), "alt_count": alt_count}
+
+
+def _identity_columns(reader: VcfReader, table: pa.RecordBatch, alleles: dict) -> dict[str, pa.Array]:
+    """variant_id, assembly, chrom, pos, end, ref, alt and variant_type of each stored ALT. Upper-case
+    SNVs keep their alleles (unless a FASTA checks every REF); the rest go through
+    `FileIdentity.normalise` one by one."""
+    from vcf_pipeline.lib.vcf.reader import classify_variant
+
+    identity = reader.identity
+    taken = pa.array(alleles["record"])
+    alt = alleles["alt"]
+    chrom_raw, ref_raw, pos_raw = table["CHROM"].take(taken), table["REF"].take(taken), table["POS"].take(taken)
     chrom = by_distinct(chrom_raw, identity.contig, pa.string())
     assembly = by_distinct(chrom, identity.assembly_of, pa.string())
     stop = _stops(reader, table).take(taken)
-
-    # SNVs in upper case keep their alleles (unless a FASTA checks every REF); the rest go one by one.
     snv = _true(pc.match_substring_regex(ref_raw, "^[ACGTN]$")) & _true(pc.match_substring_regex(alt, "^[ACGTN]$"))
     if identity.normaliser.fasta is not None:
         snv[:] = False
-    pos, ref, alt_n = pos_raw, ref_raw, alt
-    ids = pc.binary_join_element_wise(assembly, ":", chrom, "-", pc.cast(pos_raw, pa.string()), "-", ref_raw, "-", alt, "")
-    variant_type = pa.array(np.where(snv, "SNV", None).tolist(), pa.string())
-    end = stop
-    others = np.flatnonzero(~snv)
-    if len(others):
-        o = pa.array(others)
-        found = [identity.normalise(c, p, r, a) for c, p, r, a in zip(
-            chrom_raw.take(o).to_pylist(), pos_raw.take(o).to_pylist(), ref_raw.take(o).to_pylist(), alt.take(o).to_pylist())]
-        mask = pa.array(~snv)
-        ref_before, pos_before, stop_before = ref_raw.take(o).to_pylist(), pos_raw.take(o).to_pylist(), stop.take(o).to_pylist()
-        assemblies, chroms = assembly.take(o).to_pylist(), chrom.take(o).to_pylist()
-        pos = pc.replace_with_mask(pos_raw, mask, pa.array([n.pos for n in found], pa.int64()))
-        ref = pc.replace_with_mask(ref_raw, mask, pa.array([n.ref for n in found], pa.string()))
-        alt_n = pc.replace_with_mask(alt, mask, pa.array([n.alt for n in found], pa.string()))
-        ids = pc.replace_with_mask(ids, mask, pa.array([make_variant_id(a, c, n.pos, n.ref, n.alt) for a, c, n in zip(assemblies, chroms, found)], pa.string()))
-        variant_type = pc.replace_with_mask(variant_type, mask, pa.array([classify_variant(n.ref, n.alt) for n in found], pa.string()))
-        # A normalised sequence allele ends where its REF does; symbolic ones where the record says.
-        ends = [n.pos + len(n.ref) - 1 if n.ref != r or n.pos != p else s for n, r, p, s in zip(found, ref_before, pos_before, stop_before)]
-        end = pc.replace_with_mask(stop, mask, pa.array(ends, pa.int64()))
-
-    id_list = ids.to_pylist()
-    new, repeated = _first_seen(id_list, seen, batch, stats)
-    stats.variants += int(new.sum())
-    n = pa.array(np.flatnonzero(new))
-    record_new = record[new]
-    rows_for_annotation = {
-        "record": record_new,
-        "alt_index": alt_index[new],
-        "alts": alt_count[record_new],
-        "alt": alt.take(n),
-        "vep_allele": _vep_alleles(table, record_new, alt_index[new], alt.take(n)),
-        "id": table["ID"].take(pa.array(record_new)),
-    }
-    annotation = annotations.columns(table["INFO"], rows_for_annotation)
-    qual = table["QUAL"].take(pa.array(record_new))
-    filters = table["FILTER"].take(pa.array(record_new))
-    count = len(record_new)
-    if genotypes is not None:
-        # A repeat merges its calls when its first record is in this batch or the one before.
-        repeats = [(int(record[i]), int(alt_index[i]) + 1, id_list[i], seen[id_list[i]] < batch) for i in repeated if seen[id_list[i]] >= batch - 1]
-        new_rows = {"record": record_new, "allele": alt_index[new] + 1, "variant_id": [id_list[i] for i in np.flatnonzero(new)]}
-        added, counts = calls.batch(genotypes, _format_fields(table), new_rows, repeats)
-        stats.calls += added
-    else:
-        counts = np.zeros((count, len(COUNTS)), dtype=np.int64)
-    ac, an = counts[:, 0], counts[:, 1]
     columns = {
-        "variant_id": ids.take(n), "assembly": assembly.take(n), "chrom": chrom.take(n), "pos": pos.take(n),
-        "end": end.take(n), "ref": ref.take(n), "alt": alt_n.take(n), "variant_type": variant_type.take(n),
-        **annotation,
-        "qual": _float32(qual),
-        "filter": pc.if_else(pc.equal(filters, "."), pa.scalar(None, pa.string()), filters),
-        "cohort_ac": pa.array(ac), "cohort_an": pa.array(an),
-        "cohort_af": pa.array([allele_frequency(c, t) for c, t in zip(ac.tolist(), an.tolist())], pa.float64()),
-        **{name: pa.array(counts[:, i].astype(np.int32)) for i, name in enumerate(COUNTS)},
+        "variant_id": pc.binary_join_element_wise(assembly, ":", chrom, "-", pc.cast(pos_raw, pa.string()), "-", ref_raw, "-", alt, ""),
+        "assembly": assembly, "chrom": chrom, "pos": pos_raw, "end": stop, "ref": ref_raw, "alt": alt,
+        "variant_type": pc.if_else(pa.array(snv), pa.scalar("SNV"), pa.scalar(None, pa.string())),
     }
+    others = np.flatnonzero(~snv)
+    if not len(others):
+        return columns
+    o = pa.array(others)
+    before = {name: columns[name].take(o).to_pylist() for name in ("chrom", "assembly", "pos", "ref", "alt", "end")}
+    raw_chrom = chrom_raw.take(o).to_pylist()
+    found = [identity.normalise(c, p, r, a) for c, p, r, a in zip(raw_chrom, before["pos"], before["ref"], before["alt"])]
+    # A normalised sequence allele ends where its REF does; symbolic ones where the record says.
+    ends = [n.pos + len(n.ref) - 1 if n.ref != r or n.pos != p else s for n, r, p, s in zip(found, before["ref"], before["pos"], before["end"])]
+    replaced = {
+        "variant_id": [make_variant_id(a, c, n.pos, n.ref, n.alt) for a, c, n in zip(before["assembly"], before["chrom"], found)],
+        "pos": [n.pos for n in found], "end": ends, "ref": [n.ref for n in found], "alt": [n.alt for n in found],
+        "variant_type": [classify_variant(n.ref, n.alt) for n in found],
+    }
+    mask = pa.array(~snv)
+    for name, values in replaced.items():
+        columns[name] = pc.replace_with_mask(columns[name], mask, pa.array(values, columns[name].type))
     return columns
 
 
@@ -367,7 +373,7 @@ def _vep_alleles(table: pa.RecordBatch, record: np.ndarray, alt_index: np.ndarra
         return alt
     odd = np.flatnonzero(~same_length)
     o = pa.array(odd)
-    found = [_vep_allele(r, tuple(a.split(",")), int(i)) for r, a, i in zip(refs.take(o).to_pylist(), alt_texts.take(o).to_pylist(), alt_index[odd])]
+    found = [vep_allele(r, tuple(a.split(",")), int(i)) for r, a, i in zip(refs.take(o).to_pylist(), alt_texts.take(o).to_pylist(), alt_index[odd])]
     return pc.replace_with_mask(alt, pa.array(~same_length), pa.array(found, pa.string()))
 
 
