@@ -24,7 +24,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from vcf_pipeline.lib.embedding.text import describe_variant, text_hash
+from vcf_pipeline.lib.embedding.text import (
+    DESCRIBED_COLUMNS,
+    describe_variant,
+    text_hash,
+)
 from vcf_pipeline.lib.stores.warehouse import stream_batches
 from vcf_pipeline.lib.stores.warehouse_root import WarehouseFile
 
@@ -34,9 +38,6 @@ DEFAULT_BACKEND = "onnx-int8"
 # Texts are sorted by length, so small batches pad little; 16 measured fastest for ONNX on 2 cores.
 DEFAULT_BATCH_SIZE = 16
 _MAX_KNOWN_TEXTS = 100_000
-# The columns `describe_variant` reads (the embedding step reads no others).
-DESCRIBED_COLUMNS = ("gene_symbol", "hgvs_p", "hgvs_c", "consequence", "impact", "variant_type", "ref", "alt",
-                     "clinical_significance", "clinvar_review_status", "conditions")
 # The stored model name of vectors that are not exactly the model's: a switch of backend re-embeds.
 _NAME_SUFFIX = {"onnx-int8": "+int8", "static": "+static"}
 

@@ -13,6 +13,10 @@ import hashlib
 from collections.abc import Mapping
 
 _MAX_ALLELE_IN_TEXT = 12
+# The columns `describe_variant` reads (the embedding step reads no others; a row whose columns did
+# not change keeps its text).
+DESCRIBED_COLUMNS = ("gene_symbol", "hgvs_p", "hgvs_c", "consequence", "impact", "variant_type", "ref", "alt",
+                     "clinical_significance", "clinvar_review_status", "conditions")
 
 
 def _short_hgvs(value: str | None) -> str | None:

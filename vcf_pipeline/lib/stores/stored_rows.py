@@ -13,7 +13,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vcf_pipeline.lib.embedding.text import describe_variant, text_hash
+from vcf_pipeline.lib.embedding.text import (
+    DESCRIBED_COLUMNS,
+    describe_variant,
+    text_hash,
+)
 from vcf_pipeline.lib.stores.curation_log import Overlay
 from vcf_pipeline.lib.stores.variant_tables import FILE_VARIANTS, in_list
 from vcf_pipeline.lib.stores.warehouse import (
@@ -23,28 +27,44 @@ from vcf_pipeline.lib.stores.warehouse import (
     stream_batches,
     variant_batches_with_embeddings,
 )
-from vcf_pipeline.lib.vcf.annotation_merge import OWN, RANK, merge
+from vcf_pipeline.lib.vcf.annotation_merge import (
+    FILE_VARIANTS_SCHEMA,
+    OWN,
+    RANK,
+    merge_columns,
+)
 from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
 
 Vectors = Callable[[list[str]], np.ndarray]  # texts -> vectors (cached ones first)
 
 
-def file_annotations(store, variant_ids: list[str]) -> dict[str, list[dict]]:
-    """Every file's own annotation row of each of `variant_ids` (`file_variants` rows), by id."""
-    found: dict[str, list[dict]] = {}
-    for start in range(0, len(variant_ids), 2_000):
-        for row in store.read(FILE_VARIANTS, where=in_list("variant_id", variant_ids[start : start + 2_000])).to_pylist():
-            found.setdefault(row["variant_id"], []).append(row)
-    return found
+def file_annotation_rows(store, variant_ids: list[str]) -> pa.Table:
+    """Every file's own annotation row of each of `variant_ids` (`file_variants` rows): looked up by
+    id, or, for ids as many as an eighth of the table's rows (a file holding what others hold, read
+    again), one scan filtered here (0.7 s for 100k ids in 400k rows, against 5 s of lookups)."""
+    if variant_ids and len(variant_ids) * 8 >= store.count(FILE_VARIANTS):
+        rows = store.read(FILE_VARIANTS)
+        parts = [rows.filter(pc.is_in(rows["variant_id"], value_set=pa.array(variant_ids, pa.string())))] if rows.num_rows else []
+    else:
+        parts = [store.read(FILE_VARIANTS, where=in_list("variant_id", variant_ids[start : start + 2_000])) for start in range(0, len(variant_ids), 2_000)]
+    parts = [part.select(FILE_VARIANTS_SCHEMA.names).cast(FILE_VARIANTS_SCHEMA) for part in parts if part.num_rows]
+    return pa.concat_tables(parts) if parts else FILE_VARIANTS_SCHEMA.empty_table()
 
 
-def merged_annotations(store, variant_ids: list[str], extra: dict[str, dict] | None = None) -> dict[str, dict]:
-    """The merged annotation columns of each of `variant_ids`, from the files holding it (plus
-    `extra` rows: a file's own rows not stored yet)."""
-    rows = file_annotations(store, variant_ids)
-    for variant_id, row in (extra or {}).items():
-        rows[variant_id] = [r for r in rows.get(variant_id, []) if r["partition_key"] != row["partition_key"]] + [row]
-    return {variant_id: merge(held) for variant_id, held in rows.items()}
+def merged_table(store, variant_ids: list[str], own: pa.Table | None = None) -> pa.Table:
+    """The merged annotation columns of each of `variant_ids` (`merge_columns`), from the files
+    holding it; `own`: one file's rows not stored yet, in place of that file's stored ones."""
+    rows = file_annotation_rows(store, variant_ids)
+    if own is not None and own.num_rows:
+        key = own["partition_key"][0].as_py()
+        replaced = pc.and_(pc.equal(rows["partition_key"], key), pc.is_in(rows["variant_id"], value_set=own["variant_id"]))
+        rows = pa.concat_tables([rows.filter(pc.invert(replaced)), own.select(FILE_VARIANTS_SCHEMA.names).cast(FILE_VARIANTS_SCHEMA)])
+    return merge_columns(rows)
+
+
+def merged_annotations(store, variant_ids: list[str]) -> dict[str, dict]:
+    """The merged annotation columns of each of `variant_ids`, by id."""
+    return {row.pop("variant_id"): row for row in merged_table(store, variant_ids).to_pylist()}
 
 
 def vectors_for(store, texts: list[str], model_id: str, encode: Vectors) -> np.ndarray:
@@ -79,22 +99,80 @@ def settled_batches(
     batches: Iterable[pa.RecordBatch], partition_key: str, rank: int, held_elsewhere: pa.Array, store, overlay: Overlay, vectors: Vectors
 ) -> Iterator[pa.RecordBatch]:
     """A partition's variant batches (with description and embedding) as they are to be stored:
-    tombstoned rows left out; rows other files also hold merged with those files' annotation;
-    curated rows with their curated values."""
+    tombstoned rows left out; rows other files also hold merged with those files' annotation (a
+    batch at a time, `merge_columns`), and described and embedded anew only where a described
+    column changed; curated rows with their curated values."""
     edited = pa.array(sorted(k for k in overlay.by_id if overlay.edited_fields(k) is not None), pa.string())
     for batch in overlay.without_tombstoned(batches):
         ids = batch.column("variant_id")
         shared = pc.is_in(ids, value_set=held_elsewhere)
-        touched = pc.or_(shared, pc.is_in(ids, value_set=edited))
-        if not batch.num_rows or not pc.any(touched).as_py():
+        curated = pc.is_in(ids, value_set=edited)
+        if not batch.num_rows or not pc.any(pc.or_(shared, curated)).as_py():
             yield batch
             continue
-        rows = batch.filter(touched).to_pylist()
-        own = {r["variant_id"]: {"partition_key": partition_key, "variant_id": r["variant_id"], RANK: rank, **{c: r[c] for c in OWN}}
-               for r in batch.filter(shared).to_pylist()}
-        settle(rows, merged_annotations(store, sorted(own), extra=own), overlay, vectors)
-        kept = pa.Table.from_batches([batch.filter(pc.invert(touched))], batch.schema)
-        yield pa.concat_tables([kept, pa.Table.from_pylist(rows, batch.schema)]).combine_chunks().to_batches()[0]
+        if pc.any(shared).as_py():
+            batch = _with_merged(batch, shared, partition_key, rank, store, vectors)
+        if pc.any(curated).as_py():
+            rows = settle(batch.filter(curated).to_pylist(), {}, overlay, vectors)
+            kept = pa.Table.from_batches([batch.filter(pc.invert(curated))], batch.schema)
+            batch = pa.concat_tables([kept, pa.Table.from_pylist(rows, batch.schema)]).combine_chunks().to_batches()[0]
+        yield batch
+
+
+def _with_merged(batch: pa.RecordBatch, shared: pa.Array, partition_key: str, rank: int, store, vectors: Vectors) -> pa.RecordBatch:
+    """`batch` with the merged annotation in its shared rows; those whose described columns changed
+    get a new text and vector."""
+    own = batch.filter(shared)
+    own = pa.table({
+        "partition_key": pa.array([partition_key] * own.num_rows, pa.string()),
+        RANK: pa.array([rank] * own.num_rows, pa.int8()),
+        **{name: own.column(name) for name in ("variant_id", *OWN)},
+    })
+    table = merged_table(store, own["variant_id"].to_pylist(), own)
+    merged = {name: table[name].combine_chunks() for name in table.column_names}
+    where = pc.index_in(batch.column("variant_id"), value_set=merged["variant_id"])
+    columns = {name: batch.column(name) for name in batch.schema.names}
+    for name in merged:
+        if name != "variant_id" and name in columns:
+            value = merged[name].take(where).cast(columns[name].type)
+            columns[name] = pc.if_else(shared, value, columns[name])
+    changed = np.zeros(batch.num_rows, dtype=bool)
+    for name in DESCRIBED_COLUMNS:
+        if name in merged:
+            changed |= _differs(batch.column(name), columns[name])
+    batch = pa.RecordBatch.from_arrays(list(columns.values()), schema=batch.schema)
+    return _described_anew(batch, np.flatnonzero(changed), vectors) if changed.any() else batch
+
+
+def _differs(before: pa.Array, after: pa.Array) -> np.ndarray:
+    if pa.types.is_list(before.type):
+        before, after = pc.binary_join(before, "\x1f"), pc.binary_join(after, "\x1f")
+    same = pc.or_kleene(pc.and_kleene(pc.is_null(before), pc.is_null(after)), pc.fill_null(pc.equal(before, after), False))
+    return ~np.asarray(pc.fill_null(same, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _described_anew(batch: pa.RecordBatch, rows: np.ndarray, vectors: Vectors) -> pa.RecordBatch:
+    """`batch` with a new text, hash and vector in `rows` where the text changed."""
+    taken = pa.array(rows)
+    described = batch.select([c for c in DESCRIBED_COLUMNS if c in batch.schema.names]).take(taken).to_pylist()
+    texts = [describe_variant(row) for row in described]
+    before = batch.column("description").take(taken).to_pylist()
+    changed = [(i, t) for i, t, b in zip(rows.tolist(), texts, before) if t != b]
+    if not changed:
+        return batch
+    at = np.array([i for i, _ in changed])
+    new_texts = [t for _, t in changed]
+    embedding = batch.column("embedding")
+    dimension = embedding.type.list_size
+    matrix = embedding.flatten().to_numpy(zero_copy_only=False).reshape(-1, dimension).copy()
+    matrix[at] = vectors(new_texts)
+    mask = pa.array(np.isin(np.arange(batch.num_rows), at))
+    order = np.argsort(at)  # replace_with_mask fills masked slots in row order
+    columns = {name: batch.column(name) for name in batch.schema.names}
+    columns["description"] = pc.replace_with_mask(columns["description"], mask, pa.array([new_texts[i] for i in order], pa.string()))
+    columns["text_hash"] = pc.replace_with_mask(columns["text_hash"], mask, pa.array([text_hash(new_texts[i]) for i in order], pa.string()))
+    columns["embedding"] = pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1), pa.float32()), dimension)
+    return pa.RecordBatch.from_arrays([columns[n].cast(batch.schema.field(n).type) for n in batch.schema.names], schema=batch.schema)
 
 
 def refresh(store, variant_ids: list[str], overlay: Overlay, vectors: Vectors) -> pa.Table:

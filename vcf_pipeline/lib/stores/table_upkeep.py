@@ -135,6 +135,21 @@ def compact(table, policy: IndexPolicy = IndexPolicy()) -> list[str]:
     return [f"{table.name}: compacted {small} small fragments"]
 
 
+def fold_into_indexes(table, policy: IndexPolicy = IndexPolicy()) -> list[str]:
+    """Fold new rows into the table's scalar indexes (`file_variants` and `calls` by variant and by
+    partition) once more than `max_unindexed_fraction` of its rows are outside them: a lookup by id
+    scans the rows outside (20,000 ids in a 400k-row table with 300k outside: 1.9 s, 0.3 s after)."""
+    rows = table.count_rows()
+    indexes = table.list_indices()
+    if not rows or not indexes:
+        return []
+    unindexed = max(table.index_stats(index.name).num_unindexed_rows for index in indexes)
+    if unindexed <= policy.max_unindexed_fraction * rows:
+        return []
+    table.optimize(cleanup_older_than=policy.keep_versions)
+    return [f"{table.name}: folded {unindexed} new rows into its indexes"]
+
+
 def pa_is_string(data_type) -> bool:
     import pyarrow as pa
 

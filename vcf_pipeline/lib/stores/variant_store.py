@@ -21,6 +21,7 @@ from vcf_pipeline.lib.stores.table_upkeep import (
     IndexPolicy,
     Upkeep,
     compact,
+    fold_into_indexes,
     maintain_variants,
 )
 from vcf_pipeline.lib.stores.variant_tables import (
@@ -343,7 +344,7 @@ class VariantStore:
             for name in (FILE_VARIANTS, CALLS):
                 table = self._table(name)
                 if table is not None:
-                    upkeep.actions += compact(table, self.policy)
+                    upkeep.actions += compact(table, self.policy) or fold_into_indexes(table, self.policy)
         except Exception as exc:  # maintenance must never fail the write it follows
             upkeep.error = f"{type(exc).__name__}: {exc}"
         upkeep.seconds = time.perf_counter() - started

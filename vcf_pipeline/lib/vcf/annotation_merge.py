@@ -59,3 +59,55 @@ def merge(rows: list[dict]) -> dict:
         merged[column] = next((r.get(column) for r in ordered if _present(r.get(column))), None)
     merged.update(cohort_of(rows))
     return merged
+
+
+def merge_columns(rows: pa.Table) -> pa.Table:
+    """`merge` for many variants at once: `rows` are `file_variants` rows (any order, several per
+    variant); one row per variant comes back, sorted by variant_id, with the merged columns."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from vcf_pipeline.lib.vcf.cohort_counts import allele_frequency
+
+    if not rows.num_rows:
+        return pa.table({"variant_id": pa.array([], pa.string())})
+    ranked = rows.append_column("_rank", pc.fill_null(rows[RANK].cast(pa.int8()), 2))
+    ordered = ranked.sort_by([("variant_id", "ascending"), ("_rank", "ascending"), ("partition_key", "ascending")]).combine_chunks()
+    ids = ordered["variant_id"].chunk(0) if ordered.num_rows else pa.array([], pa.string())
+    n = ordered.num_rows
+    new_group = np.ones(n, dtype=bool)
+    if n > 1:
+        new_group[1:] = np.asarray(pc.not_equal(ids.slice(1), ids.slice(0, n - 1)).to_numpy(zero_copy_only=False), dtype=bool)
+    starts = np.flatnonzero(new_group)
+    ends = np.r_[starts[1:], n]
+
+    def first_where(present: np.ndarray) -> pa.Array:
+        """Per variant, the index of its first row where `present` (null where none)."""
+        position = np.minimum.reduceat(np.where(present, np.arange(n), n), starts)
+        found = position < ends
+        return pa.array(np.where(found, position, 0), mask=~found)
+
+    def present(column: str) -> np.ndarray:
+        values = ordered[column]
+        valid = pc.is_valid(values)
+        if pa.types.is_string(values.type):
+            valid = pc.and_(valid, pc.not_equal(pc.fill_null(values, ""), ""))
+        elif pa.types.is_list(values.type):
+            valid = pc.and_(valid, pc.greater(pc.fill_null(pc.list_value_length(values), 0), 0))
+        return np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool)
+
+    out = {"variant_id": ids.take(pa.array(starts))}
+    for group in (TRANSCRIPT, CLINVAR):
+        source = first_where(np.logical_or.reduce([present(c) for c in group]))
+        out.update({c: ordered[c].take(source) for c in group})
+    for column in EACH:
+        out[column] = ordered[column].take(first_where(present(column)))
+    # cohort_of: summed over the files; unknown while any file holding the variant has no counts
+    an_missing = np.asarray(pc.is_null(ordered["an"]).to_numpy(zero_copy_only=False), dtype=bool)
+    unknown = np.logical_or.reduceat(an_missing, starts)
+    ac = np.add.reduceat(pc.fill_null(ordered["ac"], 0).to_numpy().astype(np.int64), starts)
+    an = np.add.reduceat(pc.fill_null(ordered["an"], 0).to_numpy().astype(np.int64), starts)
+    out["cohort_ac"] = pa.array(ac, mask=unknown)
+    out["cohort_an"] = pa.array(an, mask=unknown)
+    out["cohort_af"] = pa.array([None if u else allele_frequency(a, t) for u, a, t in zip(unknown.tolist(), ac.tolist(), an.tolist())], pa.float64())
+    return pa.table(out)
