@@ -37,6 +37,7 @@ from vcf_pipeline.lib.vcf.info_columns import by_distinct, info_values, pysam_va
 
 TRANSCRIPT_COLUMNS = ("gene_symbol", "gene_id", "consequence", "impact", "hgvs_c", "hgvs_p")
 _CLINVAR_KEYS = ("CLNSIG", "CLNREVSTAT", "CLNDN", "GENEINFO", "MC", "RS")
+_PLAIN_NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
 
 class AnnotationColumns:
@@ -56,8 +57,8 @@ class AnnotationColumns:
         for name in TRANSCRIPT_COLUMNS:
             out[name] = _first_present([c[name] for c in chosen if name in c], len(record))
         clinvar = {key: raw[key].take(record) if key in raw else None for key in _CLINVAR_KEYS}
-        out["clinical_significance"] = self.clinvar_text(clinvar["CLNSIG"], "CLNSIG", len(record))
-        out["clinvar_review_status"] = self.clinvar_text(clinvar["CLNREVSTAT"], "CLNREVSTAT", len(record))
+        out["clinical_significance"] = self._clinvar_column(clinvar["CLNSIG"], "CLNSIG", len(record))
+        out["clinvar_review_status"] = self._clinvar_column(clinvar["CLNREVSTAT"], "CLNREVSTAT", len(record))
         out["conditions"] = self._conditions(clinvar["CLNDN"], len(record))
         self._gene_info(clinvar["GENEINFO"], out)
         self._molecular_consequence(clinvar["MC"], out)
@@ -142,7 +143,7 @@ class AnnotationColumns:
         number, kind = self.meta[key]
         return lambda raw: pysam_value(raw, number, kind)
 
-    def clinvar_text(self, raw: pa.Array | None, key: str, n: int) -> pa.Array:
+    def _clinvar_column(self, raw: pa.Array | None, key: str, n: int) -> pa.Array:
         if raw is None:
             return pa.nulls(n, pa.string())
         decode = self._decoded(key)
@@ -224,26 +225,20 @@ class AnnotationColumns:
             values = [info_af_value(decode(t), i, per_allele) for t, i in zip(texts.to_pylist(), alt_index.tolist())]
             return [frequency_of(v) if v is not None else None for v in values], np.array([v is not None for v in values], dtype=bool)
         # A Float AF: this ALT's element when Number=A (and the record has it), else the first.
+        per_allele = self.reader.af_per_allele
         elements = pc.split_pattern(texts, ",")
         lengths = pc.fill_null(pc.list_value_length(elements), 0).to_numpy()
-        index = np.where(self.reader.af_per_allele & (alt_index < lengths), alt_index, 0) if self.reader.af_per_allele else np.zeros(len(alt_index), dtype=np.int64)
-        offsets = elements.offsets.to_numpy()[:-1]
-        flat = pc.list_flatten(elements)
         valid = lengths > 0
-        element = flat.take(pa.array(np.where(valid, offsets + index, 0), mask=~valid)) if len(flat) else pa.nulls(len(texts), pa.string())
-        plain = _true(pc.match_substring_regex(element, r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"))
-        number32 = pc.cast(pc.cast(pc.if_else(pa.array(plain), element, pa.scalar(None, pa.string())), pa.float64()), pa.float32()).cast(pa.float64())
-        values = number32.to_numpy(zero_copy_only=False)
+        index = elements.offsets.to_numpy()[:-1] + np.where(per_allele & (alt_index < lengths), alt_index, 0)
+        element = pc.list_flatten(elements).take(pa.array(np.where(valid, index, 0), mask=~valid)) if valid.any() else pa.nulls(len(texts), pa.string())
+        plain = _true(pc.match_substring_regex(element, _PLAIN_NUMBER))
+        float32 = pc.cast(pc.cast(pc.if_else(pa.array(plain), element, pa.scalar(None, pa.string())), pa.float64()), pa.float32())
+        values = float32.cast(pa.float64()).to_pylist()  # as htslib stores a Float; None where not a plain number
         present = plain.copy()
-        odd = np.flatnonzero(valid & ~plain & _true(pc.not_equal(element, ".")))
-        values = values.astype(object)
-        values[np.isnan(number32.fill_null(np.nan).to_numpy()) & ~plain] = None
-        for i in odd:  # text Python reads as a number where Arrow does not (" 1", "1_0", "inf")
-            decoded = pysam_value(element[int(i)].as_py(), "1", "Float")
-            present[i] = decoded is not None
-            values[i] = decoded
-        frequency = [v if v is None else (v if 0.0 <= v <= 1.0 else None) for v in values.tolist()]
-        return frequency, present
+        for i in np.flatnonzero(valid & ~plain & _true(pc.not_equal(element, "."))):  # " 1", "1_0", "inf": Python's reading
+            values[i] = pysam_value(element[int(i)].as_py(), "1", "Float")
+            present[i] = values[i] is not None
+        return [v if v is not None and 0.0 <= v <= 1.0 else None for v in values], present
 
     @staticmethod
     def _decodes_to_value(raw: pa.Array, decode) -> np.ndarray:
