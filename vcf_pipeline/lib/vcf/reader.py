@@ -185,7 +185,7 @@ class VcfReader:
         self.identity_options = identity
         self.source_hint = source_hint
         self.sample_options = samples
-        self.columnar = columnar  # sites-only VCF text read column-wise (lib/vcf/text_columns.py)
+        self.columnar = columnar  # VCF text read column-wise (lib/vcf/text_columns.py); False: record by record
         self.record_by_record: str | None = None  # why it was not, once batches() starts
         self.stats = ParseStats()
 
