@@ -77,7 +77,8 @@ class GenotypeQuery:
         if self._lines is None:
             _, errors = self._process.communicate()
             if self._process.returncode != 0:
-                raise GenotypeQueryFailed(errors.decode(errors="replace").strip().splitlines()[-1:] or f"exit {self._process.returncode}")
+                said = errors.decode(errors="replace").strip().splitlines()
+                raise GenotypeQueryFailed(said[-1] if said else f"bcftools query exited with {self._process.returncode}")
             self._lines = GenotypeLines(self.out)
         return self._lines
 
