@@ -7,7 +7,7 @@ from vcf_pipeline.lib.stores.variant_store import VariantStore
 from vcf_pipeline.lib.stores.variant_tables import CALLS, FILE_VARIANTS, VARIANTS
 from vcf_pipeline.lib.vcf.annotation_merge import ANNOTATION
 from vcf_pipeline.lib.vcf.calls import CALL_SCHEMA
-from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
+from vcf_pipeline.lib.vcf.parsed import VARIANT_SCHEMA
 
 DIM = 4
 

@@ -7,11 +7,8 @@ import pysam
 import pytest
 
 from vcf_pipeline.lib.vcf.identity import make_variant_id
-from vcf_pipeline.lib.vcf.reader import (
-    VcfFormatError,
-    VcfReader,
-    classify_variant,
-)
+from vcf_pipeline.lib.vcf.parsed import classify_variant
+from vcf_pipeline.lib.vcf.reader import VcfFormatError, VcfReader
 from vcf_pipeline_tests.conftest import (
     MALFORMED,
     SHARED_VCF,

@@ -46,7 +46,7 @@ from vcf_pipeline.lib.stores.write_journal import sweep_after_killed_writes
 from vcf_pipeline.lib.system.memory import release_free_memory
 from vcf_pipeline.lib.vcf.annotation_merge import transcript_rank
 from vcf_pipeline.lib.vcf.calls import SampleOptions
-from vcf_pipeline.lib.vcf.reader import VcfFormatError
+from vcf_pipeline.lib.vcf.faults import VcfFormatError
 from vcf_pipeline.lib.watch.partition_keys import decode_key
 
 # One partition per file; a backfill puts up to `ingest.files_per_run` files into one run, as the sensor does.

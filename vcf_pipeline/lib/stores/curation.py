@@ -33,7 +33,7 @@ from vcf_pipeline.lib.vcf.cohort_counts import COHORT
 from vcf_pipeline.lib.vcf.contigs import canonical_contig
 from vcf_pipeline.lib.vcf.identity import UNKNOWN, BuildError, build_of, make_variant_id
 from vcf_pipeline.lib.vcf.normalise import Normaliser
-from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA, classify_variant
+from vcf_pipeline.lib.vcf.parsed import VARIANT_SCHEMA, classify_variant
 
 IDENTITY = ("variant_id", "assembly", "chrom", "pos", "ref", "alt")
 DERIVED = ("variant_type", "description", "text_hash", "embedding", "embedding_model", *COHORT)

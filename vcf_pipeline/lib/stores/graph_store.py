@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from vcf_pipeline.lib.stores.graph_copy import ParquetCopy, staged_copies
 from vcf_pipeline.lib.stores.identity_format import refuse_old_graph
 from vcf_pipeline.lib.vcf.calls import CARRIER_ZYGOSITIES
-from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
+from vcf_pipeline.lib.vcf.parsed import VARIANT_SCHEMA
 
 SCHEMA = [
     "CREATE NODE TABLE IF NOT EXISTS Sample(name STRING PRIMARY KEY)",

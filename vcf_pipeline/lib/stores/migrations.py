@@ -11,7 +11,7 @@ from vcf_pipeline.lib.stores.variant_store import VariantStore
 from vcf_pipeline.lib.stores.variant_tables import VARIANTS
 from vcf_pipeline.lib.vcf.annotation_merge import ANNOTATION, FILE_VARIANTS_SCHEMA, RANK
 from vcf_pipeline.lib.vcf.cohort_counts import COUNTS
-from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
+from vcf_pipeline.lib.vcf.parsed import VARIANT_SCHEMA
 
 
 def add_file_annotations(store: VariantStore, table) -> None:

@@ -33,7 +33,7 @@ from vcf_pipeline.lib.vcf.annotation_merge import (
     RANK,
     merge_columns,
 )
-from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
+from vcf_pipeline.lib.vcf.parsed import VARIANT_SCHEMA
 
 Vectors = Callable[[list[str]], np.ndarray]  # texts -> vectors (cached ones first)
 

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 
 from vcf_pipeline.lib.search.keywords import KEYWORDS
 from vcf_pipeline.lib.vcf.calls import CALL_SCHEMA
-from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
+from vcf_pipeline.lib.vcf.parsed import VARIANT_SCHEMA
 
 VARIANTS = "variants"
 ROW_KEY = "row_key"

@@ -22,12 +22,8 @@ import pyarrow.fs as pafs
 from vcf_pipeline.lib.stores.warehouse_root import WarehouseFile, WarehouseRoot
 from vcf_pipeline.lib.vcf.calls import CALL_SCHEMA, SampleOptions
 from vcf_pipeline.lib.vcf.identity import IdentityOptions
-from vcf_pipeline.lib.vcf.reader import (
-    DEFAULT_BATCH_RECORDS,
-    PARSED_SCHEMA,
-    ParseStats,
-    VcfReader,
-)
+from vcf_pipeline.lib.vcf.parsed import PARSED_SCHEMA, ParseStats
+from vcf_pipeline.lib.vcf.reader import DEFAULT_BATCH_RECORDS, VcfReader
 from vcf_pipeline.lib.watch.partition_keys import storage_name
 
 

@@ -33,7 +33,12 @@ from vcf_pipeline.lib.vcf.annotations import (
     most_severe_mc,
     transcript_frequency,
 )
-from vcf_pipeline.lib.vcf.info_columns import by_distinct, info_values, pysam_value
+from vcf_pipeline.lib.vcf.info_columns import (
+    by_distinct,
+    info_values,
+    pysam_value,
+    true_where,
+)
 
 TRANSCRIPT_COLUMNS = ("gene_symbol", "gene_id", "consequence", "impact", "hgvs_c", "hgvs_p")
 _CLINVAR_KEYS = ("CLNSIG", "CLNREVSTAT", "CLNDN", "GENEINFO", "MC", "RS")
@@ -106,13 +111,13 @@ class AnnotationColumns:
         keep = np.zeros(len(pair_entry), dtype=bool)
         if "allele_num" in field.index:
             wanted = pa.array((rows["alt_index"] + 1).astype(str)).take(pa.array(pair_row))
-            match = _true(pc.equal(values["allele_num"].take(pa.array(pair_entry)), wanted))
+            match = true_where(pc.equal(values["allele_num"].take(pa.array(pair_entry)), wanted))
             decided = np.bincount(pair_row[match], minlength=n) > 0
             keep |= match
         if "allele" in field.index:
             allele = values["allele"].take(pa.array(pair_entry))
             taken = pa.array(pair_row)
-            match = _true(pc.equal(allele, rows["alt"].take(taken))) | _true(pc.equal(allele, rows["vep_allele"].take(taken)))
+            match = true_where(pc.equal(allele, rows["alt"].take(taken))) | true_where(pc.equal(allele, rows["vep_allele"].take(taken)))
             match &= ~decided[pair_row]
             by_allele = np.bincount(pair_row[match], minlength=n) > 0
             keep |= match
@@ -209,12 +214,12 @@ class AnnotationColumns:
         for c in chosen:
             if "af" in c:
                 found = by_distinct(c["af"], transcript_frequency, pa.float64())
-                stage(found.to_pylist(), _true(pc.is_valid(found)))
+                stage(found.to_pylist(), true_where(pc.is_valid(found)))
         for key in FALLBACK_AF:
             if key in raw:
                 decode = self._decoded(key)
                 value = by_distinct(raw[key], lambda v, d=decode: frequency_of(x) if (x := d(v)) is not None else None, pa.float64()).take(record)
-                stage(value.to_pylist(), _true(pc.is_valid(raw[key].take(record))) & self._decodes_to_value(raw[key].take(record), decode))
+                stage(value.to_pylist(), true_where(pc.is_valid(raw[key].take(record))) & self._decodes_to_value(raw[key].take(record), decode))
         return pa.array(result.tolist(), pa.float64())
 
     def _info_af(self, texts: pa.Array, alt_index: np.ndarray) -> tuple[list, np.ndarray]:
@@ -231,11 +236,11 @@ class AnnotationColumns:
         valid = lengths > 0
         index = elements.offsets.to_numpy()[:-1] + np.where(per_allele & (alt_index < lengths), alt_index, 0)
         element = pc.list_flatten(elements).take(pa.array(np.where(valid, index, 0), mask=~valid)) if valid.any() else pa.nulls(len(texts), pa.string())
-        plain = _true(pc.match_substring_regex(element, _PLAIN_NUMBER))
+        plain = true_where(pc.match_substring_regex(element, _PLAIN_NUMBER))
         float32 = pc.cast(pc.cast(pc.if_else(pa.array(plain), element, pa.scalar(None, pa.string())), pa.float64()), pa.float32())
         values = float32.cast(pa.float64()).to_pylist()  # as htslib stores a Float; None where not a plain number
         present = plain.copy()
-        for i in np.flatnonzero(valid & ~plain & _true(pc.not_equal(element, "."))):  # " 1", "1_0", "inf": Python's reading
+        for i in np.flatnonzero(valid & ~plain & true_where(pc.not_equal(element, "."))):  # " 1", "1_0", "inf": Python's reading
             values[i] = pysam_value(element[int(i)].as_py(), "1", "Float")
             present[i] = values[i] is not None
         return [v if v is not None and 0.0 <= v <= 1.0 else None for v in values], present
@@ -263,7 +268,3 @@ def _first_token(texts: pa.Array, separator: str) -> pa.Array:
     """The first `rs…` token of each text split on `separator` (null where none)."""
     found = pc.extract_regex(texts, f"(?:^|{separator})(?P<rs>rs[^{separator}]*)")
     return pc.struct_field(found, "rs")
-
-
-def _true(mask: pa.Array) -> np.ndarray:
-    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)

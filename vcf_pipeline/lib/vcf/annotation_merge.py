@@ -18,10 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from vcf_pipeline.lib.vcf.cohort_counts import COUNT_FIELDS, COUNTS, cohort_of
-from vcf_pipeline.lib.vcf.reader import VARIANT_SCHEMA
+from vcf_pipeline.lib.vcf.cohort_counts import (
+    COUNT_FIELDS,
+    COUNTS,
+    allele_frequency,
+    cohort_of,
+)
+from vcf_pipeline.lib.vcf.parsed import VARIANT_SCHEMA
 
 TRANSCRIPT = ("gene_symbol", "gene_id", "consequence", "impact", "hgvs_c", "hgvs_p")
 CLINVAR = ("clinical_significance", "clinvar_review_status", "conditions")
@@ -64,16 +71,11 @@ def merge(rows: list[dict]) -> dict:
 def merge_columns(rows: pa.Table) -> pa.Table:
     """`merge` for many variants at once: `rows` are `file_variants` rows (any order, several per
     variant); one row per variant comes back, sorted by variant_id, with the merged columns."""
-    import numpy as np
-    import pyarrow.compute as pc
-
-    from vcf_pipeline.lib.vcf.cohort_counts import allele_frequency
-
     if not rows.num_rows:
         return pa.table({"variant_id": pa.array([], pa.string())})
     ranked = rows.append_column("_rank", pc.fill_null(rows[RANK].cast(pa.int8()), 2))
     ordered = ranked.sort_by([("variant_id", "ascending"), ("_rank", "ascending"), ("partition_key", "ascending")]).combine_chunks()
-    ids = ordered["variant_id"].chunk(0) if ordered.num_rows else pa.array([], pa.string())
+    ids = ordered["variant_id"].chunk(0)
     n = ordered.num_rows
     new_group = np.ones(n, dtype=bool)
     if n > 1:

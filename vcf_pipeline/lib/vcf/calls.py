@@ -129,7 +129,8 @@ class CallRows:
                 added += 1
         return added
 
-    def _zygosity(self, gt, allele: int) -> str | None:
+    def zygosity(self, gt, allele: int) -> str | None:
+        """The zygosity of a call (GT tuple) for ALT number `allele`; None: no row is kept for it."""
         if not gt:
             return None
         called = [a for a in gt if a is not None]
@@ -148,7 +149,7 @@ class CallRows:
         previous = self._index_of_previous() if before else {}
         added = 0
         for name, sample, gt in zip(self.samples, values, genotypes):
-            zygosity = self._zygosity(gt, allele)
+            zygosity = self.zygosity(gt, allele)
             if not zygosity:
                 continue
             key = (variant_id, name)

@@ -1,12 +1,12 @@
-"""The calls and cohort counts of a batch of records at once, from `bcftools query` (pysam's, in this
-process) printing one line per record and sample: GT, DP, GQ, AD. The same rows and counts as
+"""The calls and cohort counts of a batch of records at once, from `bcftools query` (pysam's, in a
+child process) printing one line per record and sample: GT, DP, GQ, AD. The same rows and counts as
 `CallRows` gives record by record (lib/vcf/calls.py holds the rules).
 
 A cohort has few distinct genotype texts, so each is decoded once, by pysam itself (a one-record
-VCF holding them), into its alleles and phasing; zygosity per (genotype, allele) and the count
-terms become small tables indexed by numpy. A record that repeats a variant (an unnormalised
-duplicate) merges its calls through `CallRows` as before, on the rows of this batch and the one
-before, turned into lists only then.
+VCF holding them), into its alleles and phasing; zygosity per (genotype, allele) and the counts
+(`record_counts` of each genotype alone) become small tables indexed by numpy. A record that repeats
+a variant (an unnormalised duplicate) merges its calls through `CallRows` as before, on the rows of
+this batch and the one before, turned into lists only then.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from vcf_pipeline.lib.vcf.calls import (
     NO_CALL,
     CallRows,
 )
+from vcf_pipeline.lib.vcf.cohort_counts import record_counts
 
 GENOTYPE_FIELDS = ("GT", "DP", "GQ", "AD")
 FIELD_TYPES = {"GT": "String", "DP": "Integer", "GQ": "Integer", "AD": "Integer"}
@@ -146,22 +147,6 @@ class Genotypes:
                     self.known[text] = (gt, stored)
 
 
-def zygosity_code(gt: tuple | None, allele: int, keep_all: bool) -> int:
-    """`CallRows._zygosity` as a code of ZYGOSITIES (0: no row)."""
-    if not gt:
-        return 0
-    called = [a for a in gt if a is not None]
-    if allele in called:
-        if len(called) == 1:
-            return 3
-        return 2 if all(a == allele for a in called) else 1
-    if keep_all and not called:
-        return 4
-    if keep_all and all(a == 0 for a in called):
-        return 5
-    return 0
-
-
 def first_numbers(texts: pa.Array) -> pa.Array:
     """`_first_int` of each text: its first comma-separated value as an int32, rounded; else null."""
     try:  # the usual case, integers and `.`: one cast
@@ -199,7 +184,7 @@ class GenotypeColumns:
         decoded = [self.genotypes.known[t] for t in distinct]
         record, allele = new["record"], new["allele"]
         top = int(max(allele.max(initial=1), 1))
-        table = np.array([[zygosity_code(gt, a, self.keep_all) for a in range(top + 1)] for gt, _ in decoded] or [[0] * (top + 1)], dtype=np.int8)
+        table = np.array([[ZYGOSITIES.index(self.calls.zygosity(gt, a)) for a in range(top + 1)] for gt, _ in decoded] or [[0] * (top + 1)], dtype=np.int8)
         gt_code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         # A record whose FORMAT has no GT: pysam gives None, so no sample gets a row or is counted called.
         no_gt = ~has["GT"]
@@ -233,23 +218,14 @@ class GenotypeColumns:
         return record[row] * samples + sample, row
 
     def _counts(self, decoded, gt_code, record, allele, top, samples) -> np.ndarray:
-        """COUNTS per new row from each record's histogram of distinct genotypes (`record_counts`)."""
-        called = [[a for a in gt if a is not None] if gt else [] for gt, _ in decoded]
-        n_alleles = np.array([len(c) for c in called], dtype=np.int64)
-        hom_ref = np.array([bool(c) and set(c) == {0} for c in called], dtype=np.int64)
-        alleles = range(top + 1)
-        copies = np.array([[c.count(a) for c in called] for a in alleles], dtype=np.int64)  # [allele, genotype]
-        het = np.array([[a in c and len(set(c)) > 1 for c in called] for a in alleles], dtype=np.int64)
-        hom_alt = np.array([[bool(c) and set(c) == {a} for c in called] for a in alleles], dtype=np.int64)
+        """COUNTS per new row: each distinct genotype's own `record_counts`, weighted by how many of
+        the record's samples have it (the counts add up sample by sample)."""
+        terms = np.array([record_counts([gt], list(range(1, top + 1))) for gt, _ in decoded], dtype=np.int64)  # [genotype, ALT - 1, COUNTS]
         distinct = len(decoded)
         line_record = np.arange(len(gt_code)) // samples
         histogram = np.bincount(line_record * distinct + gt_code, minlength=(len(gt_code) // samples) * distinct)
         h = histogram.reshape(-1, distinct)[record]  # [new row, genotype]: samples with it
-        no_calls = h @ (n_alleles == 0).astype(np.int64)
-        return np.stack([
-            (h * copies[allele]).sum(1), h @ n_alleles, samples - no_calls, (h * het[allele]).sum(1),
-            (h * hom_alt[allele]).sum(1), h @ hom_ref, no_calls,
-        ], axis=1)
+        return np.einsum("rd,drc->rc", h, terms[:, allele - 1, :])
 
     def _rows(self, lines, decoded, table, gt_code, has, new, samples) -> int:
         line, row = self._pairs(new["record"], samples)

@@ -50,26 +50,32 @@ def by_distinct(values: pa.Array, function: Callable, type: pa.DataType) -> pa.A
     return mapped.take(encoded.indices)
 
 
+def true_where(mask) -> np.ndarray:
+    """A boolean column as a numpy mask, null read as False."""
+    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def pysam_value(raw: str | None, number: str, kind: str):
     """What `record.info.get(key)` returns for a raw INFO value text (None when the key is absent)."""
     if raw is None:
         return None
     if kind == "String":
         return tuple(raw.split(",")) if number != "1" or "," in raw else raw
-    parse = _float32 if kind == "Float" else _integer
+    parse = float32_or_none if kind == "Float" else integer_or_none
     parts = [parse(part) for part in raw.split(",")]
     return parts[0] if number == "1" and len(parts) == 1 else tuple(parts)
 
 
-def _float32(text: str) -> float | None:
+def float32_or_none(text: str | None) -> float | None:
+    """A number as htslib stores a Float (32 bits); None for no text or text that is no number."""
     try:
-        return float(np.float32(float(text)))
+        return float(np.float32(float(text))) if text is not None else None
     except ValueError:
         return None
 
 
-def _integer(text: str) -> int | None:
+def integer_or_none(text: str | None) -> int | None:
     try:
-        return int(text)
+        return int(text) if text is not None else None
     except ValueError:
         return None

@@ -12,6 +12,10 @@ a file cut short (a plain VCF whose last line has no line end, a BGZF file witho
 block), a line htslib cannot parse, a record that breaks the rules of `vcf_rules` (or, with
 `bad_records="skip"`, such records are counted and left out). FORMAT/INFO numbers that the header
 does not declare as numbers are read leniently: parsed when they hold a number, else left empty.
+
+`VcfReader` opens and checks a file, then reads it one of two ways with one result (lib/vcf/parsed.py):
+VCF text column-wise (lib/vcf/text_columns.py), the rest here, record by record with pysam; a file
+the column-wise reader cannot read through gets this reader's error.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -34,12 +37,7 @@ from vcf_pipeline.lib.vcf.annotations import (
     parse_subfield_names,
 )
 from vcf_pipeline.lib.vcf.calls import CallRows, SampleOptions
-from vcf_pipeline.lib.vcf.cohort_counts import (
-    COHORT_FIELDS,
-    COUNT_FIELDS,
-    COUNTS,
-    allele_frequency,
-)
+from vcf_pipeline.lib.vcf.cohort_counts import COUNTS, allele_frequency
 from vcf_pipeline.lib.vcf.consequences import CsqFailed, annotate_with_csq
 from vcf_pipeline.lib.vcf.faults import (
     VcfFormatError,
@@ -55,8 +53,15 @@ from vcf_pipeline.lib.vcf.identity import (
     BuildError,
     FileIdentity,
     IdentityOptions,
-    IdentityStats,
     make_variant_id,
+)
+from vcf_pipeline.lib.vcf.parsed import (
+    PARSED_SCHEMA,
+    REFERENCE_ALLELES,
+    STAR_ALLELE,
+    ParsedBatch,
+    ParseStats,
+    classify_variant,
 )
 from vcf_pipeline.lib.vcf.rules import (
     line_problem,
@@ -65,81 +70,8 @@ from vcf_pipeline.lib.vcf.rules import (
 )
 
 DEFAULT_BATCH_RECORDS = 50_000
-REFERENCE_ALLELES = frozenset({"<NON_REF>", "<*>", "."})
-STAR_ALLELE = "*"
 BAD_RECORD_POLICIES = ("fail", "skip")
-
-VARIANT_SCHEMA = pa.schema(
-    [
-        ("variant_id", pa.string()),
-        ("assembly", pa.string()),
-        ("chrom", pa.string()),
-        ("pos", pa.int64()),
-        ("end", pa.int64()),
-        ("ref", pa.string()),
-        ("alt", pa.string()),
-        ("variant_type", pa.string()),
-        ("rsid", pa.string()),
-        ("gene_symbol", pa.string()),
-        ("gene_id", pa.string()),
-        ("consequence", pa.string()),
-        ("impact", pa.string()),
-        ("hgvs_c", pa.string()),
-        ("hgvs_p", pa.string()),
-        ("clinical_significance", pa.string()),
-        ("clinvar_review_status", pa.string()),
-        ("conditions", pa.list_(pa.string())),
-        ("allele_frequency", pa.float64()),
-        ("qual", pa.float64()),
-        ("filter", pa.string()),
-        *COHORT_FIELDS,
-    ]
-)
-# What a parse writes: the variant columns, with the file's own cohort figures, and its counts.
-PARSED_SCHEMA = pa.schema([*VARIANT_SCHEMA, *COUNT_FIELDS])
 _NO_SAMPLES = (0,) * len(COUNTS)
-
-
-@dataclass
-class ParseStats:
-    """What parsing one file found."""
-
-    records: int = 0
-    variants: int = 0
-    reference_blocks: int = 0
-    star_alleles: int = 0
-    duplicate_variants: int = 0  # ALTs that were, or normalised to, a variant seen before in the file
-    calls: int = 0
-    samples: list[str] = field(default_factory=list)
-    annotation_kinds: list[str] = field(default_factory=list)
-    file_format: str = ""
-    telomere_records: int = 0  # POS 0: the specification's telomere marker, not a variant to store
-    bad_records_skipped: int = 0
-    bad_record_examples: list[str] = field(default_factory=list)  # the first few, with their reasons
-    identity: IdentityStats = field(default_factory=IdentityStats)
-    annotation_source: str = ""  # set when the file brought no annotation: what annotated it, or why nothing did
-    reading: str = ""  # "column-wise", or "record by record: why" (lib/vcf/text_columns.py)
-
-
-@dataclass
-class ParsedBatch:
-    variants: pa.RecordBatch
-    calls: pa.RecordBatch
-
-
-def classify_variant(ref: str, alt: str) -> str:
-    """SNV, MNV, INS, DEL, INDEL, SV (symbolic allele) or BND (breakend)."""
-    if "[" in alt or "]" in alt or (len(alt) > 1 and (alt.startswith(".") or alt.endswith("."))):
-        return "BND"
-    if alt.startswith("<"):
-        return "SV"
-    if len(ref) == len(alt):
-        return "SNV" if len(ref) == 1 else "MNV"
-    if len(ref) < len(alt) and alt.startswith(ref):
-        return "INS"
-    if len(ref) > len(alt) and ref.startswith(alt):
-        return "DEL"
-    return "INDEL"
 
 
 def _is_plain_gzip(path: Path) -> bool:

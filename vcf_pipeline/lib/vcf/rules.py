@@ -12,7 +12,7 @@ import re
 MAX_POS = 2**31 - 1  # htslib's limit: positions are 32-bit signed
 # VCF 4.3 contig names: no whitespace, commas, quotes or angle/square brackets; `*` and `=` not first.
 # VCF 4.1/4.2 also allow an angle-bracketed ID pointing into an assembly file (`<ctg1>`).
-_CHROM = re.compile(r"[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*|<[0-9A-Za-z!#$%&*+./:;=?@^_|~-]+>")
+CONTIG_NAME = re.compile(r"[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*|<[0-9A-Za-z!#$%&*+./:;=?@^_|~-]+>")
 _BASES = re.compile(r"[ACGTNacgtn]+")
 _SYMBOLIC = re.compile(r"<[^<>\s,]+>")
 # Breakends: t[p[, t]p], ]p]t, [p[t (p = chrom:pos, or a <contig>:pos), and single breakends .t / t.
@@ -29,7 +29,7 @@ def alt_is_valid(alt: str) -> bool:
 
 def record_problem(chrom: str, pos: int, ref: str, alts: tuple[str, ...]) -> str | None:
     """Why this record may not be stored, in words, or None when it follows the rules."""
-    if not _CHROM.fullmatch(chrom or ""):
+    if not CONTIG_NAME.fullmatch(chrom or ""):
         return f"CHROM {chrom!r} is not a valid contig name (no whitespace, commas, quotes or brackets)"
     if not 0 <= pos <= MAX_POS:  # 0 is a telomere (the caller counts such records, never stores them)
         return f"POS {pos} is out of range (0 to {MAX_POS})"
@@ -55,7 +55,7 @@ def line_problem(line: str, header_columns: int) -> str:
     if header_columns and len(fields) != header_columns:
         return f"{len(fields)} tab-separated columns, the #CHROM line has {header_columns}"
     chrom, pos, _, ref, alt, qual = fields[:6]
-    if not _CHROM.fullmatch(chrom):
+    if not CONTIG_NAME.fullmatch(chrom):
         return f"CHROM {chrom!r} is not a valid contig name"
     if not pos.isdigit():
         return f"POS {pos!r} is not a position (a positive whole number)"

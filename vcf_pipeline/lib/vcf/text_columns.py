@@ -1,9 +1,9 @@
 """VCF text read a batch of records at a time, as Arrow columns: the fast path of `VcfReader` for VCF
 text (plain or compressed), with or without samples.
 
-pysam first reads every record once, without looking at them, so a file htslib refuses goes to the
-record-by-record reader and fails with that reader's words. The text's first eight columns (and
-FORMAT) are then read by Arrow's CSV reader and every column is computed per batch: the rules of
+pysam reads every record once, without looking at them, in a thread beside the work here: a file
+htslib refuses fails with the record-by-record reader's words (so does one Arrow cannot split). The
+text's first eight columns (and FORMAT) are read by Arrow's CSV reader and every column is computed per batch: the rules of
 `record_problem` as regular expressions (a record they flag is judged by `record_problem` itself),
 ALTs split by list functions, SNVs' identity by string functions; other alleles (indels, symbolic,
 lower case, or any allele when a FASTA is set) go through `FileIdentity.normalise` one by one, as
@@ -39,14 +39,28 @@ from vcf_pipeline.lib.vcf.genotype_columns import (
     genotype_refusal,
 )
 from vcf_pipeline.lib.vcf.identity import make_variant_id
-from vcf_pipeline.lib.vcf.info_columns import READABLE_TYPES, by_distinct, info_values
-from vcf_pipeline.lib.vcf.rules import _CHROM, MAX_POS, record_problem
+from vcf_pipeline.lib.vcf.info_columns import (
+    READABLE_TYPES,
+    by_distinct,
+    float32_or_none,
+    info_values,
+    integer_or_none,
+    true_where,
+)
+from vcf_pipeline.lib.vcf.parsed import (
+    PARSED_SCHEMA,
+    REFERENCE_ALLELES,
+    STAR_ALLELE,
+    ParsedBatch,
+    classify_variant,
+)
+from vcf_pipeline.lib.vcf.rules import CONTIG_NAME, MAX_POS, record_problem
 
 if TYPE_CHECKING:
-    from vcf_pipeline.lib.vcf.reader import ParsedBatch, VcfReader
+    from vcf_pipeline.lib.vcf.reader import VcfReader
 
 COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
-NOT_STORED = ("<NON_REF>", "<*>", ".", "*")  # reference blocks and deleted alleles (reader.py)
+NOT_STORED = (*REFERENCE_ALLELES, STAR_ALLELE)
 _PLAIN_ALT = r"^(?:[ACGTNacgtn]+|<[^<>\s,]+>|\*|\.)$"
 _BLOCK_BYTES = 8 << 20
 CALLS_PER_BATCH = 2_000_000
@@ -156,8 +170,6 @@ def _one_batch(table: pa.RecordBatch) -> pa.RecordBatch:
 def text_columns_batches(reader: VcfReader) -> Iterator[ParsedBatch]:
     """`reader.batches()` for a file `text_columns_refusal` accepts. A file htslib or Arrow cannot read
     through raises TextUnreadable (the reader then gives the record reader's error)."""
-    from vcf_pipeline.lib.vcf.reader import PARSED_SCHEMA, ParsedBatch
-
     annotations = AnnotationColumns(reader.annotations, reader._vcf.header)
     calls = GenotypeColumns(reader.samples, reader.sample_options.keep_all_calls_up_to)
     samples = len(reader.samples)
@@ -198,20 +210,19 @@ def _records_per_batch(batch_records: int, samples: int) -> int:
     return max(1, min(batch_records, CALLS_PER_BATCH // samples)) if samples else batch_records
 
 
-def _checked_records(reader: VcfReader, table: pa.RecordBatch) -> np.ndarray:
-    """Which records to store: rule-breaking ones refused (or skipped and counted), telomeres counted."""
+def _checked_records(reader: VcfReader, table: pa.RecordBatch, alt: pa.Array, alt_record: np.ndarray) -> np.ndarray:
+    """Which records to store (`alt`: every ALT, `alt_record`: its record): rule-breaking ones refused
+    (or skipped and counted), telomeres counted."""
     stats = reader.stats
     first = stats.records + 1
     stats.records += table.num_rows
     chrom, pos, ref = table["CHROM"], table["POS"].to_numpy(), table["REF"]
-    alts = pc.split_pattern(table["ALT"], ",")
-    alt, alt_record = pc.list_flatten(alts), pc.list_parent_indices(alts).to_numpy()
-    plain_alt = _true(pc.match_substring_regex(alt, _PLAIN_ALT)) & _true(
+    plain_alt = true_where(pc.match_substring_regex(alt, _PLAIN_ALT)) & true_where(
         pc.not_equal(pc.utf8_upper(alt), pc.utf8_upper(ref.take(pa.array(alt_record))))
     )
     plain = (
-        _true(pc.match_substring_regex(chrom, f"^(?:{_CHROM.pattern})$"))
-        & _true(pc.match_substring_regex(ref, "^[ACGTNacgtn]+$"))
+        true_where(pc.match_substring_regex(chrom, f"^(?:{CONTIG_NAME.pattern})$"))
+        & true_where(pc.match_substring_regex(ref, "^[ACGTNacgtn]+$"))
         & (pos >= 0) & (pos <= MAX_POS)
         & (np.bincount(alt_record[~plain_alt], minlength=table.num_rows) == 0)
     )
@@ -259,7 +270,7 @@ def _variant_columns(
     return {
         **{name: column.take(n) for name, column in identity.items()},
         **annotation,
-        "qual": _float32(table["QUAL"].take(taken)),
+        "qual": _qual(table["QUAL"].take(taken)),
         "filter": pc.if_else(pc.equal(filters, "."), pa.scalar(None, pa.string()), filters),
         "cohort_ac": pa.array(ac), "cohort_an": pa.array(an),
         "cohort_af": pa.array([allele_frequency(c, t) for c, t in zip(ac.tolist(), an.tolist())], pa.float64()),
@@ -271,13 +282,13 @@ def _stored_alleles(reader: VcfReader, table: pa.RecordBatch) -> dict:
     """The ALTs to store, one row each: their record, ALT index and text, and each record's ALT count;
     reference blocks and `*` alleles counted."""
     stats = reader.stats
-    keep_record = _checked_records(reader, table)
     alts = pc.split_pattern(table["ALT"], ",")
     alt, alt_record = pc.list_flatten(alts), pc.list_parent_indices(alts).to_numpy()
+    keep_record = _checked_records(reader, table, alt, alt_record)
     alt_count = pc.list_value_length(alts).to_numpy()
     alt_index = np.arange(len(alt)) - np.repeat(alts.offsets.to_numpy()[:-1], alt_count)
-    stored = _true(pc.invert(pc.is_in(alt, pa.array(NOT_STORED)))) & keep_record[alt_record]
-    stats.star_alleles += int((_true(pc.equal(alt, "*")) & keep_record[alt_record]).sum())
+    stored = true_where(pc.invert(pc.is_in(alt, pa.array(NOT_STORED)))) & keep_record[alt_record]
+    stats.star_alleles += int((true_where(pc.equal(alt, "*")) & keep_record[alt_record]).sum())
     stats.reference_blocks += int((keep_record & (np.bincount(alt_record[stored], minlength=table.num_rows) == 0)).sum())
     rows = np.flatnonzero(stored)
     return {"record": alt_record[rows], "alt_index": alt_index[rows], "alt": alt.take(pa.array(rows)), "alt_count": alt_count}
@@ -287,8 +298,6 @@ def _identity_columns(reader: VcfReader, table: pa.RecordBatch, alleles: dict) -
     """variant_id, assembly, chrom, pos, end, ref, alt and variant_type of each stored ALT. Upper-case
     SNVs keep their alleles (unless a FASTA checks every REF); the rest go through
     `FileIdentity.normalise` one by one."""
-    from vcf_pipeline.lib.vcf.reader import classify_variant
-
     identity = reader.identity
     taken = pa.array(alleles["record"])
     alt = alleles["alt"]
@@ -296,7 +305,7 @@ def _identity_columns(reader: VcfReader, table: pa.RecordBatch, alleles: dict) -
     chrom = by_distinct(chrom_raw, identity.contig, pa.string())
     assembly = by_distinct(chrom, identity.assembly_of, pa.string())
     stop = _stops(reader, table).take(taken)
-    snv = _true(pc.match_substring_regex(ref_raw, "^[ACGTN]$")) & _true(pc.match_substring_regex(alt, "^[ACGTN]$"))
+    snv = true_where(pc.match_substring_regex(ref_raw, "^[ACGTN]$")) & true_where(pc.match_substring_regex(alt, "^[ACGTN]$"))
     if identity.normaliser.fasta is not None:
         snv[:] = False
     columns = {
@@ -326,7 +335,7 @@ def _identity_columns(reader: VcfReader, table: pa.RecordBatch, alleles: dict) -
 
 def _format_fields(table: pa.RecordBatch) -> dict[str, np.ndarray]:
     """Per record, whether its FORMAT holds each genotype field."""
-    return {name: _true(pc.match_substring_regex(table["FORMAT"], f"(?:^|:){name}(?::|$)")) for name in GENOTYPE_FIELDS}
+    return {name: true_where(pc.match_substring_regex(table["FORMAT"], f"(?:^|:){name}(?::|$)")) for name in GENOTYPE_FIELDS}
 
 
 def _first_seen(ids: list[str], seen: dict[str, int], batch: int, stats) -> tuple[np.ndarray, list[int]]:
@@ -354,21 +363,14 @@ def _stops(reader: VcfReader, table: pa.RecordBatch) -> pa.Array:
     if "END" not in reader._vcf.header.info:
         return stop
     end_text = info_values(table["INFO"], ["END"])["END"]
-    end = by_distinct(end_text, _integer, pa.int64())
+    end = by_distinct(end_text, integer_or_none, pa.int64())
     return pc.if_else(pc.fill_null(pc.greater_equal(end, pos), False), end, stop)
-
-
-def _integer(text: str | None) -> int | None:
-    try:
-        return int(text) if text is not None else None
-    except ValueError:
-        return None
 
 
 def _vep_alleles(table: pa.RecordBatch, record: np.ndarray, alt_index: np.ndarray, alt: pa.Array) -> pa.Array:
     """VEP's allele string of each row: the ALT itself unless the record's alleles differ in length."""
     refs, alt_texts = table["REF"].take(pa.array(record)), table["ALT"].take(pa.array(record))
-    same_length = _true(pc.equal(pc.utf8_length(refs), 1)) & _true(pc.match_substring_regex(alt_texts, "^[^,]{1}(?:,[^,]{1})*$"))
+    same_length = true_where(pc.equal(pc.utf8_length(refs), 1)) & true_where(pc.match_substring_regex(alt_texts, "^[^,]{1}(?:,[^,]{1})*$"))
     if same_length.all():
         return alt
     odd = np.flatnonzero(~same_length)
@@ -377,21 +379,10 @@ def _vep_alleles(table: pa.RecordBatch, record: np.ndarray, alt_index: np.ndarra
     return pc.replace_with_mask(alt, pa.array(~same_length), pa.array(found, pa.string()))
 
 
-def _float32(text: pa.Array) -> pa.Array:
+def _qual(text: pa.Array) -> pa.Array:
     """QUAL as pysam gives it: the text's number rounded to 32 bits; `.` null."""
     number = pc.if_else(pc.equal(text, "."), pa.scalar(None, pa.string()), text)
     try:
         return pc.cast(pc.cast(number, pa.float64()), pa.float32()).cast(pa.float64())
     except pa.ArrowInvalid:
-        return pa.array([_float_or_none(v) for v in number.to_pylist()], pa.float32()).cast(pa.float64())
-
-
-def _float_or_none(text: str | None) -> float | None:
-    try:
-        return float(text) if text is not None else None
-    except ValueError:
-        return None
-
-
-def _true(mask) -> np.ndarray:
-    return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+        return pa.array([float32_or_none(v) for v in number.to_pylist()], pa.float64())
