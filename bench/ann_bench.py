@@ -107,10 +107,11 @@ def run(home: Path, designs=tuple(DESIGNS), queries: int = 200, sample_rate: int
             print(f"  {design} {setting}: p50 {grid[-1]['p50_ms']:.1f} ms, recall@10 {grid[-1]['recall_at_10']:.3f}", flush=True)
         out["designs"][design] = {**built, "grid": grid}
         print(f"  {design}: {built}", flush=True)
-    for index in settings.variant_store().open_table(VARIANTS).list_indices():
+    table = settings.variant_store().open_table(VARIANTS)
+    for index in table.list_indices():
         if index.name.startswith("bench_"):
-            settings.variant_store().open_table(VARIANTS).drop_index(index.name)
-    maintain_variants(settings.variant_store().open_table(VARIANTS), IndexPolicy())
+            table.drop_index(index.name)
+    maintain_variants(table, IndexPolicy())
     return out
 
 
