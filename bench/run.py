@@ -90,6 +90,10 @@ def main() -> int:
         n = results.get("parse_large", {}).get("ours", {}).get("variants") or large_n  # one variant per generated record
         stage("ingest_large", lambda: ingest_bench.fresh_and_again(work, "large", large, n, fixed))
     large_home = work / ("home_large" if large != small else "home_100k")
+    # Re-ingest alone, into a copy of the home an ingest stage made (of this run or an earlier one).
+    stage("reingest_100k", lambda: ingest_bench.reingest(work, work / "home_100k", small, results["parse_100k"]["ours"]["variants"], fixed))
+    if large != small:
+        stage("reingest_large", lambda: ingest_bench.reingest(work, large_home, large, results.get("parse_large", {}).get("ours", {}).get("variants") or large_n, fixed))
     stage("ingest_cohort", lambda: ingest_bench.rate(ingest_bench.ingest(large_home, cohort), results["parse_cohort"]["ours"]["variants"], fixed))
     stage("genotypes", lambda: genotypes_bench.run(large_home, cohort))
     stage("cohort_counts", lambda: cohort_bench.run(work, cohort))
@@ -169,6 +173,8 @@ def summary(r: dict, large_n: int) -> list[tuple[str, str, str, str]]:
     default = r["embed"]["backends"]["onnx-int8"]
     static = r["embed"]["backends"]["static"]
     il = r.get("ingest_large", r["ingest_100k"])
+    reingest_100k = r.get("reingest_100k", r["ingest_100k"])["reingest"]
+    reingest_large = r.get("reingest_large", il)["reingest"]
     search = next(g for g in r["search"]["grid"] if g["default"])
     g = r["graph"]
     rows = [
@@ -185,12 +191,13 @@ def summary(r: dict, large_n: int) -> list[tuple[str, str, str, str]]:
         row("embed, static, texts/s", static["texts_per_s"], ">= 10k", static["texts_per_s"] >= 10_000),
         row("embed, static, top-10 neighbours shared with fp32", static["neighbours_at_10_agree"], "(quality)", True, "{:.2f}"),
         row("fixed cost, header-only ingest (s)", r["fixed_cost"]["seconds_median"], "< 10", r["fixed_cost"]["seconds_median"] < 10, "{:.1f}"),
-        row("ingest fresh, 100k (variants/s)", r["ingest_100k"]["fresh"]["variants_per_s"], ">= 500", r["ingest_100k"]["fresh"]["variants_per_s"] >= 500),
-        row(f"ingest fresh, {large} (variants/s)", il["fresh"]["variants_per_s"], ">= 500", il["fresh"]["variants_per_s"] >= 500),
-        row("re-ingest, 100k all embedded (variants/s)", r["ingest_100k"]["reingest"]["variants_per_s"], ">= 30k", r["ingest_100k"]["reingest"]["variants_per_s"] >= 30_000),
-        row(f"re-ingest, {large} all embedded (variants/s)", il["reingest"]["variants_per_s"], ">= 30k", il["reingest"]["variants_per_s"] >= 30_000),
-        row(f"peak RSS, {large} fresh ingest (MB)", il["fresh"]["peak_rss_mb"], "< 2048", il["fresh"]["peak_rss_mb"] < 2048),
-        row("peak RSS, 100k fresh ingest (MB)", r["ingest_100k"]["fresh"]["peak_rss_mb"], "(flat with size)", True),
+        *(row(f"ingest fresh, {n} (texts/s; {f['vs_bare_int8_encode']:.2f}x a bare int8 encode)", f["texts_per_s"], ">= 0.9x",
+              f["vs_bare_int8_encode"] >= 0.9) for n, f in (("100k", r["ingest_100k"]["fresh"]), (large, il["fresh"])) if "vs_bare_int8_encode" in f),
+        row("re-ingest, 100k all embedded (variants/s)", reingest_100k["variants_per_s"], ">= 50k", reingest_100k["variants_per_s"] >= 50_000),
+        row(f"re-ingest, {large} all embedded (variants/s)", reingest_large["variants_per_s"], ">= 50k", reingest_large["variants_per_s"] >= 50_000),
+        row(f"peak RSS, {large} fresh ingest (MB)", il["fresh"]["peak_rss_mb"], "< 1536, <= 1.25x 100k",
+            il["fresh"]["peak_rss_mb"] < 1536 and il["fresh"]["peak_rss_mb"] <= 1.25 * r["ingest_100k"]["fresh"]["peak_rss_mb"]),
+        row("peak RSS, 100k fresh ingest (MB)", r["ingest_100k"]["fresh"]["peak_rss_mb"], "(reference)", True),
         row(f"search p50 / p95 at {r['search']['rows']:,} rows (ms)", f"{search['p50_ms']:.1f} / {search['p95_ms']:.1f}", "p50 <= 15", search["p50_ms"] <= 15),
         row("search recall@10 (index vs exact)", search["recall_at_10"], ">= 0.95", search["recall_at_10"] >= 0.95, "{:.3f}"),
         row("exact search p50 (ms)", r["search"]["exact"]["p50_ms"], "(reference)", True, "{:.1f}"),

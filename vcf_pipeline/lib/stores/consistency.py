@@ -33,20 +33,23 @@ def unique_variant_ids(files: PartitionFiles) -> CheckOutcome:
 
 
 def embeddings_sane(files: PartitionFiles, dimension: int) -> CheckOutcome:
-    """One vector per parsed variant, of the model's dimension and of unit length (read batch by
-    batch: a 1M-variant file holds 1.5 GB of vectors)."""
+    """One row per parsed variant; each vector written of the model's dimension and of unit length
+    (read batch by batch: a 1M-variant file holds 1.5 GB of vectors). A row without a vector is a
+    text the store had embedded already."""
     parsed = files.variants.open().metadata.num_rows
     width = files.embeddings.schema().field("embedding").type.list_size
-    vectors = bad_norms = 0
+    rows = vectors = bad_norms = 0
     for batch in stream_batches(files.embeddings, columns=["embedding"]):
-        matrix = batch.column(0).flatten().to_numpy().reshape(batch.num_rows, width)
+        written = pc.drop_null(batch.column(0))
+        matrix = written.flatten().to_numpy().reshape(len(written), width)
         bad_norms += int(np.sum(np.abs(np.linalg.norm(matrix, axis=1) - 1.0) > 1e-3))
-        vectors += batch.num_rows
-    passed = vectors == parsed and width == dimension and bad_norms == 0
+        rows += batch.num_rows
+        vectors += len(written)
+    passed = rows == parsed and width == dimension and bad_norms == 0
     return CheckOutcome(
         passed,
-        f"{vectors}/{parsed} vectors, dimension {width} (model {dimension}), {bad_norms} not unit length",
-        {"vectors": vectors, "parsed_variants": parsed, "dimension": width, "bad_norms": bad_norms},
+        f"{rows}/{parsed} rows ({vectors} vectors new, {rows - vectors} stored already), dimension {width} (model {dimension}), {bad_norms} not unit length",
+        {"rows": rows, "vectors_written": vectors, "parsed_variants": parsed, "dimension": width, "bad_norms": bad_norms},
     )
 
 

@@ -30,12 +30,14 @@ from vcf_pipeline.lib.stores.variant_tables import (
     FILE_VARIANTS,
     ROW_KEY,
     VARIANTS,
+    Vectors,
     _id_and_key,
     in_list,
     row_keys,
     sql_string,
     variants_schema,
     with_keywords,
+    with_vectors,
 )
 from vcf_pipeline.lib.stores.vector_search import nearest
 from vcf_pipeline.lib.vcf.annotation_merge import (
@@ -111,12 +113,9 @@ class VariantStore:
             stats[name] = {"version": table.version, "rows": table.count_rows()}
         return stats
 
-    def cached_embeddings(self, text_hashes: Iterable[str], model: str) -> dict[str, np.ndarray]:
-        """Stored vectors of the given text hashes for `model`: texts that need no embedding.
-
-        One scan of the `text_hash` column finds the rows, then only those rows' vectors are read:
-        cheap for a handful of hashes and for a whole re-ingested file alike."""
-        table = self._table(VARIANTS)
+    def _text_rows(self, table, text_hashes: Iterable[str], model: str) -> dict[str, int]:
+        """text hash -> the row id of one stored row with that text and a vector of `model`: one scan
+        of the `text_hash` column, cheap for a handful of hashes and a whole re-ingested file alike."""
         wanted = pa.array(sorted(set(text_hashes)), pa.string())
         if table is None or len(wanted) == 0:
             return {}
@@ -124,7 +123,17 @@ class VariantStore:
             table.search().where(f"embedding_model = {sql_string(model)}").select(["text_hash"]).with_row_id(True).limit(None).to_arrow()
         )
         hits = keys.filter(pc.is_in(keys["text_hash"], value_set=wanted))
-        row_ids = list(dict(zip(hits["text_hash"].to_pylist(), hits["_rowid"].to_pylist())).values())  # one row per text
+        return dict(zip(hits["text_hash"].to_pylist(), hits["_rowid"].to_pylist()))
+
+    def embedded_texts(self, text_hashes: Iterable[str], model: str) -> set[str]:
+        """Those of the text hashes whose vector for `model` the store holds (the vectors not read)."""
+        return set(self._text_rows(self._table(VARIANTS), text_hashes, model))
+
+    def cached_embeddings(self, text_hashes: Iterable[str], model: str) -> dict[str, np.ndarray]:
+        """Stored vectors of the given text hashes for `model`: texts that need no embedding. Only
+        the rows found by `text_hash` have their vectors read."""
+        table = self._table(VARIANTS)
+        row_ids = list(self._text_rows(table, text_hashes, model).values())
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(row_ids), _TAKE_CHUNK):
             rows = table.take_row_ids(row_ids[start : start + _TAKE_CHUNK]).select(["text_hash", "embedding"]).to_arrow()
@@ -133,14 +142,17 @@ class VariantStore:
             found.update(zip(rows.column("text_hash").to_pylist(), vectors))
         return found
 
-    def upsert_variants(self, batches: Iterable[pa.RecordBatch], dimension: int) -> tuple[int, int, int]:
+    def upsert_variants(self, batches: Iterable[pa.RecordBatch], dimension: int, vectors: Vectors | None = None) -> tuple[int, int, int]:
         """Insert new variants and update changed ones, by `variant_id`. Returns (rows given,
         inserted, updated): rows equal to the stored ones are not rewritten.
 
         The stored ids and row digests are read once (two narrow columns); each batch is then split
         into new rows, appended, and changed rows, merged. A merge of every row against a table of
         millions held gigabytes, and a re-ingest of known variants now writes nothing. Run under the
-        single-writer pool: nothing else writes between the read and the writes."""
+        single-writer pool: nothing else writes between the read and the writes.
+
+        A row may come without its vector (a null `embedding`: the embedding step found its text
+        stored already); a row that is written gets it from `vectors(texts)`."""
         schema = variants_schema(dimension)
         table = self._ensure_table(VARIANTS, schema)
         if ROW_KEY not in table.schema.names:  # a table from before row digests
@@ -158,8 +170,8 @@ class VariantStore:
             # Unchanged: the same (id, digest) pair is stored. Rows stored without a digest never match.
             is_unchanged = pc.is_in(_id_and_key(data), value_set=_id_and_key(known))
             new, changed = (
-                with_keywords(data.filter(is_new), schema),
-                with_keywords(data.filter(pc.and_(pc.invert(is_new), pc.invert(is_unchanged))), schema),
+                with_keywords(with_vectors(rows, vectors), schema)
+                for rows in (data.filter(is_new), data.filter(pc.and_(pc.invert(is_new), pc.invert(is_unchanged))))
             )
             if new.num_rows:
                 retry_conflicts(lambda: table.add(new))

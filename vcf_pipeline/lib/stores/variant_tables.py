@@ -4,7 +4,9 @@ user text: user filters go through `lib/query/filter_grammar.py`)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -49,6 +51,26 @@ def row_keys(data: pa.Table) -> pa.Array:
         parts.append(pc.fill_null(column.cast(pa.string()), "\x00"))
     joined = pc.binary_join_element_wise(*parts, "\x1f").to_pylist()
     return pa.array([hashlib.blake2b(j.encode(), digest_size=12).hexdigest() for j in joined], pa.string())
+
+
+Vectors = Callable[[list[str]], np.ndarray]  # texts -> their vectors (stored ones first)
+
+
+def with_vectors(data: pa.Table, vectors: Vectors | None) -> pa.Table:
+    """`data` with a vector in every row: those without one (null `embedding`) get `vectors` of
+    their descriptions."""
+    column = data["embedding"].combine_chunks()
+    missing = np.asarray(pc.is_null(column).to_numpy(zero_copy_only=False), dtype=bool)
+    if not missing.any():
+        return data
+    if vectors is None:
+        raise ValueError(f"{int(missing.sum())} rows have no vector and no way to get one was given")
+    dimension = column.type.list_size
+    matrix = np.zeros((data.num_rows, dimension), np.float32)
+    matrix[~missing] = pc.drop_null(column).flatten().to_numpy().reshape(-1, dimension)
+    matrix[missing] = vectors(data["description"].filter(pa.array(missing)).to_pylist())
+    filled = pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1), pa.float32()), dimension)
+    return data.set_column(data.schema.get_field_index("embedding"), data.schema.field("embedding"), filled)
 
 
 def with_keywords(data: pa.Table, schema: pa.Schema) -> pa.Table:
