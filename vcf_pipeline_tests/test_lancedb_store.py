@@ -1,5 +1,6 @@
 """The LanceDB store on its own: replacing and retracting a partition's rows."""
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -211,3 +212,71 @@ def test_ownership_rows_from_before_per_file_annotations_take_the_annotation_the
     assert store.db.open_table(FILE_VARIANTS).schema.names == FILE_VARIANTS_SCHEMA.names
     assert (rows["v1"]["gene_symbol"], rows["v1"]["transcript_rank"]) == ("GENE1", 2)
     assert rows["v2"]["gene_symbol"] is None and rows["v3"]["partition_key"] == "src/c.vcf"
+
+
+def test_a_row_written_without_its_vector_gets_the_stored_one_or_a_new_one(tmp_path):
+    """The embedding step leaves out the vectors of texts the store holds; the upsert gets them for
+    the rows it writes (stored ones read back as they are, others encoded), and leaves rows it does
+    not write without reading any."""
+    from vcf_pipeline.lib.embedding.embedder import Embedder
+    from vcf_pipeline.lib.embedding.text import text_hash
+    from vcf_pipeline.lib.stores.stored_rows import vectors_for
+    from vcf_pipeline.lib.vcf.synthetic import variant_universe
+
+    embedder = Embedder()
+    store = VariantStore(tmp_path / "db")
+    batch, dim = embedded_variants(variant_universe(3, seed=5), embedder)
+    hashes = pa.array([text_hash(t) for t in batch.column("description").to_pylist()])
+    batch = batch.set_column(batch.schema.get_field_index("text_hash"), "text_hash", hashes)
+    store.upsert_variants([batch], dim)
+    stored = store.read(VARIANTS, ["variant_id", "description", "embedding"]).to_pylist()
+    asked: list[list[str]] = []
+
+    def vectors(texts):
+        asked.append(texts)
+        return vectors_for(store, texts, embedder.model_id, embedder.encode)
+
+    rows = batch.to_pylist()
+    twin = {**rows[0], "variant_id": "1-999-A-G", "embedding": None}  # a new row with a stored text
+    unknown = {**rows[1], "variant_id": "1-998-A-G", "description": "a text nobody embedded", "text_hash": "new", "embedding": None}
+    same = {**rows[2], "embedding": None}  # unchanged: not rewritten, its vector not looked up
+    without = pa.RecordBatch.from_pylist([twin, unknown, same], schema=batch.schema)
+    with pytest.raises(ValueError, match="no vector"):
+        store.upsert_variants([without], dim)
+    assert store.upsert_variants([without], dim, vectors) == (3, 2, 0)
+    assert asked == [[rows[0]["description"], "a text nobody embedded"]]  # the two new rows' texts, nothing else
+    now = {r["variant_id"]: r for r in store.read(VARIANTS, ["variant_id", "embedding"]).to_pylist()}
+    by_text = {r["description"]: r["embedding"] for r in stored}
+    assert now["1-999-A-G"]["embedding"] == by_text[rows[0]["description"]]  # the stored vector, exactly
+    fresh = embedder.encode(["a text nobody embedded"])[0]
+    assert float(np.dot(now["1-998-A-G"]["embedding"], fresh)) > 0.999
+    assert now[rows[2]["variant_id"]]["embedding"] == by_text[rows[2]["description"]]
+
+
+def test_the_embedding_step_writes_vectors_only_for_texts_the_store_lacks(tmp_path):
+    from vcf_pipeline.lib.embedding.embedder import Embedder, embed_variant_file
+    from vcf_pipeline.lib.embedding.text import describe_variant, text_hash
+    from vcf_pipeline.lib.stores.consistency import embeddings_sane
+    from vcf_pipeline.lib.stores.warehouse import EMBEDDINGS, PartitionFiles, parse_into
+    from vcf_pipeline_tests.conftest import SHARED_VCF
+
+    embedder = Embedder()
+    files = PartitionFiles(tmp_path / "warehouse", "src/clinvar.vcf")
+    parse_into(SHARED_VCF / "ensembl-vep__clinvar-testset__input.vcf.gz", files)
+    texts = [describe_variant(r) for r in files.variants.open().read().to_pylist()]
+    known = {text_hash(t) for t in texts[::2]}  # as if the store held every other text
+    with files.output(EMBEDDINGS) as out:
+        stats = embed_variant_file(files.variants, out, embedder, lambda hashes: known & set(hashes))
+    written = files.embeddings.open().read()
+    assert written["description"].to_pylist() == texts
+    has_vector = [v is not None for v in written["embedding"].to_pylist()]
+    assert has_vector == [text_hash(t) not in known for t in texts]
+    assert stats.cached == len(known) and stats.embedded == len({t for t in texts if text_hash(t) not in known})
+    # Each vector written is its own text's: nearer to it, encoded again, than to any other text
+    # (int8 vectors vary a little with the batch they were encoded in).
+    rows = [i for i, v in enumerate(has_vector) if v]
+    again = embedder.encode(texts)
+    vectors = np.array([written["embedding"][i].as_py() for i in rows], dtype=np.float32)
+    assert [texts[j] for j in np.argmax(vectors @ again.T, axis=1)] == [texts[i] for i in rows]
+    outcome = embeddings_sane(files, embedder.dimension)
+    assert outcome.passed and outcome.metadata["vectors_written"] == sum(has_vector) < len(texts)
