@@ -24,7 +24,7 @@ from vcf_pipeline.lib.stores.variant_tables import VARIANTS
 # name -> (index config, its keyword arguments given rows; the query settings tried)
 DESIGNS = {
     "ivf_pq_48": ("IvfPq", lambda rows: {"num_partitions": partitions_for(rows), "num_sub_vectors": 48,
-                                         "sample_rate": IndexPolicy.sample_rate},  # the pipeline's (table_upkeep)
+                                         "sample_rate": IndexPolicy.sample_rate},  # the pipeline's until 2026-12-03
                   [{"nprobes": 32, "refine_factor": 20}, {"nprobes": 64, "refine_factor": 40}]),
     "ivf_pq_48_sample_256": ("IvfPq", lambda rows: {"num_partitions": partitions_for(rows), "num_sub_vectors": 48, "sample_rate": 256},
                              [{"nprobes": 32, "refine_factor": 20}]),  # lancedb's default sample: the build's memory
@@ -33,8 +33,10 @@ DESIGNS = {
     "ivf_hnsw_sq": ("IvfHnswSq", lambda rows: {"num_partitions": max(1, rows // 20_000)},
                     [{"nprobes": 2, "ef": 64}, {"nprobes": 4, "ef": 100}, {"nprobes": 4, "ef": 100, "refine_factor": 5},
                      {"nprobes": 8, "ef": 150, "refine_factor": 5}]),
-    "ivf_rq": ("IvfRq", lambda rows: {"num_partitions": partitions_for(rows)},
+    "ivf_rq": ("IvfRq", lambda rows: {"num_partitions": partitions_for(rows), "sample_rate": IndexPolicy.sample_rate},  # the pipeline's
                [{"nprobes": 32, "refine_factor": 20}, {"nprobes": 32, "refine_factor": 50}]),
+    "ivf_rq_sample_256": ("IvfRq", lambda rows: {"num_partitions": partitions_for(rows), "sample_rate": 256},
+                          [{"nprobes": 32, "refine_factor": 20}]),
 }
 
 
@@ -100,7 +102,7 @@ def run(home: Path, designs=tuple(DESIGNS), queries: int = 200, sample_rate: int
             else _built_in_child(home, design, sample_rate)
         table = settings.variant_store().open_table(VARIANTS)
         grid = []
-        for setting in DESIGNS["ivf_pq_48" if design == "as built" else design][2]:  # its query settings
+        for setting in DESIGNS["ivf_rq" if design == "as built" else design][2]:  # its query settings
             _search(table, vectors[:10], setting)  # warm the caches
             latencies, approx = _search(table, vectors, setting)
             grid.append({**setting, **_summary(latencies), "recall_at_10": _recall(exact, approx)})

@@ -1,4 +1,4 @@
-"""Vector search on the ingested `variants` table: exact search against the IVF_PQ index the
+"""Vector search on the ingested `variants` table: exact search against the vector index the
 pipeline maintains, p50/p95 latency and recall@10, over query texts that are not in the table."""
 
 from __future__ import annotations

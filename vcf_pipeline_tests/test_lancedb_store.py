@@ -142,14 +142,14 @@ def test_upkeep_builds_updates_and_retrains_the_vector_index(tmp_path):
     batch, dim = embedded_variants(universe[:500], embedder)
     store.upsert_variants([batch], dim)
     actions = store.maintain().actions  # below min_rows: exact search only; the search indexes from the start
-    assert not any("IVF_PQ" in a for a in actions) and "built full-text index on keywords" in actions
+    assert not any("IVF_RQ" in a for a in actions) and "built full-text index on keywords" in actions
 
     batch, _ = embedded_variants(universe[500:700], embedder)
     store.upsert_variants([batch], dim)
-    assert "built IVF_PQ index" in store.maintain().actions[0]
+    assert "built IVF_RQ index" in store.maintain().actions[0]
     table = store.db.open_table(VARIANTS)
     [index] = [i.name for i in table.list_indices() if i.columns == ["embedding"]]
-    assert index == "embedding_ivfpq_700"
+    assert index == "embedding_ivfrq_700"
 
     batch, _ = embedded_variants(universe[700:800], embedder)
     store.upsert_variants([batch], dim)
@@ -164,8 +164,32 @@ def test_upkeep_builds_updates_and_retrains_the_vector_index(tmp_path):
 
     batch, _ = embedded_variants(universe[800:3000], embedder)
     store.upsert_variants([batch], dim)
-    assert store.maintain().actions[0].startswith("retrained IVF_PQ index")
-    assert [i.name for i in store.db.open_table(VARIANTS).list_indices() if i.columns == ["embedding"]] == ["embedding_ivfpq_3000"]
+    assert store.maintain().actions[0].startswith("retrained IVF_RQ index")
+    assert [i.name for i in store.db.open_table(VARIANTS).list_indices() if i.columns == ["embedding"]] == ["embedding_ivfrq_3000"]
+
+
+def test_an_index_of_the_earlier_kind_is_replaced_at_the_next_upkeep(tmp_path):
+    """Stores made before IVF_RQ hold an IVF_PQ index named `embedding_ivfpq_<rows>`: upkeep retrains
+    it as IVF_RQ (searches use the old one until the new one is built), and leaves a person's own alone."""
+    from lancedb.index import IvfPq
+
+    from vcf_pipeline.lib.embedding.embedder import Embedder
+    from vcf_pipeline.lib.stores.table_upkeep import IndexPolicy
+    from vcf_pipeline.lib.vcf.synthetic import variant_universe
+
+    embedder = Embedder()
+    store = VariantStore(tmp_path / "db", IndexPolicy(min_rows=600, min_distinct_vectors=100))
+    batch, dim = embedded_variants(variant_universe(700, seed=4), embedder)
+    store.upsert_variants([batch], dim)
+    table = store.db.open_table(VARIANTS)
+    table.create_index("embedding", config=IvfPq(distance_type="cosine", num_partitions=8, num_sub_vectors=48), name="embedding_ivfpq_700")
+    query = embedder.encode(["BRCA1 frameshift_variant pathogenic"])[0]
+    before = store.search(query, limit=5).column("variant_id").to_pylist()
+    assert store.maintain().actions[0].startswith("retrained IVF_RQ index")
+    kinds = {i.name: i.index_type for i in store.db.open_table(VARIANTS).list_indices() if i.columns == ["embedding"]}
+    assert kinds == {"embedding_ivfrq_700": "IvfRq"}
+    assert store.search(query, limit=5).column("variant_id").to_pylist()[0] == before[0] == store.search(query, limit=5, exact=True).column("variant_id")[0].as_py()
+    assert not any("IVF" in a for a in store.maintain().actions)  # current now: nothing to do
 
 
 def test_upsert_rewrites_only_new_and_changed_rows(tmp_path):

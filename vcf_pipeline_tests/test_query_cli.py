@@ -359,6 +359,10 @@ def test_create_index_builds_scalar_and_vector_indexes(shared_home, capsys, tmp_
     hits = run_json(capsys, "search", "SAMD11 missense variant", "--home", home, "--limit", 3)["results"]
     assert "SAMD11" in [h["gene_symbol"] for h in hits]
     assert run_json(capsys, "create-index", "embedding", "--type", "IVF_HNSW_SQ", "--home", home)["index_type"] == "IVF_HNSW_SQ"
+    rq_index = run_json(capsys, "create-index", "embedding", "--type", "IVF_RQ", "--home", home)
+    assert rq_index["num_partitions"] == int(rows**0.5) and "num_sub_vectors" not in rq_index
+    assert {i.index_type for i in lance(home).db.open_table(VARIANTS).list_indices() if i.columns == ["embedding"]} == {"IvfRq"}
+    assert "SAMD11" in [h["gene_symbol"] for h in run_json(capsys, "search", "SAMD11 missense variant", "--home", home, "--limit", 3)["results"]]
     assert run_json(capsys, "create-index", "keywords", "--type", "FTS", "--home", home)["index_type"] == "FTS"
     rsid = lance(home).read(VARIANTS, ["rsid"], "rsid IS NOT NULL", limit=1)["rsid"][0].as_py()
     assert run_json(capsys, "search", rsid, "--home", home)["reading"] == [f"rsID {rsid} (exact)", "ordered by impact, then position"]

@@ -159,7 +159,7 @@ def add_commands(commands) -> None:
     p.add_argument("expr", metavar="EXPR")
     p.add_argument("--yes", action="store_true", help="do not ask")
 
-    p = command("create-index", cmd_create_index, "scalar (BTREE, BITMAP), vector (IVF_PQ, IVF_HNSW_SQ) or full-text (FTS, on keywords) index")
+    p = command("create-index", cmd_create_index, "scalar (BTREE, BITMAP), vector (IVF_RQ, IVF_PQ, IVF_HNSW_SQ) or full-text (FTS, on keywords) index")
     p.add_argument("column")
     p.add_argument("--type", required=True, metavar="TYPE")
     p.add_argument("--table", default="variants")

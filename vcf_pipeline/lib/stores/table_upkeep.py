@@ -3,16 +3,17 @@
 Below `min_rows` exact search is fast enough and no vector index is built. Nor is one built when
 the table holds few distinct texts (raw caller output without annotations reads "SNV A>G" for every
 such variant): k-means cannot form more clusters than there are distinct vectors, and an index over
-a few dozen points gains nothing over exact search. Otherwise an IVF_PQ index (about sqrt(rows)
-partitions, at most one per `vectors_per_partition` distinct vectors, 8-dimension PQ sub-vectors)
-is trained once and kept current:
-`optimize()` folds new rows into it and compacts small fragments once they pile up, and the index is
-retrained when the table has grown `retrain_growth` times since training (its centroids no longer
-fit the data). Old versions are pruned after `keep_versions`: backups hold their own copies.
+a few dozen points gains nothing over exact search. Otherwise an IVF_RQ index (RaBitQ: about
+sqrt(rows) partitions, at most one per `vectors_per_partition` distinct vectors) is trained once and
+kept current: `optimize()` folds new rows into it and compacts small fragments once they pile up,
+and the index is retrained when the table has grown `retrain_growth` times since training (its
+centroids no longer fit the data), or when it is of an earlier kind (IVF_PQ, `embedding_ivfpq_*`).
+Old versions are pruned after `keep_versions`: backups hold their own copies.
 Searches probe `nprobes` partitions and re-rank `refine_factor` x limit candidates on the exact
-vectors: recall@10 0.993 at p50 7.8 ms on 1M rows embedded by the default model, 0.997 with the
-`static` backend's vectors (lancedb's default sample there; bench/ann_bench.py measured IVF_HNSW_SQ, IVF_RQ
-and 96 sub-vectors beside it).
+vectors. IVF_RQ replaced IVF_PQ (48 sub-vectors) on 2026-12-03 (bench/ann_bench.py, default model's
+vectors): at 100k rows built in 7 s against 69 s (PQ's codebook training is a fixed minute, most of a
+fresh 100k ingest's time outside embedding), recall@10 1.000 at p50 6.0 ms; at 1M rows 57 s against
+120-135 s, recall@10 0.998 at 6.5 ms against 0.993 at 7.8 ms.
 """
 
 from __future__ import annotations
@@ -25,22 +26,23 @@ from datetime import timedelta
 from vcf_pipeline.lib.stores.search_indexes import keep_search_indexes
 
 VECTOR_COLUMN = "embedding"
-INDEX_PREFIX = "embedding_ivfpq_"
+INDEX_PREFIX = "embedding_ivfrq_"
+EARLIER_PREFIXES = ("embedding_ivfpq_",)  # indexes upkeep built before: replaced at the next upkeep
 
 
 @dataclass(frozen=True)
 class IndexPolicy:
-    min_rows: int = 20_000  # exact search of 100k rows measured 53 ms p50 on 2 cores, IVF_PQ 7-9 ms
+    min_rows: int = 20_000  # exact search of 100k rows measured 53 ms p50 on 2 cores, an IVF index 6-9 ms
     retrain_growth: float = 4.0
     max_unindexed_fraction: float = 0.05
     max_small_fragments: int = 32
     keep_versions: timedelta = timedelta(hours=1)
-    min_distinct_vectors: int = 4096  # PQ codebooks want 256 distinct points each; k-means many more
+    min_distinct_vectors: int = 4096  # k-means wants many more distinct points than partitions
     vectors_per_partition: int = 32
     nprobes: int = 32
     refine_factor: int = 20
-    # k-means trains on sample_rate x partitions vectors: 64 a partition built the 1M index in 910 MB and
-    # 120 s with recall@10 0.993, 256 (lancedb's default) in 1,182 MB and 135 s (bench/README.md)
+    # k-means trains on sample_rate x partitions vectors: 64 a partition (lancedb's default is 256) took
+    # the IVF_PQ build at 1M from 1,182 to 910 MB at the same recall (bench/README.md)
     sample_rate: int = 64
 
 
@@ -75,22 +77,22 @@ def sub_vectors_for(dimension: int) -> int:
 
 
 def _vector_indexes(table) -> list:
-    return [i for i in table.list_indices() if i.columns == [VECTOR_COLUMN] and i.name.startswith(INDEX_PREFIX)]
+    """The vector indexes upkeep built (of the current kind or an earlier one); not a person's own."""
+    return [i for i in table.list_indices() if i.columns == [VECTOR_COLUMN] and i.name.startswith((INDEX_PREFIX, *EARLIER_PREFIXES))]
 
 
 def trained_rows(index_name: str) -> int:
-    """The row count an index was trained at, kept in its name (`embedding_ivfpq_<rows>`)."""
+    """The row count an index was trained at, kept in its name (`embedding_ivfrq_<rows>`)."""
     return int(index_name.rsplit("_", 1)[1])
 
 
 def build_index(table, rows: int, partitions: int, sample_rate: int = IndexPolicy.sample_rate) -> str:
     """Train a new index, then drop the ones it replaces: searches use an index throughout."""
-    from lancedb.index import IvfPq
+    from lancedb.index import IvfRq
 
     old = _vector_indexes(table)
-    dimension = table.schema.field(VECTOR_COLUMN).type.list_size
     name = f"{INDEX_PREFIX}{rows}"
-    config = IvfPq(distance_type="cosine", num_partitions=partitions, num_sub_vectors=sub_vectors_for(dimension), sample_rate=sample_rate)
+    config = IvfRq(distance_type="cosine", num_partitions=partitions, sample_rate=sample_rate)
     table.create_index(VECTOR_COLUMN, config=config, replace=True, name=name)
     for index in old:
         if index.name != name:
@@ -107,7 +109,7 @@ def maintain_variants(table, policy: IndexPolicy = IndexPolicy()) -> Upkeep:
     upkeep.actions += compact(table, policy)
     indexes = _vector_indexes(table)
     if (not indexes and upkeep.rows >= policy.min_rows) or (
-        indexes and upkeep.rows >= policy.retrain_growth * trained_rows(indexes[0].name)
+        indexes and (upkeep.rows >= policy.retrain_growth * trained_rows(indexes[0].name) or not indexes[0].name.startswith(INDEX_PREFIX))
     ):
         upkeep.actions.append(_train(table, upkeep.rows, retrain=bool(indexes), policy=policy))
     elif indexes:
@@ -128,7 +130,7 @@ def _train(table, rows: int, retrain: bool, policy: IndexPolicy) -> str:
         return f"no vector index: {distinct} distinct texts among {rows} rows (exact search)"
     partitions = partitions_for(rows, distinct, policy)
     build_index(table, rows, partitions, policy.sample_rate)
-    return f"{'retrained' if retrain else 'built'} IVF_PQ index ({partitions} partitions, {distinct} distinct vectors)"
+    return f"{'retrained' if retrain else 'built'} IVF_RQ index ({partitions} partitions, {distinct} distinct vectors)"
 
 
 def compact(table, policy: IndexPolicy = IndexPolicy()) -> list[str]:
@@ -165,7 +167,7 @@ class IndexRefused(ValueError):
     """An index the table cannot take (unknown column or type, too few rows to train)."""
 
 
-VECTOR_INDEX_TYPES = ("IVF_PQ", "IVF_HNSW_SQ")
+VECTOR_INDEX_TYPES = ("IVF_RQ", "IVF_PQ", "IVF_HNSW_SQ")
 SCALAR_INDEX_TYPES = ("BTREE", "BITMAP")
 
 
