@@ -43,7 +43,7 @@ def run(vcf: Path, work: Path, texts: int) -> dict:
         embedder.encode(["warm-up"])  # export/distill and load outside the timings
         started = time.perf_counter()
         local = WarehouseRoot.local(work)
-        stats = embed_variant_file(local.file(str(subset)), local.file(str(work / f"embed_{backend}.parquet")), embedder, lambda hashes: set())
+        stats = embed_variant_file(local.file(str(subset)), local.file(str(work / f"embed_{backend}.parquet")), embedder, pa.array([], pa.string()))
         seconds = time.perf_counter() - started
         vectors = embedder.encode(unique)
         cosine = np.sum(vectors * reference, axis=1) if vectors.shape == reference.shape else None

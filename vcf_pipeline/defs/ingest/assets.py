@@ -175,7 +175,7 @@ def _embed(files, embedder, store) -> tuple[dict, CheckOutcome]:
     started = time.perf_counter()
     with _step_memory():
         with files.output(EMBEDDINGS) as out:
-            stats = embed_variant_file(files.variants, out, embedder, lambda hashes: store.embedded_texts(hashes, embedder.model_id))
+            stats = embed_variant_file(files.variants, out, embedder, store.text_hashes(embedder.model_id))
     seconds = time.perf_counter() - started
     embedded = files.embeddings.open()
     head = embedded.read_row_group(0, columns=["variant_id", "description"]) if stats.variants else None

@@ -29,6 +29,7 @@ from vcf_pipeline.lib.embedding.text import (
     describe_variant,
     text_hash,
 )
+from vcf_pipeline.lib.stores.id_sets import found_in
 from vcf_pipeline.lib.stores.warehouse import stream_batches
 from vcf_pipeline.lib.stores.warehouse_root import WarehouseFile
 
@@ -156,9 +157,9 @@ def embeddings_schema(dimension: int) -> pa.Schema:
     )
 
 
-def embed_variant_file(variants: WarehouseFile, out: WarehouseFile, embedder: Embedder, stored, batch_rows: int = 20_000) -> EmbedStats:
+def embed_variant_file(variants: WarehouseFile, out: WarehouseFile, embedder: Embedder, stored: pa.Array, batch_rows: int = 20_000) -> EmbedStats:
     """Describe every variant of a parsed Parquet file and write its text and embedding, encoding
-    only texts that `stored(text_hashes) -> set of hashes` does not know (nor an earlier batch).
+    only texts whose hash is not among `stored` (`VariantStore.text_hashes`) nor an earlier batch's.
 
     A text the store knows is written without its vector (a null `embedding`): the write step reads
     it from the store for the rows it writes, and a re-ingested file's rows are not written at all.
@@ -176,7 +177,8 @@ def embed_variant_file(variants: WarehouseFile, out: WarehouseFile, embedder: Em
             texts = [describe_variant(row) for row in batch.to_pylist()]
             hashes = [text_hash(t) for t in texts]
             unseen = {h: t for h, t in zip(hashes, texts) if h not in encoded}
-            known = stored(list(unseen)) if unseen else set()
+            candidates = pa.array(list(unseen), pa.string())
+            known = set(candidates.filter(found_in(candidates, stored)).to_pylist()) if unseen else set()
             missing = {h: t for h, t in unseen.items() if h not in known}
             started = time.perf_counter()
             vectors = embedder.encode(list(missing.values()))

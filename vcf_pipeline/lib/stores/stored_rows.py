@@ -19,6 +19,7 @@ from vcf_pipeline.lib.embedding.text import (
     text_hash,
 )
 from vcf_pipeline.lib.stores.curation_log import Overlay
+from vcf_pipeline.lib.stores.id_sets import found_in
 from vcf_pipeline.lib.stores.variant_tables import FILE_VARIANTS, Vectors, in_list
 from vcf_pipeline.lib.stores.warehouse import (
     REFRESHED_ROWS,
@@ -107,7 +108,7 @@ def settled_batches(
     edited = pa.array(sorted(k for k in overlay.by_id if overlay.edited_fields(k) is not None), pa.string())
     for batch in overlay.without_tombstoned(batches):
         ids = batch.column("variant_id")
-        shared = pc.is_in(ids, value_set=held_elsewhere)
+        shared = found_in(ids, held_elsewhere)
         curated = pc.is_in(ids, value_set=edited)
         if not batch.num_rows or not pc.any(pc.or_(shared, curated)).as_py():
             yield batch

@@ -113,9 +113,21 @@ class VariantStore:
             stats[name] = {"version": table.version, "rows": table.count_rows()}
         return stats
 
-    def _text_rows(self, table, text_hashes: Iterable[str], model: str) -> dict[str, int]:
-        """text hash -> the row id of one stored row with that text and a vector of `model`: one scan
-        of the `text_hash` column, cheap for a handful of hashes and a whole re-ingested file alike."""
+    def text_hashes(self, model: str) -> pa.Array:
+        """The hash of every text the store holds a vector of `model` for (one scan of one narrow
+        column; the vectors are not read)."""
+        table = self._table(VARIANTS)
+        if table is None:
+            return pa.array([], pa.string())
+        keys = table.search().where(f"embedding_model = {sql_string(model)}").select(["text_hash"]).limit(None).to_arrow()
+        return pc.unique(keys["text_hash"].combine_chunks()) if keys.num_rows else pa.array([], pa.string())
+
+    def cached_embeddings(self, text_hashes: Iterable[str], model: str) -> dict[str, np.ndarray]:
+        """Stored vectors of the given text hashes for `model`: texts that need no embedding.
+
+        One scan of the `text_hash` column finds the rows, then only those rows' vectors are read:
+        cheap for a handful of hashes and for a whole re-ingested file alike."""
+        table = self._table(VARIANTS)
         wanted = pa.array(sorted(set(text_hashes)), pa.string())
         if table is None or len(wanted) == 0:
             return {}
@@ -123,17 +135,7 @@ class VariantStore:
             table.search().where(f"embedding_model = {sql_string(model)}").select(["text_hash"]).with_row_id(True).limit(None).to_arrow()
         )
         hits = keys.filter(pc.is_in(keys["text_hash"], value_set=wanted))
-        return dict(zip(hits["text_hash"].to_pylist(), hits["_rowid"].to_pylist()))
-
-    def embedded_texts(self, text_hashes: Iterable[str], model: str) -> set[str]:
-        """Those of the text hashes whose vector for `model` the store holds (the vectors not read)."""
-        return set(self._text_rows(self._table(VARIANTS), text_hashes, model))
-
-    def cached_embeddings(self, text_hashes: Iterable[str], model: str) -> dict[str, np.ndarray]:
-        """Stored vectors of the given text hashes for `model`: texts that need no embedding. Only
-        the rows found by `text_hash` have their vectors read."""
-        table = self._table(VARIANTS)
-        row_ids = list(self._text_rows(table, text_hashes, model).values())
+        row_ids = list(dict(zip(hits["text_hash"].to_pylist(), hits["_rowid"].to_pylist())).values())  # one row per text
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(row_ids), _TAKE_CHUNK):
             rows = table.take_row_ids(row_ids[start : start + _TAKE_CHUNK]).select(["text_hash", "embedding"]).to_arrow()
