@@ -80,3 +80,23 @@ def test_backend_and_device_are_checked():
         Embedder(backend="tensorflow").encode(["x"])
     with pytest.raises(ValueError, match="use backend 'torch'"):
         Embedder(backend="onnx-int8", device="cuda").encode(["x"])
+
+
+def test_texts_described_column_by_column_are_those_described_row_by_row():
+    """The embedding step describes a batch column by column (`describe_batch`); every row's text is
+    the one `describe_variant` gives that row as a mapping, on every shared VCF."""
+    from vcf_pipeline.lib.embedding.text import describe_batch
+
+    compared = 0
+    for path in sorted(SHARED_VCF.glob("*.vcf*")):
+        if path.suffix in (".tbi", ".csi"):
+            continue
+        try:
+            with VcfReader(path) as reader:
+                batches = [batch.variants for batch in reader.batches()]
+        except Exception:  # the malformed cases are other tests' business
+            continue
+        for variants in batches:
+            assert describe_batch(variants) == [describe_variant(row) for row in variants.to_pylist()]
+            compared += variants.num_rows
+    assert compared > 1_000

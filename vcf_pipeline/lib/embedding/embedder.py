@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from vcf_pipeline.lib.embedding.text import (
     DESCRIBED_COLUMNS,
-    describe_variant,
+    describe_batch,
     text_hash,
 )
 from vcf_pipeline.lib.stores.id_sets import found_in
@@ -174,7 +174,7 @@ def embed_variant_file(variants: WarehouseFile, out: WarehouseFile, embedder: Em
         for batch in stream_batches(variants, batch_rows, columns):
             if len(encoded) > _MAX_KNOWN_TEXTS:
                 encoded.clear()  # bounded memory; a text seen again this far apart is encoded again
-            texts = [describe_variant(row) for row in batch.to_pylist()]
+            texts = describe_batch(batch)
             hashes = [text_hash(t) for t in texts]
             unseen = {h: t for h, t in zip(hashes, texts) if h not in encoded}
             candidates = pa.array(list(unseen), pa.string())

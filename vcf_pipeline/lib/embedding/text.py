@@ -13,8 +13,8 @@ import hashlib
 from collections.abc import Mapping
 
 _MAX_ALLELE_IN_TEXT = 12
-# The columns `describe_variant` reads (the embedding step reads no others; a row whose columns did
-# not change keeps its text).
+# The columns `describe_variant` reads, in `_describe`'s order (the embedding step reads no others; a
+# row whose columns did not change keeps its text).
 DESCRIBED_COLUMNS = ("gene_symbol", "hgvs_p", "hgvs_c", "consequence", "impact", "variant_type", "ref", "alt",
                      "clinical_significance", "clinvar_review_status", "conditions")
 
@@ -43,25 +43,34 @@ def _short_review(status: str) -> str:
 
 def describe_variant(v: Mapping) -> str:
     """The text for one variant row (a mapping with the `variants` columns)."""
-    gene = v.get("gene_symbol")
-    change = _short_hgvs(v.get("hgvs_p")) or _short_hgvs(v.get("hgvs_c"))
+    return _describe(*(v.get(c) for c in DESCRIBED_COLUMNS))
+
+
+def describe_batch(batch) -> list[str]:
+    """`describe_variant` of every row of an Arrow batch or table, read column by column (a dict per
+    row cost more than the describing: 4.9 of 8.5 s for 1M rows)."""
+    columns = [batch.column(c).to_pylist() if c in batch.schema.names else [None] * batch.num_rows for c in DESCRIBED_COLUMNS]
+    return [_describe(*row) for row in zip(*columns)]
+
+
+def _describe(gene, hgvs_p, hgvs_c, consequence, impact, variant_type, ref, alt, significance, review_status, conditions) -> str:
+    """The text from the `DESCRIBED_COLUMNS`, in their order."""
+    change = _short_hgvs(hgvs_p) or _short_hgvs(hgvs_c)
     head = " ".join(filter(None, (gene, change)))
-    effect = v.get("consequence")
+    effect = consequence
     if effect:
         effect = effect.replace("&", ", ")
-        if v.get("impact"):
-            effect = f"{effect} ({v['impact']})"
-    kind = v.get("variant_type") or "variant"
-    typed = f"{kind} {_alleles(v.get('ref') or '', v.get('alt') or '', v.get('variant_type') or '')}"
+        if impact:
+            effect = f"{effect} ({impact})"
+    kind = variant_type or "variant"
+    typed = f"{kind} {_alleles(ref or '', alt or '', variant_type or '')}"
     parts = [f"{head}: {effect}" if head and effect else head or effect or typed]
     if head or effect:
         parts.append(kind if change else typed)  # an HGVS change already names the alleles
-    significance = v.get("clinical_significance")
     if significance:
         clinvar = f"ClinVar {significance}"
-        if v.get("clinvar_review_status"):
-            clinvar += f" ({_short_review(v['clinvar_review_status'])})"
-        conditions = v.get("conditions") or []
+        if review_status:
+            clinvar += f" ({_short_review(review_status)})"
         if conditions:
             clinvar += " for " + ", ".join(conditions[:2])
         parts.append(clinvar)

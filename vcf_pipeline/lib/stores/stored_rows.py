@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from vcf_pipeline.lib.embedding.text import (
     DESCRIBED_COLUMNS,
+    describe_batch,
     describe_variant,
     text_hash,
 )
@@ -158,8 +159,7 @@ def _described_anew(batch: pa.RecordBatch, rows: np.ndarray) -> pa.RecordBatch:
     """`batch` with a new text and hash in `rows` where the text changed, and no vector there: the
     upsert gets the new text's vector (`with_vectors`)."""
     taken = pa.array(rows)
-    described = batch.select([c for c in DESCRIBED_COLUMNS if c in batch.schema.names]).take(taken).to_pylist()
-    texts = [describe_variant(row) for row in described]
+    texts = describe_batch(batch.select([c for c in DESCRIBED_COLUMNS if c in batch.schema.names]).take(taken))
     before = batch.column("description").take(taken).to_pylist()
     changed = [(i, t) for i, t, b in zip(rows.tolist(), texts, before) if t != b]
     if not changed:
