@@ -11,9 +11,9 @@ centroids no longer fit the data), or when it is of an earlier kind (IVF_PQ, `em
 Old versions are pruned after `keep_versions`: backups hold their own copies.
 Searches probe `nprobes` partitions and re-rank `refine_factor` x limit candidates on the exact
 vectors. IVF_RQ replaced IVF_PQ (48 sub-vectors) on 2026-12-03 (bench/ann_bench.py, default model's
-vectors): at 100k rows built in 7 s against 69 s (PQ's codebook training is a fixed minute, most of a
-fresh 100k ingest's time outside embedding), recall@10 1.000 at p50 6.0 ms; at 1M rows 57 s against
-120-135 s, recall@10 0.998 at 6.5 ms against 0.993 at 7.8 ms.
+vectors, this policy): at 100k rows built in 3 s against 69 s (PQ's codebook training is a fixed
+minute, most of a fresh 100k ingest's time outside embedding), recall@10 1.000 at p50 6.1 ms; at 1M
+rows 41 s against 120-135 s, recall@10 0.998 at 7.5 ms.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ class IndexPolicy:
     vectors_per_partition: int = 32
     nprobes: int = 32
     refine_factor: int = 20
-    # k-means trains on sample_rate x partitions vectors: 64 a partition (lancedb's default is 256) took
-    # the IVF_PQ build at 1M from 1,182 to 910 MB at the same recall (bench/README.md)
+    # k-means trains on sample_rate x partitions vectors; 64 a partition (lancedb's default is 256) built
+    # the 100k IVF_RQ index in 3.0 s against 7.2 s at the same recall (bench/README.md)
     sample_rate: int = 64
 
 
