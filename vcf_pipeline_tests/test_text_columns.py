@@ -200,3 +200,21 @@ def test_calls_and_counts_read_the_same_both_ways(tmp_path, batch_records, keep_
     assert variants["unknown:chr1-30-A-C"]["n_no_call"] == 3
     assert (("unknown:chr1-20-A-G", "S2") in calls) == (keep_all == 32)  # hom-ref rows only for small files
     assert stats["duplicate_variants"] == 1
+
+
+@pytest.mark.parametrize("bad", [
+    "chr1\t50\t.\tA\tC\t.\t.\t.\tGT:DP\t0/1:x\t0/0:4\t1/1:3",  # a DP htslib cannot read: the genotype query fails
+    "chr1\t50\t.\tA\tC\t.\t.\t.\tGT:DP:GT\t0/1:3:0/1\t0/0:4:0/0\t1/1:3:1/1",  # a key twice: htslib reads on, pysam refuses
+    "chr1\t50\t.\tA\tC\t.\t.\t.\tGT\t0/1\t0/0",  # a sample column missing
+])
+@pytest.mark.parametrize("batch_records", [1, 1000])
+def test_a_bad_sample_column_fails_both_ways_alike(tmp_path, bad, batch_records):
+    """The record check reads a cohort's sites only; the sample columns are judged by the genotype
+    query (read while it prints) and the FORMAT look-up. A bad sample column after good records, in a
+    later batch or the same one, fails the file with the record reader's words."""
+    path = tmp_path / "cohort.vcf"
+    path.write_text(COHORT_HEADER + "\n".join([*COHORT_RECORDS, bad, COHORT_RECORDS[-1].replace("\t40\t", "\t60\t")]) + "\n")
+    rows, error, _ = read(path, True, batch_records=batch_records)
+    expected_rows, expected_error, _ = read(path, False, batch_records=batch_records)
+    assert rows is None and expected_rows is None
+    assert error == expected_error and "record 6" in error

@@ -35,6 +35,7 @@ from vcf_pipeline.lib.vcf.cohort_counts import record_counts
 
 GENOTYPE_FIELDS = ("GT", "DP", "GQ", "AD")
 FIELD_TYPES = {"GT": "String", "DP": "Integer", "GQ": "Integer", "AD": "Integer"}
+CALLS_PER_BATCH = 250_000  # (record, sample) lines a batch of a cohort holds at most
 ZYGOSITIES = (None, HETEROZYGOUS, HOMOZYGOUS, HEMIZYGOUS, NO_CALL, HOM_REF)  # codes 0..5
 _NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
@@ -56,60 +57,84 @@ class GenotypeQueryFailed(RuntimeError):
     """bcftools query could not print the calls (its own message)."""
 
 
-_QUERY = "import sys, pysam.bcftools\npysam.bcftools.query('-f', sys.argv[1], '-o', sys.argv[2], sys.argv[3], catch_stdout=False)"
+_QUERY = "import sys, pysam.bcftools\npysam.bcftools.query('-f', sys.argv[1], '-o', '/dev/stdout', sys.argv[2], catch_stdout=False)"
+_LINES_BLOCK_BYTES = 1 << 20
 
 
 class GenotypeQuery:
     """Every record's samples' GT, DP, GQ and AD (`.` for one the header does not declare), one line
     per (record, sample), printed by pysam's bcftools in a child process (it holds the GIL while it
-    runs, so in this process it could not overlap the reading of the text)."""
+    runs, so in this process it could not overlap the reading of the text) and read from its pipe
+    while it prints."""
 
     def __init__(self, path: Path, header, folder: Path):
-        self.out = folder / "genotypes.tsv"
         fields = "\t".join(f"%{name}" if name in header.formats else "." for name in GENOTYPE_FIELDS)
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _QUERY, f"[{fields}\n]", str(self.out), str(path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-        )
-        self._lines: GenotypeLines | None = None
+        self._said = folder / "query-errors.txt"  # a file, not a pipe: a child that warns a lot never blocks on it
+        with open(self._said, "wb") as said:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _QUERY, f"[{fields}\n]", str(path)],
+                stdout=subprocess.PIPE, stderr=said, start_new_session=True,
+            )
+        self._lines = GenotypeLines(self._process.stdout)
+        self.error: GenotypeQueryFailed | None = None
 
     def lines(self) -> GenotypeLines:
-        """The printed lines, once the query has finished."""
-        if self._lines is None:
-            _, errors = self._process.communicate()
-            if self._process.returncode != 0:
-                said = errors.decode(errors="replace").strip().splitlines()
-                raise GenotypeQueryFailed(said[-1] if said else f"bcftools query exited with {self._process.returncode}")
-            self._lines = GenotypeLines(self.out)
+        """The printed lines, taken as they come."""
         return self._lines
+
+    def failed(self) -> bool:
+        """Whether the query failed (htslib refused a record, or bcftools could not print): `error` says
+        why. Reads whatever lines are left, so the query can finish."""
+        if self._process.returncode is None:
+            try:
+                self._lines.drain()
+            except pa.ArrowInvalid:  # a line Arrow cannot split: the query cannot be trusted
+                self.stop()
+            if self._process.wait() != 0:
+                said = self._said.read_text(errors="replace").strip().splitlines()
+                self.error = GenotypeQueryFailed(said[-1] if said else f"bcftools query exited with {self._process.returncode}")
+        return self.error is not None
 
     def stop(self) -> None:
         if self._process.poll() is None:
             self._process.kill()  # SIGKILL: a child may ignore SIGTERM here
             self._process.wait()
+        self._process.stdout.close()
 
 
 class GenotypeLines:
     """The query's lines, taken a batch of records at a time."""
 
-    def __init__(self, path: Path):
-        schema = pa.schema([(name, pa.string()) for name in GENOTYPE_FIELDS])
-        self._held = pa.Table.from_batches([], schema=schema)
-        self._lines = None if path.stat().st_size == 0 else csv.open_csv(
-            pa.input_stream(str(path)),
-            read_options=csv.ReadOptions(column_names=list(GENOTYPE_FIELDS), block_size=16 << 20),
-            parse_options=csv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
-            convert_options=csv.ConvertOptions(column_types=dict.fromkeys(GENOTYPE_FIELDS, pa.string()), null_values=[], strings_can_be_null=False),
-        )
+    def __init__(self, stream):
+        self._stream = stream
+        self._lines = None
+        self._held = pa.Table.from_batches([], schema=pa.schema([(name, pa.string()) for name in GENOTYPE_FIELDS]))
+
+    def _open(self):
+        """Arrow's reader, opened at the first take: opening waits for the first block of lines."""
+        if self._lines is None and self._stream is not None:
+            try:
+                self._lines = csv.open_csv(
+                    pa.PythonFile(self._stream, mode="r"),
+                    read_options=csv.ReadOptions(column_names=list(GENOTYPE_FIELDS), block_size=_LINES_BLOCK_BYTES),
+                    parse_options=csv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
+                    convert_options=csv.ConvertOptions(column_types=dict.fromkeys(GENOTYPE_FIELDS, pa.string()), null_values=[], strings_can_be_null=False),
+                )
+            except pa.ArrowInvalid as exc:
+                if "Empty CSV file" not in str(exc):
+                    raise
+            self._stream = None
+        return self._lines
 
     def take(self, count: int) -> pa.RecordBatch:
         """The next `count` lines (fewer only at the end of the file)."""
         parts = [self._held]
         held = self._held.num_rows
-        while held < count and self._lines is not None:
+        while held < count and (lines := self._open()) is not None:
             try:
-                batch = self._lines.read_next_batch()
+                batch = lines.read_next_batch()
             except StopIteration:
+                self._lines = None
                 break
             parts.append(pa.Table.from_batches([batch]))
             held += batch.num_rows
@@ -117,6 +142,11 @@ class GenotypeLines:
         self._held = table.slice(count)
         taken = table.slice(0, count).combine_chunks()
         return taken.to_batches()[0] if taken.num_rows else pa.RecordBatch.from_pylist([], schema=table.schema)
+
+    def drain(self) -> None:
+        """Read and drop every line not yet taken."""
+        while self.take(CALLS_PER_BATCH).num_rows:
+            pass
 
 
 class Genotypes:
@@ -254,16 +284,18 @@ class GenotypeColumns:
 
     @staticmethod
     def _depths(texts: pa.Array, allele: np.ndarray, present: np.ndarray) -> pa.Array:
-        """`_allele_depths`: [REF depth, this ALT's depth] where AD has this ALT's value."""
+        """`_allele_depths`: [REF depth, this ALT's depth] where AD has this ALT's value. A cohort
+        repeats few AD texts, so each distinct one is split and read as numbers once."""
         n = len(texts)
-        parts = pc.split_pattern(texts, ",")
-        lengths = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
-        ok = present & (lengths > allele)
-        offsets = parts.offsets.to_numpy()[:-1]
+        encoded = pc.dictionary_encode(texts)
+        code = encoded.indices.to_numpy(zero_copy_only=False)
+        parts = pc.split_pattern(encoded.dictionary, ",")
+        ok = present & (pc.list_value_length(parts).to_numpy(zero_copy_only=False)[code] > allele)
+        first = parts.offsets.to_numpy()[:-1][code]
         # [REF, ALT] of each row, taken from the split values in one gather (rows without them: null)
         index = np.zeros(2 * n, dtype=np.int64)
-        index[0::2], index[1::2] = np.where(ok, offsets, 0), np.where(ok, offsets + allele, 0)
-        values = first_numbers(pc.list_flatten(parts).take(pa.array(index))) if n else pa.nulls(0, pa.int32())
+        index[0::2], index[1::2] = np.where(ok, first, 0), np.where(ok, first + allele, 0)
+        values = first_numbers(pc.list_flatten(parts)).take(pa.array(index)) if n else pa.nulls(0, pa.int32())
         offsets = pa.array(np.arange(0, 2 * n + 1, 2, dtype=np.int32))
         return pa.ListArray.from_arrays(offsets, values, type=pa.list_(pa.int32()), mask=pa.array(~ok))
 

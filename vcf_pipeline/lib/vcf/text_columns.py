@@ -2,7 +2,8 @@
 text (plain or compressed), with or without samples.
 
 pysam reads every record once, without looking at them, in a thread beside the work here: a file
-htslib refuses fails with the record-by-record reader's words (so does one Arrow cannot split). The
+htslib refuses fails with the record-by-record reader's words (so does one Arrow cannot split). In a
+file with samples that thread reads the sites only: the genotype query parses the sample columns. The
 text's first eight columns (and FORMAT) are read by Arrow's CSV reader and every column is computed per batch: the rules of
 `record_problem` as regular expressions (a record they flag is judged by `record_problem` itself),
 ALTs split by list functions, SNVs' identity by string functions; other alleles (indels, symbolic,
@@ -32,10 +33,10 @@ from vcf_pipeline.lib.vcf.annotations import BCSQ, vep_allele
 from vcf_pipeline.lib.vcf.cohort_counts import COUNTS, allele_frequency
 from vcf_pipeline.lib.vcf.faults import VcfFormatError, compression
 from vcf_pipeline.lib.vcf.genotype_columns import (
+    CALLS_PER_BATCH,
     GENOTYPE_FIELDS,
     GenotypeColumns,
     GenotypeQuery,
-    GenotypeQueryFailed,
     genotype_refusal,
 )
 from vcf_pipeline.lib.vcf.identity import make_variant_id
@@ -63,7 +64,6 @@ COLUMNS = ("CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO")
 NOT_STORED = (*REFERENCE_ALLELES, STAR_ALLELE)
 _PLAIN_ALT = r"^(?:[ACGTNacgtn]+|<[^<>\s,]+>|\*|\.)$"
 _BLOCK_BYTES = 8 << 20
-CALLS_PER_BATCH = 2_000_000
 
 
 class TextUnreadable(Exception):
@@ -91,16 +91,18 @@ def text_columns_refusal(reader: VcfReader) -> str | None:
 
 class RecordCheck:
     """pysam reads every record once, in a thread beside the columns' work (htslib lets go of the
-    GIL while it reads): a record it refuses fails the file with the record reader's words."""
+    GIL while it reads): a record it refuses fails the file with the record reader's words.
+    `sites_only`: the sample columns are left unread (the genotype query reads them, see
+    `sample_columns_checked`)."""
 
-    def __init__(self, path):
+    def __init__(self, path, sites_only: bool = False):
         self.error: Exception | None = None
-        self._thread = threading.Thread(target=self._read, args=(str(path),), daemon=True, name="vcf-record-check")
+        self._thread = threading.Thread(target=self._read, args=(str(path), sites_only), daemon=True, name="vcf-record-check")
         self._thread.start()
 
-    def _read(self, path: str) -> None:
+    def _read(self, path: str, sites_only: bool) -> None:
         try:
-            with pysam.VariantFile(path) as vcf:
+            with pysam.VariantFile(path, drop_samples=sites_only) as vcf:
                 for _ in vcf:
                     pass
         except (ValueError, OSError) as exc:
@@ -109,6 +111,16 @@ class RecordCheck:
     def failed(self) -> bool:
         self._thread.join()
         return self.error is not None
+
+
+def sample_columns_checked(formats: pa.Array) -> None:
+    """What the record check leaves to the genotype query: htslib parses every sample column there,
+    and the query fails where htslib refuses one. The one fault htslib reads past, flagging the
+    record for pysam to refuse, is a FORMAT key named twice: looked for in each distinct FORMAT."""
+    for text in pc.unique(formats).to_pylist():
+        keys = text.split(":")
+        if len(set(keys)) < len(keys):
+            raise TextUnreadable(f"FORMAT {text!r} names a key twice")
 
 
 def _header_lines(path, compressed: bool) -> int | None:
@@ -174,27 +186,31 @@ def text_columns_batches(reader: VcfReader) -> Iterator[ParsedBatch]:
     calls = GenotypeColumns(reader.samples, reader.sample_options.keep_all_calls_up_to)
     samples = len(reader.samples)
     seen: dict[str, int] = {}  # variant id -> the batch it went into
-    check = RecordCheck(reader._readable)
     with tempfile.TemporaryDirectory(prefix="vcf-genotypes-", dir=reader.tmp_dir) as folder:
         query = GenotypeQuery(reader._readable, reader._vcf.header, Path(folder)) if samples else None
+        check = RecordCheck(reader._readable, sites_only=query is not None)
         try:
             for number, table in enumerate(_record_tables(reader._readable, _records_per_batch(reader.batch_records, samples), samples)):
                 genotypes = query.lines().take(table.num_rows * samples) if query else None
                 if genotypes is not None and genotypes.num_rows != table.num_rows * samples:
                     raise TextUnreadable(f"bcftools query printed calls for fewer records than the text holds (batch {number})")
+                if query:
+                    sample_columns_checked(table["FORMAT"])
                 columns = _variant_columns(reader, table, seen, number, annotations, calls, genotypes)
                 yield ParsedBatch(pa.RecordBatch.from_pydict(columns, schema=PARSED_SCHEMA), calls.flush())
             if query and query.lines().take(1).num_rows:
                 raise TextUnreadable("bcftools query printed calls for more records than the text holds")
+            if query and query.failed():
+                raise TextUnreadable(str(query.error))
             if check.failed():
                 raise TextUnreadable(f"htslib cannot read every record ({check.error})")
         except (pa.ArrowInvalid, OSError) as exc:  # a line htslib reads leniently (7 columns), a damaged block
             raise TextUnreadable(str(exc)) from exc
-        except (VcfFormatError, GenotypeQueryFailed) as exc:
+        except VcfFormatError as exc:
             if check.failed():  # the record reader stops at htslib's error first
                 raise TextUnreadable(f"htslib cannot read every record ({check.error})") from exc
-            if isinstance(exc, GenotypeQueryFailed):
-                raise TextUnreadable(str(exc)) from exc
+            if query and query.failed():
+                raise TextUnreadable(str(query.error)) from exc
             raise
         finally:
             if query:
