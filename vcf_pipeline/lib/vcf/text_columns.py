@@ -19,6 +19,7 @@ import gzip
 import tempfile
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -186,7 +187,7 @@ def text_columns_batches(reader: VcfReader) -> Iterator[ParsedBatch]:
     calls = GenotypeColumns(reader.samples, reader.sample_options.keep_all_calls_up_to)
     samples = len(reader.samples)
     seen: dict[str, int] = {}  # variant id -> the batch it went into
-    with tempfile.TemporaryDirectory(prefix="vcf-genotypes-", dir=reader.tmp_dir) as folder:
+    with tempfile.TemporaryDirectory(prefix="vcf-genotypes-", dir=reader.tmp_dir) as folder, ThreadPoolExecutor(1, "vcf-annotation") as pool:
         query = GenotypeQuery(reader._readable, reader._vcf.header, Path(folder)) if samples else None
         check = RecordCheck(reader._readable, sites_only=query is not None)
         try:
@@ -196,7 +197,7 @@ def text_columns_batches(reader: VcfReader) -> Iterator[ParsedBatch]:
                     raise TextUnreadable(f"bcftools query printed calls for fewer records than the text holds (batch {number})")
                 if query:
                     sample_columns_checked(table["FORMAT"])
-                columns = _variant_columns(reader, table, seen, number, annotations, calls, genotypes)
+                columns = _variant_columns(reader, table, seen, number, annotations, calls, genotypes, pool)
                 yield ParsedBatch(pa.RecordBatch.from_pydict(columns, schema=PARSED_SCHEMA), calls.flush())
             if query and query.lines().take(1).num_rows:
                 raise TextUnreadable("bcftools query printed calls for more records than the text holds")
@@ -256,23 +257,30 @@ def _checked_records(reader: VcfReader, table: pa.RecordBatch, alt: pa.Array, al
 
 def _variant_columns(
     reader: VcfReader, table: pa.RecordBatch, seen: dict[str, int], batch: int, annotations: AnnotationColumns,
-    calls: GenotypeColumns, genotypes: pa.RecordBatch | None,
+    calls: GenotypeColumns, genotypes: pa.RecordBatch | None, pool: ThreadPoolExecutor,
 ) -> dict:
     """One batch's variant columns (PARSED_SCHEMA), its calls added to `calls`."""
     stats = reader.stats
     alleles = _stored_alleles(reader, table)
+    record, alt_index, alt = alleles["record"], alleles["alt_index"], alleles["alt"]
+
+    def annotate() -> dict[str, pa.Array]:
+        return annotations.columns(table["INFO"], {
+            "record": record, "alt_index": alt_index, "alts": alleles["alt_count"][record], "alt": alt,
+            "vep_allele": _vep_alleles(table, record, alt_index, alt), "id": table["ID"].take(pa.array(record)),
+        })
+
+    # Every ALT's annotation is worked out in `pool` while its identity is here: both are mostly Arrow
+    # kernels, which let go of the GIL, so the two use both cores.
+    annotating = pool.submit(annotate)
     identity = _identity_columns(reader, table, alleles)
     id_list = identity["variant_id"].to_pylist()
     new, repeated = _first_seen(id_list, seen, batch, stats)
     stats.variants += int(new.sum())
     n = pa.array(np.flatnonzero(new))
-    record, alt_index = alleles["record"], alleles["alt_index"]
-    record_new, alt_new = record[new], alleles["alt"].take(n)
+    record_new = record[new]
     taken = pa.array(record_new)
-    annotation = annotations.columns(table["INFO"], {
-        "record": record_new, "alt_index": alt_index[new], "alts": alleles["alt_count"][record_new], "alt": alt_new,
-        "vep_allele": _vep_alleles(table, record_new, alt_index[new], alt_new), "id": table["ID"].take(taken),
-    })
+    annotation = {name: column if not repeated else column.take(n) for name, column in annotating.result().items()}
     if genotypes is not None:
         # A repeat merges its calls when its first record is in this batch or the one before.
         repeats = [(int(record[i]), int(alt_index[i]) + 1, id_list[i], seen[id_list[i]] < batch) for i in repeated if seen[id_list[i]] >= batch - 1]
