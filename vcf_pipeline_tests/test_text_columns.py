@@ -147,6 +147,26 @@ def test_the_cases_file_holds_what_it_was_written_with(cases_vcf):
     assert (stats["duplicate_variants"], stats["bad_records_skipped"]) == (1, 1)
 
 
+FREQUENCY_RECORDS = [  # allele frequencies Arrow cannot cast: read by Python, as the record reader does
+    "chr1\t80\t.\tG\tA\t.\t.\tAF=inf;CSQ=A|missense_variant|MODERATE|GF|G6|||||||0.5",  # INFO AF decides: no frequency
+    "chr1\t81\t.\tG\tA\t.\t.\tCSQ=A|missense_variant|MODERATE|GF|G6|||||||1e-2&x",
+    "chr1\t82\t.\tG\tA\t.\t.\tCSQ=A|missense_variant|MODERATE|GF|G6||||||| 0.25",
+    "chr1\t83\t.\tG\tA\t.\t.\tCSQ=A|missense_variant|MODERATE|GF|G6|||||||x",
+    "chr1\t84\t.\tG\tA\t.\t.\tAF= 0.5;CSQ=A|missense_variant|MODERATE|GF|G6|||||||0.1",
+    "chr1\t85\t.\tG\tA\t.\t.\tAF=nan,0.2;CSQ=A|missense_variant|MODERATE|GF|G6|||||||1_0",
+]
+
+
+@pytest.mark.parametrize("batch_records", [1, 1000])
+def test_odd_frequencies_read_the_same_both_ways(tmp_path, batch_records):
+    path = tmp_path / "frequencies.vcf"
+    path.write_text(HEADER + "\n".join(FREQUENCY_RECORDS) + "\n")
+    assert assert_same_reading(path, batch_records=batch_records) is None
+    rows, _, _ = read(path, True, batch_records=batch_records)
+    found = {r["pos"]: r["allele_frequency"] for r in rows}
+    assert (found[80], found[81], found[82], found[83]) == (None, 0.01, 0.25, None)
+
+
 def test_left_alignment_against_a_fasta_reads_the_same_both_ways(cases_vcf, tmp_path):
     bases = ["A"] * 2000
     for pos, written in [(10, "CAA"), (20, "CA"), (30, "ACG"), (59, "GTTTTT"), (70, "G")]:

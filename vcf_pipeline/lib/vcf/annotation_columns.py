@@ -199,36 +199,35 @@ class AnnotationColumns:
         """As `AnnotationReader._allele_frequency`: the first source with a value decides."""
         n = len(rows["record"])
         record = pa.array(rows["record"])
-        result = np.full(n, None, dtype=object)
-        decided = np.zeros(n, dtype=bool)
+        result, valid, decided = np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
 
-        def stage(values: list, present: np.ndarray) -> None:
+        def stage(values: pa.Array, present: np.ndarray) -> None:
             nonlocal decided
             new = present & ~decided
-            result[new] = np.asarray(values, dtype=object)[new]
+            result[new] = values.to_numpy(zero_copy_only=False)[new]
+            valid[new] = true_where(pc.is_valid(values))[new]
             decided |= present
 
         if "AF" in raw:
-            value, present = self._info_af(raw["AF"].take(record), rows["alt_index"])
-            stage(value, present)
+            stage(*self._info_af(raw["AF"].take(record), rows["alt_index"]))
         for c in chosen:
             if "af" in c:
-                found = by_distinct(c["af"], transcript_frequency, pa.float64())
-                stage(found.to_pylist(), true_where(pc.is_valid(found)))
+                found = _transcript_frequencies(c["af"])
+                stage(found, true_where(pc.is_valid(found)))
         for key in FALLBACK_AF:
             if key in raw:
                 decode = self._decoded(key)
                 value = by_distinct(raw[key], lambda v, d=decode: frequency_of(x) if (x := d(v)) is not None else None, pa.float64()).take(record)
-                stage(value.to_pylist(), true_where(pc.is_valid(raw[key].take(record))) & self._decodes_to_value(raw[key].take(record), decode))
-        return pa.array(result.tolist(), pa.float64())
+                stage(value, true_where(pc.is_valid(raw[key].take(record))) & self._decodes_to_value(raw[key].take(record), decode))
+        return pa.array(result, pa.float64(), mask=~valid)
 
-    def _info_af(self, texts: pa.Array, alt_index: np.ndarray) -> tuple[list, np.ndarray]:
+    def _info_af(self, texts: pa.Array, alt_index: np.ndarray) -> tuple[pa.Array, np.ndarray]:
         """Each row's INFO AF frequency and whether the record gives a value (`info_af_value`)."""
         number, kind = self.meta["AF"]
         if kind != "Float":
             decode, per_allele = self._decoded("AF"), self.reader.af_per_allele
             values = [info_af_value(decode(t), i, per_allele) for t, i in zip(texts.to_pylist(), alt_index.tolist())]
-            return [frequency_of(v) if v is not None else None for v in values], np.array([v is not None for v in values], dtype=bool)
+            return pa.array([frequency_of(v) if v is not None else None for v in values], pa.float64()), np.array([v is not None for v in values], dtype=bool)
         # A Float AF: this ALT's element when Number=A (and the record has it), else the first.
         per_allele = self.reader.af_per_allele
         elements = pc.split_pattern(texts, ",")
@@ -238,16 +237,31 @@ class AnnotationColumns:
         element = pc.list_flatten(elements).take(pa.array(np.where(valid, index, 0), mask=~valid)) if valid.any() else pa.nulls(len(texts), pa.string())
         plain = true_where(pc.match_substring_regex(element, _PLAIN_NUMBER))
         float32 = pc.cast(pc.cast(pc.if_else(pa.array(plain), element, pa.scalar(None, pa.string())), pa.float64()), pa.float32())
-        values = float32.cast(pa.float64()).to_pylist()  # as htslib stores a Float; None where not a plain number
+        values = float32.cast(pa.float64())  # as htslib stores a Float; null where not a plain number
         present = plain.copy()
-        for i in np.flatnonzero(valid & ~plain & true_where(pc.not_equal(element, "."))):  # " 1", "1_0", "inf": Python's reading
-            values[i] = pysam_value(element[int(i)].as_py(), "1", "Float")
-            present[i] = values[i] is not None
-        return [v if v is not None and 0.0 <= v <= 1.0 else None for v in values], present
+        odd = np.flatnonzero(valid & ~plain & true_where(pc.not_equal(element, ".")))  # " 1", "1_0", "inf": Python's reading
+        if len(odd):
+            read = [pysam_value(text, "1", "Float") for text in element.take(pa.array(odd)).to_pylist()]
+            present[odd] = [v is not None for v in read]
+            values = pc.replace_with_mask(values, pa.array(np.isin(np.arange(len(values)), odd)), pa.array(read, pa.float64()))
+        in_range = pc.and_(pc.greater_equal(values, 0.0), pc.less_equal(values, 1.0))
+        return pc.if_else(in_range, values, pa.scalar(None, pa.float64())), present
 
     @staticmethod
     def _decodes_to_value(raw: pa.Array, decode) -> np.ndarray:
         return by_distinct(raw, lambda v: decode(v) is not None, pa.bool_()).fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def _transcript_frequencies(texts: pa.Array) -> pa.Array:
+    """`transcript_frequency` of each text: plain numbers cast by Arrow (the same double as Python's
+    `float`), the rest (`inf`, ` 1`, `1_0`) by Python, once per distinct text."""
+    first = pc.list_element(pc.split_pattern(texts, "&", max_splits=1), 0)
+    plain = pc.fill_null(pc.match_substring_regex(first, _PLAIN_NUMBER), False)
+    numbers = pc.cast(pc.if_else(plain, first, pa.scalar(None, pa.string())), pa.float64())
+    others = pc.and_(pc.invert(plain), pc.is_valid(texts))
+    if not pc.any(others).as_py():
+        return numbers
+    return pc.if_else(others, by_distinct(pc.if_else(others, texts, pa.scalar(None, pa.string())), transcript_frequency, pa.float64()), numbers)
 
 
 def _subfield(parts: pa.Array, i: int) -> pa.Array:
