@@ -392,15 +392,27 @@ def _stops(reader: VcfReader, table: pa.RecordBatch) -> pa.Array:
 
 
 def _vep_alleles(table: pa.RecordBatch, record: np.ndarray, alt_index: np.ndarray, alt: pa.Array) -> pa.Array:
-    """VEP's allele string of each row: the ALT itself unless the record's alleles differ in length."""
+    """VEP's allele string of each row (`vep_allele`): the ALT itself unless the record's alleles
+    differ in length. One-ALT records are worked out here, others by `vep_allele`."""
     refs, alt_texts = table["REF"].take(pa.array(record)), table["ALT"].take(pa.array(record))
     same_length = true_where(pc.equal(pc.utf8_length(refs), 1)) & true_where(pc.match_substring_regex(alt_texts, "^[^,]{1}(?:,[^,]{1})*$"))
     if same_length.all():
         return alt
-    odd = np.flatnonzero(~same_length)
-    o = pa.array(odd)
-    found = [vep_allele(r, tuple(a.split(",")), int(i)) for r, a, i in zip(refs.take(o).to_pylist(), alt_texts.take(o).to_pylist(), alt_index[odd])]
-    return pc.replace_with_mask(alt, pa.array(~same_length), pa.array(found, pa.string()))
+    # One ASCII ALT: the shared first base is trimmed when the lengths differ and the ALT is no symbol.
+    one_alt = ~same_length & true_where(pc.invert(pc.match_substring(alt_texts, ","))) & true_where(pc.string_is_ascii(alt_texts))
+    trimmed = (
+        one_alt & true_where(pc.not_equal(pc.utf8_length(refs), pc.utf8_length(alt)))
+        & true_where(pc.equal(pc.utf8_slice_codeunits(refs, 0, 1), pc.utf8_slice_codeunits(alt, 0, 1)))
+        & true_where(pc.invert(pc.starts_with(alt, "<"))) & true_where(pc.greater(pc.utf8_length(alt), 0))
+    )
+    rest = pc.utf8_slice_codeunits(alt, 1)
+    found = pc.if_else(pa.array(trimmed), pc.if_else(pc.equal(rest, ""), pa.scalar("-"), rest), alt)
+    odd = ~same_length & ~one_alt
+    if not odd.any():
+        return found
+    o = pa.array(np.flatnonzero(odd))
+    read = [vep_allele(r, tuple(a.split(",")), int(i)) for r, a, i in zip(refs.take(o).to_pylist(), alt_texts.take(o).to_pylist(), alt_index[odd])]
+    return pc.replace_with_mask(found, pa.array(odd), pa.array(read, pa.string()))
 
 
 def _qual(text: pa.Array) -> pa.Array:
