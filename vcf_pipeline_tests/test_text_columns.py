@@ -167,18 +167,21 @@ def test_odd_frequencies_read_the_same_both_ways(tmp_path, batch_records):
     assert (found[80], found[81], found[82], found[83]) == (None, 0.01, 0.25, None)
 
 
-def test_an_indel_takes_the_entries_named_by_its_vep_allele(tmp_path):
+def test_indels_their_vep_allele_and_kind(tmp_path):
     """A one-ALT indel's entries are those naming VEP's allele (the shared first base trimmed, `-`
-    when nothing is left), not a more severe entry naming another allele."""
+    when nothing is left), not a more severe entry naming another allele; each indel has its kind."""
     path = tmp_path / "indels.vcf"
     path.write_text(HEADER + "\n".join([
         "chr1\t20\t.\tCA\tC\t.\t.\tCSQ=T|stop_gained|HIGH|GY|G8||||||,-|intron_variant|MODIFIER|GX|G7||||||",
         "chr1\t30\t.\tC\tCAG\t.\t.\tCSQ=T|stop_gained|HIGH|GY|G8||||||,AG|intron_variant|MODIFIER|GX|G7||||||",
         "chr1\t40\t.\tAC\tGT\t.\t.\tCSQ=GT|intron_variant|MODIFIER|GX|G7||||||",
+        "chr1\t50\t.\tAC\tG\t.\t.\t.",
+        "chr1\t60\t.\tA\tGC\t.\t.\t.",
     ]) + "\n")
     assert assert_same_reading(path) is None
     rows, _, _ = read(path, True)
-    assert [r["gene_symbol"] for r in rows] == ["GX", "GX", "GX"]
+    assert [r["gene_symbol"] for r in rows[:3]] == ["GX", "GX", "GX"]
+    assert [r["variant_type"] for r in rows] == ["DEL", "INS", "MNV", "INDEL", "INDEL"]
 
 
 def test_left_alignment_against_a_fasta_reads_the_same_both_ways(cases_vcf, tmp_path):

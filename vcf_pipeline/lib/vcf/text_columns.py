@@ -40,7 +40,7 @@ from vcf_pipeline.lib.vcf.genotype_columns import (
     GenotypeQuery,
     genotype_refusal,
 )
-from vcf_pipeline.lib.vcf.identity import make_variant_id
+from vcf_pipeline.lib.vcf.identity import MAX_ALLELE_IN_ID, make_variant_id
 from vcf_pipeline.lib.vcf.info_columns import (
     READABLE_TYPES,
     by_distinct,
@@ -320,8 +320,8 @@ def _stored_alleles(reader: VcfReader, table: pa.RecordBatch) -> dict:
 
 def _identity_columns(reader: VcfReader, table: pa.RecordBatch, alleles: dict) -> dict[str, pa.Array]:
     """variant_id, assembly, chrom, pos, end, ref, alt and variant_type of each stored ALT. Upper-case
-    SNVs keep their alleles (unless a FASTA checks every REF); the rest go through
-    `FileIdentity.normalise` one by one."""
+    SNVs, and indels with a one-base allele, keep their alleles (unless a FASTA checks every REF); the
+    rest go through `FileIdentity.normalise` one by one."""
     identity = reader.identity
     taken = pa.array(alleles["record"])
     alt = alleles["alt"]
@@ -330,14 +330,24 @@ def _identity_columns(reader: VcfReader, table: pa.RecordBatch, alleles: dict) -
     assembly = by_distinct(chrom, identity.assembly_of, pa.string())
     stop = _stops(reader, table).take(taken)
     snv = true_where(pc.match_substring_regex(ref_raw, "^[ACGTN]$")) & true_where(pc.match_substring_regex(alt, "^[ACGTN]$"))
+    # Upper-case indels with a one-base allele: `trim` leaves them as they are (no FASTA to left-align
+    # on), and alleles short enough to be written into the id whole.
+    ref_length, alt_length = pc.utf8_length(ref_raw), pc.utf8_length(alt)
+    indel = (
+        ~snv & true_where(pc.match_substring_regex(ref_raw, "^[ACGTN]+$")) & true_where(pc.match_substring_regex(alt, "^[ACGTN]+$"))
+        & (true_where(pc.equal(ref_length, 1)) | true_where(pc.equal(alt_length, 1)))
+        & true_where(pc.less_equal(ref_length, MAX_ALLELE_IN_ID)) & true_where(pc.less_equal(alt_length, MAX_ALLELE_IN_ID))
+    )
     if identity.normaliser.fasta is not None:
-        snv[:] = False
+        snv[:] = indel[:] = False
+    same_first = pc.equal(pc.utf8_slice_codeunits(ref_raw, 0, 1), pc.utf8_slice_codeunits(alt, 0, 1))
+    indel_type = pc.if_else(same_first, pc.if_else(pc.less(ref_length, alt_length), pa.scalar("INS"), pa.scalar("DEL")), pa.scalar("INDEL"))
     columns = {
         "variant_id": pc.binary_join_element_wise(assembly, ":", chrom, "-", pc.cast(pos_raw, pa.string()), "-", ref_raw, "-", alt, ""),
         "assembly": assembly, "chrom": chrom, "pos": pos_raw, "end": stop, "ref": ref_raw, "alt": alt,
-        "variant_type": pc.if_else(pa.array(snv), pa.scalar("SNV"), pa.scalar(None, pa.string())),
+        "variant_type": pc.if_else(pa.array(snv), pa.scalar("SNV"), pc.if_else(pa.array(indel), indel_type, pa.scalar(None, pa.string()))),
     }
-    others = np.flatnonzero(~snv)
+    others = np.flatnonzero(~snv & ~indel)
     if not len(others):
         return columns
     o = pa.array(others)
@@ -351,7 +361,7 @@ def _identity_columns(reader: VcfReader, table: pa.RecordBatch, alleles: dict) -
         "pos": [n.pos for n in found], "end": ends, "ref": [n.ref for n in found], "alt": [n.alt for n in found],
         "variant_type": [classify_variant(n.ref, n.alt) for n in found],
     }
-    mask = pa.array(~snv)
+    mask = pa.array(~snv & ~indel)
     for name, values in replaced.items():
         columns[name] = pc.replace_with_mask(columns[name], mask, pa.array(values, columns[name].type))
     return columns
