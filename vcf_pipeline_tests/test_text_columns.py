@@ -255,3 +255,25 @@ def test_a_bad_sample_column_fails_both_ways_alike(tmp_path, bad, batch_records)
     expected_rows, expected_error, _ = read(path, False, batch_records=batch_records)
     assert rows is None and expected_rows is None
     assert error == expected_error and "record 6" in error
+
+
+def test_seen_ids_finds_repeats_within_and_across_batches():
+    """Ids are probed only against batches whose spans they overlap; the first repeat turns the
+    record of them into a dict that still knows each id's first batch."""
+    from vcf_pipeline.lib.vcf.seen_ids import SeenIds
+
+    seen = SeenIds()
+
+    def batch(number, *sites):
+        ids = pa.array([f"GRCh38:{c}-{p}-A-G" for c, p in sites])
+        return seen.new(ids, pa.array([c for c, _ in sites]), pa.array([p for _, p in sites], pa.int64()), number)
+
+    new, repeated = batch(0, ("chr1", 10), ("chr1", 20))
+    assert new.tolist() == [True, True] and repeated == []
+    new, repeated = batch(1, ("chr1", 30), ("chr2", 20))  # chr2:20 shares a position with no earlier id
+    assert new.tolist() == [True, True] and repeated == []
+    new, repeated = batch(2, ("chr1", 40), ("chr1", 20), ("chr1", 40))  # unsorted, and twice in one batch
+    assert new.tolist() == [True, False, False] and repeated == [1, 2]
+    assert seen.first_batch("GRCh38:chr1-20-A-G") == 0 and seen.first_batch("GRCh38:chr1-40-A-G") == 2
+    new, repeated = batch(3, ("chr2", 20), ("chr3", 5))
+    assert new.tolist() == [False, True] and seen.first_batch("GRCh38:chr2-20-A-G") == 1

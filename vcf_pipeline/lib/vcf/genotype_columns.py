@@ -202,7 +202,7 @@ class GenotypeColumns:
         self._current: pa.RecordBatch | None = None
 
     def batch(self, lines: pa.RecordBatch, has: dict[str, np.ndarray], new: dict, repeats: list) -> tuple[int, np.ndarray]:
-        """Rows for the new ALT rows `new` (numpy `record`, `allele`, list `variant_id`) of records
+        """Rows for the new ALT rows `new` (numpy `record`, `allele`, Arrow `variant_id`) of records
         whose samples' lines are `lines` (record-major); `has[field]` per record: FORMAT holds it.
         `repeats`: (record, allele, variant id, first seen in the batch before) to merge.
         Returns the rows added and the COUNTS of each new row (a 7-column int array)."""
@@ -269,7 +269,7 @@ class GenotypeColumns:
         gq = self._numbers(lines["GQ"].take(taken), has["GQ"][record])
         ad = self._depths(lines["AD"].take(taken), new["allele"][row], has["AD"][record])
         sample_names = pa.array(self.samples, pa.string()).take(pa.array(line % samples))
-        ids = pa.array(new["variant_id"], pa.string()).take(pa.array(row))
+        ids = new["variant_id"].take(pa.array(row))
         rows = pa.RecordBatch.from_arrays(
             [sample_names, ids, stored_gt, pa.array(ZYGOSITIES, pa.string()).take(pa.array(zygosity.astype(np.int64))), dp, gq, ad],
             schema=CALL_SCHEMA,

@@ -57,6 +57,7 @@ from vcf_pipeline.lib.vcf.parsed import (
     classify_variant,
 )
 from vcf_pipeline.lib.vcf.rules import CONTIG_NAME, MAX_POS, record_problem
+from vcf_pipeline.lib.vcf.seen_ids import SeenIds
 
 if TYPE_CHECKING:
     from vcf_pipeline.lib.vcf.reader import VcfReader
@@ -186,7 +187,7 @@ def text_columns_batches(reader: VcfReader) -> Iterator[ParsedBatch]:
     annotations = AnnotationColumns(reader.annotations, reader._vcf.header)
     calls = GenotypeColumns(reader.samples, reader.sample_options.keep_all_calls_up_to)
     samples = len(reader.samples)
-    seen: dict[str, int] = {}  # variant id -> the batch it went into
+    seen = SeenIds()
     with tempfile.TemporaryDirectory(prefix="vcf-genotypes-", dir=reader.tmp_dir) as folder, ThreadPoolExecutor(1, "vcf-annotation") as pool:
         query = GenotypeQuery(reader._readable, reader._vcf.header, Path(folder)) if samples else None
         check = RecordCheck(reader._readable, sites_only=query is not None)
@@ -256,7 +257,7 @@ def _checked_records(reader: VcfReader, table: pa.RecordBatch, alt: pa.Array, al
 
 
 def _variant_columns(
-    reader: VcfReader, table: pa.RecordBatch, seen: dict[str, int], batch: int, annotations: AnnotationColumns,
+    reader: VcfReader, table: pa.RecordBatch, seen: SeenIds, batch: int, annotations: AnnotationColumns,
     calls: GenotypeColumns, genotypes: pa.RecordBatch | None, pool: ThreadPoolExecutor,
 ) -> dict:
     """One batch's variant columns (PARSED_SCHEMA), its calls added to `calls`."""
@@ -274,8 +275,9 @@ def _variant_columns(
     # kernels, which let go of the GIL, so the two use both cores.
     annotating = pool.submit(annotate)
     identity = _identity_columns(reader, table, alleles)
-    id_list = identity["variant_id"].to_pylist()
-    new, repeated = _first_seen(id_list, seen, batch, stats)
+    ids = identity["variant_id"]
+    new, repeated = seen.new(ids, identity["chrom"], identity["pos"], batch)
+    stats.duplicate_variants += len(repeated)  # a repeat, or an ALT normalising to one seen
     stats.variants += int(new.sum())
     n = pa.array(np.flatnonzero(new))
     record_new = record[new]
@@ -283,8 +285,11 @@ def _variant_columns(
     annotation = {name: column if not repeated else column.take(n) for name, column in annotating.result().items()}
     if genotypes is not None:
         # A repeat merges its calls when its first record is in this batch or the one before.
-        repeats = [(int(record[i]), int(alt_index[i]) + 1, id_list[i], seen[id_list[i]] < batch) for i in repeated if seen[id_list[i]] >= batch - 1]
-        new_rows = {"record": record_new, "allele": alt_index[new] + 1, "variant_id": [id_list[i] for i in np.flatnonzero(new)]}
+        repeats = [
+            (int(record[i]), int(alt_index[i]) + 1, variant_id, first < batch)
+            for i in repeated if (first := seen.first_batch(variant_id := ids[i].as_py())) >= batch - 1
+        ]
+        new_rows = {"record": record_new, "allele": alt_index[new] + 1, "variant_id": ids.take(n)}
         added, counts = calls.batch(genotypes, _format_fields(table), new_rows, repeats)
         stats.calls += added
     else:  # a sites-only file called no sample
@@ -370,24 +375,6 @@ def _identity_columns(reader: VcfReader, table: pa.RecordBatch, alleles: dict) -
 def _format_fields(table: pa.RecordBatch) -> dict[str, np.ndarray]:
     """Per record, whether its FORMAT holds each genotype field."""
     return {name: true_where(pc.match_substring_regex(table["FORMAT"], f"(?:^|:){name}(?::|$)")) for name in GENOTYPE_FIELDS}
-
-
-def _first_seen(ids: list[str], seen: dict[str, int], batch: int, stats) -> tuple[np.ndarray, list[int]]:
-    """Which ids are new to the file, and the indexes of the others (a repeat, or an ALT normalising
-    to one seen, is counted)."""
-    if seen.keys().isdisjoint(ids) and len(set(ids)) == len(ids):
-        seen.update(dict.fromkeys(ids, batch))
-        return np.ones(len(ids), dtype=bool), []
-    new = np.zeros(len(ids), dtype=bool)
-    repeated = []
-    for i, variant_id in enumerate(ids):
-        if variant_id in seen:
-            stats.duplicate_variants += 1
-            repeated.append(i)
-        else:
-            seen[variant_id] = batch
-            new[i] = True
-    return new, repeated
 
 
 def _stops(reader: VcfReader, table: pa.RecordBatch) -> pa.Array:
