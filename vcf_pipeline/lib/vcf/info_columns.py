@@ -20,26 +20,29 @@ READABLE_TYPES = ("String", "Integer", "Float")  # the INFO types this module de
 
 
 def info_values(info: pa.Array, keys: Iterable[str]) -> dict[str, pa.Array]:
-    """Each key's raw value text per record (the first `KEY=` of the record's INFO), null where absent."""
+    """Each key's raw value text per record (the first `KEY=` of the record's INFO), null where absent;
+    a flag (`KEY` alone) gives an empty text."""
     keys = list(keys)
     rows = len(info)
     items = pc.split_pattern(info, ";")
     parents = pc.list_parent_indices(items).to_numpy()
-    flat = pc.list_flatten(items)
-    # "KEY=value" + "=" always splits in two: a flag ("KEY") gets an empty value, never a missing one.
-    pairs = pc.split_pattern(pc.binary_join_element_wise(flat, "=", ""), "=", max_splits=1)
-    names = pc.list_element(pairs, 0)
-    values = None
+    pairs = pc.split_pattern(pc.list_flatten(items), "=", max_splits=1)  # [KEY] or [KEY, value]
+    key_of = pc.fill_null(pc.index_in(pc.list_element(pairs, 0), value_set=pa.array(keys, pa.string())), -1).to_numpy()
+    has_value = pc.list_value_length(pairs).to_numpy() == 2
+    value_at = pairs.offsets.to_numpy()[:-1] + 1
+    values = pc.list_flatten(pairs)
     found = {}
-    for key in keys:
-        where = np.flatnonzero(pc.equal(names, key).to_numpy(zero_copy_only=False))
-        if values is None and len(where):
-            values = pc.utf8_slice_codeunits(pc.list_element(pairs, 1), 0, -1)  # drop the "=" added above
-        index = np.full(rows, -1, dtype=np.int64)
-        index[parents[where][::-1]] = where[::-1]  # the first occurrence wins
-        found[key] = (
-            pa.nulls(rows, pa.string()) if not len(where) else values.take(pa.array(index, mask=index < 0))
-        )
+    for k, key in enumerate(keys):
+        where = np.flatnonzero(key_of == k)
+        if not len(where):
+            found[key] = pa.nulls(rows, pa.string())
+            continue
+        item = np.full(rows, -1, dtype=np.int64)
+        item[parents[where][::-1]] = where[::-1]  # the first occurrence wins
+        present = item >= 0
+        valued = present & has_value[item]
+        text = values.take(pa.array(np.where(valued, value_at[item], 0), mask=~present))
+        found[key] = pc.if_else(pa.array(present & ~valued), pa.scalar(""), text) if (present & ~valued).any() else text
     return found
 
 
