@@ -82,9 +82,11 @@ class AnnotationColumns:
         entries = pc.split_pattern(raw, ",")
         entry_record = pc.list_parent_indices(entries).to_numpy()
         texts = pc.list_flatten(entries)
-        # Padding makes every subfield exist; an empty one is absent, as in `TranscriptField._named`.
-        parts = pc.split_pattern(pc.binary_join_element_wise(texts, "|" * (max(field.index.values()) + 1), ""), "|")
-        values = {name: _subfield(parts, i) for name, i in field.index.items()}
+        # Split no further than the last subfield read; one an entry lacks is absent, as in `TranscriptField._named`.
+        top = max(field.index.values())
+        parts = pc.split_pattern(texts, "|", max_splits=top + 1)
+        starts, lengths, flat = parts.offsets.to_numpy()[:-1], pc.list_value_length(parts).to_numpy(), pc.list_flatten(parts)
+        values = {name: _subfield(flat.take(pa.array(starts + i, mask=lengths <= i))) for name, i in field.index.items()}
         # Pair each entry with the rows of its record (rows of a record are consecutive).
         per_record = np.bincount(rows["record"], minlength=len(raw))
         first_row = np.concatenate([[0], np.cumsum(per_record)[:-1]])
@@ -264,9 +266,10 @@ def _transcript_frequencies(texts: pa.Array) -> pa.Array:
     return pc.if_else(others, by_distinct(pc.if_else(others, texts, pa.scalar(None, pa.string())), transcript_frequency, pa.float64()), numbers)
 
 
-def _subfield(parts: pa.Array, i: int) -> pa.Array:
-    """Subfield `i` of each entry, stripped, empty as null, %-escapes decoded as `_named` does."""
-    value = pc.utf8_trim_whitespace(pc.list_element(parts, i))
+def _subfield(texts: pa.Array) -> pa.Array:
+    """One subfield's texts (null where an entry lacks it), stripped, empty as null, %-escapes decoded
+    as `_named` does."""
+    value = pc.utf8_trim_whitespace(texts)
     value = pc.if_else(pc.equal(value, ""), pa.scalar(None, pa.string()), value)
     escaped = pc.fill_null(pc.match_substring(value, "%"), False)
     if pc.any(escaped).as_py():
