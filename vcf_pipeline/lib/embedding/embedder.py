@@ -188,19 +188,20 @@ def embed_variant_file(variants: WarehouseFile, out: WarehouseFile, embedder: Em
             stats.distinct_texts += len(unseen)
             stats.cached += len(known)
             stats.embedded += len(missing)
-            has_vector = np.array([h in encoded for h in hashes], dtype=bool)
-            matrix = np.zeros((batch.num_rows, dimension), np.float32)
+            has_vector = np.fromiter((h in encoded for h in hashes), dtype=bool, count=len(hashes))
             if has_vector.any():
+                matrix = np.zeros((batch.num_rows, dimension), np.float32)
                 matrix[has_vector] = np.stack([encoded[h] for h, v in zip(hashes, has_vector) if v])
+                embedding = pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1), pa.float32()), dimension, mask=pa.array(~has_vector))
+            else:  # every text is in the store (a re-ingest): no vector, and no zeros to fill
+                embedding = pa.nulls(batch.num_rows, schema.field("embedding").type)
             writer.write_table(
                 pa.table(
                     {
                         "variant_id": batch.column("variant_id"),
                         "description": pa.array(texts, pa.string()),
                         "text_hash": pa.array(hashes, pa.string()),
-                        "embedding": pa.FixedSizeListArray.from_arrays(
-                            pa.array(matrix.reshape(-1), pa.float32()), dimension, mask=pa.array(~has_vector)
-                        ),
+                        "embedding": embedding,
                         "embedding_model": pa.array([embedder.model_id] * batch.num_rows, pa.string()),
                     },
                     schema=schema,
