@@ -11,7 +11,6 @@ from pathlib import Path
 
 from vcf_pipeline.lib.vcf.reader import VcfReader
 
-
 REPEATS = 3  # the machine's noise (a third within a day) is larger than the differences measured
 
 
