@@ -6,10 +6,12 @@ htslib refuses fails with the record-by-record reader's words (so does one Arrow
 file with samples that thread reads the sites only: the genotype query parses the sample columns. The
 text's first eight columns (and FORMAT) are read by Arrow's CSV reader and every column is computed per batch: the rules of
 `record_problem` as regular expressions (a record they flag is judged by `record_problem` itself),
-ALTs split by list functions, SNVs' identity by string functions; other alleles (indels, symbolic,
-lower case, or any allele when a FASTA is set) go through `FileIdentity.normalise` one by one, as
-before. Annotations come from lib/vcf/annotation_columns.py, calls and cohort counts from
-lib/vcf/genotype_columns.py. The output equals the record-by-record reader's, field for field
+ALTs split by list functions, the identity of SNVs and of indels with a one-base allele by string
+functions; other alleles (longer indels and MNVs, symbolic, lower case, or any allele when a FASTA is
+set) go through `FileIdentity.normalise` one by one, as before. Annotations come from
+lib/vcf/annotation_columns.py, worked out in a second thread while the identity is worked out in this
+one; calls and cohort counts from lib/vcf/genotype_columns.py; repeats are found by
+lib/vcf/seen_ids.py. The output equals the record-by-record reader's, field for field
 (vcf_pipeline_tests/test_text_columns.py compares them on every shared VCF and conformance case).
 """
 
