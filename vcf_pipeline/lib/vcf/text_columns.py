@@ -1,9 +1,10 @@
 """VCF text read a batch of records at a time, as Arrow columns: the fast path of `VcfReader` for VCF
 text (plain or compressed), with or without samples.
 
-pysam reads every record once, without looking at them, in a thread beside the work here: a file
-htslib refuses fails with the record-by-record reader's words (so does one Arrow cannot split). In a
-file with samples that thread reads the sites only: the genotype query parses the sample columns. The
+pysam reads every record once, without looking at them, in a thread beside the work here
+(lib/vcf/record_check.py): a file htslib refuses fails with the record-by-record reader's words (so
+does one Arrow cannot split). In a file with samples that thread reads the sites only: the genotype
+query parses the sample columns. The
 text's first eight columns (and FORMAT) are read by Arrow's CSV reader and every column is computed per batch: the rules of
 `record_problem` as regular expressions (a record they flag is judged by `record_problem` itself),
 ALTs split by list functions, the identity of SNVs and of indels with a one-base allele by string
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import gzip
 import tempfile
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,7 +29,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as csv
-import pysam
 
 from vcf_pipeline.lib.vcf.annotation_columns import AnnotationColumns
 from vcf_pipeline.lib.vcf.annotations import BCSQ, vep_allele
@@ -58,6 +57,7 @@ from vcf_pipeline.lib.vcf.parsed import (
     ParsedBatch,
     classify_variant,
 )
+from vcf_pipeline.lib.vcf.record_check import RecordCheck, format_naming_a_key_twice
 from vcf_pipeline.lib.vcf.rules import CONTIG_NAME, MAX_POS, record_problem
 from vcf_pipeline.lib.vcf.seen_ids import SeenIds
 
@@ -91,40 +91,6 @@ def text_columns_refusal(reader: VcfReader) -> str | None:
     if "END" in header.info and header.info["END"].type != "Integer":
         return "its INFO END is not an Integer"
     return None
-
-
-class RecordCheck:
-    """pysam reads every record once, in a thread beside the columns' work (htslib lets go of the
-    GIL while it reads): a record it refuses fails the file with the record reader's words.
-    `sites_only`: the sample columns are left unread (the genotype query reads them, see
-    `sample_columns_checked`)."""
-
-    def __init__(self, path, sites_only: bool = False):
-        self.error: Exception | None = None
-        self._thread = threading.Thread(target=self._read, args=(str(path), sites_only), daemon=True, name="vcf-record-check")
-        self._thread.start()
-
-    def _read(self, path: str, sites_only: bool) -> None:
-        try:
-            with pysam.VariantFile(path, drop_samples=sites_only) as vcf:
-                for _ in vcf:
-                    pass
-        except (ValueError, OSError) as exc:
-            self.error = exc
-
-    def failed(self) -> bool:
-        self._thread.join()
-        return self.error is not None
-
-
-def sample_columns_checked(formats: pa.Array) -> None:
-    """What the record check leaves to the genotype query: htslib parses every sample column there,
-    and the query fails where htslib refuses one. The one fault htslib reads past, flagging the
-    record for pysam to refuse, is a FORMAT key named twice: looked for in each distinct FORMAT."""
-    for text in pc.unique(formats).to_pylist():
-        keys = text.split(":")
-        if len(set(keys)) < len(keys):
-            raise TextUnreadable(f"FORMAT {text!r} names a key twice")
 
 
 def _header_lines(path, compressed: bool) -> int | None:
@@ -198,8 +164,8 @@ def text_columns_batches(reader: VcfReader) -> Iterator[ParsedBatch]:
                 genotypes = query.lines().take(table.num_rows * samples) if query else None
                 if genotypes is not None and genotypes.num_rows != table.num_rows * samples:
                     raise TextUnreadable(f"bcftools query printed calls for fewer records than the text holds (batch {number})")
-                if query:
-                    sample_columns_checked(table["FORMAT"])
+                if query and (twice := format_naming_a_key_twice(table["FORMAT"])):
+                    raise TextUnreadable(f"FORMAT {twice!r} names a key twice")
                 columns = _variant_columns(reader, table, seen, number, annotations, calls, genotypes, pool)
                 yield ParsedBatch(pa.RecordBatch.from_pydict(columns, schema=PARSED_SCHEMA), calls.flush())
             if query and query.lines().take(1).num_rows:
