@@ -41,8 +41,9 @@ def info_values(info: pa.Array, keys: Iterable[str]) -> dict[str, pa.Array]:
         item[parents[where][::-1]] = where[::-1]  # the first occurrence wins
         present = item >= 0
         valued = present & has_value[item]
+        flag = present & ~valued
         text = values.take(pa.array(np.where(valued, value_at[item], 0), mask=~present))
-        found[key] = pc.if_else(pa.array(present & ~valued), pa.scalar(""), text) if (present & ~valued).any() else text
+        found[key] = pc.if_else(pa.array(flag), pa.scalar(""), text) if flag.any() else text
     return found
 
 
