@@ -56,7 +56,9 @@ PER_FILE = dict(partitions_def=vcf_files, group_name="ingest",
 
 @contextmanager
 def _step_memory():
-    """The steps of a run share one process: each hands what it freed back before the next starts."""
+    """The steps of a run share one process: each hands back what it freed, and what the checks and
+    summaries after the last one freed, before its own work piles on it."""
+    release_free_memory()
     try:
         yield
     finally:
