@@ -333,13 +333,17 @@ class VariantStore:
                 yield batch
 
         # A reader streams any number of batches into a single commit: readers never see a half-replaced partition.
-        retry_conflicts(
-            lambda: table.merge_insert(on)
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .when_not_matched_by_source_delete(f"partition_key = {sql_string(partition_key)}")
-            .execute(pa.RecordBatchReader.from_batches(schema, counting()))
-        )
+        owner = f"partition_key = {sql_string(partition_key)}"
+        if table.count_rows(owner):
+            retry_conflicts(
+                lambda: table.merge_insert(on)
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .when_not_matched_by_source_delete(owner)
+                .execute(pa.RecordBatchReader.from_batches(schema, counting()))
+            )
+        else:  # nothing to match (a file's first write): appended as it streams, without the merge's hash table of every row
+            retry_conflicts(lambda: table.add(pa.RecordBatchReader.from_batches(schema, counting())))
         if counted[0]:
             self._ensure_btree(table, "partition_key")
             self._ensure_btree(table, "variant_id")  # a variant's files and calls (explorer, retraction)
