@@ -100,3 +100,37 @@ def test_texts_described_column_by_column_are_those_described_row_by_row():
             assert describe_batch(variants) == [describe_variant(row) for row in variants.to_pylist()]
             compared += variants.num_rows
     assert compared > 1_000
+
+
+def test_texts_described_column_by_column_hold_on_edge_cases():
+    """`describe_batch` against `describe_variant` on rows drawn at random from values that take
+    `_describe`'s other branches: missing and empty strings, HGVS without or ending in a colon,
+    alleles around the length limits, structural types, review statuses it shortens, 0-3 conditions."""
+    import random
+
+    import pyarrow as pa
+
+    from vcf_pipeline.lib.embedding.text import DESCRIBED_COLUMNS, describe_batch
+
+    rng = random.Random(7)
+    choices = {
+        "gene_symbol": [None, "", "BRCA1"],
+        "hgvs_p": [None, "", "ENSP1.1:p.Lys4Glu", "p.Arg2Gln", "ENSP1.1:", "a:b:p.X"],
+        "hgvs_c": [None, "", "ENST1.2:c.76A>T", "c.1del"],
+        "consequence": [None, "", "missense_variant", "splice_region_variant&intron_variant"],
+        "impact": [None, "", "HIGH"],
+        "variant_type": [None, "", "SNV", "indel", "SV", "BND"],
+        "ref": [None, "", "A", "ACGTACGTACGT", "ACGTACGTACGTA", "é" * 13],
+        "alt": [None, "", "G", "<DEL>", "T" * 12, "T" * 13, "G]17:198982]" * 4, "ü" * 41],
+        "clinical_significance": [None, "", "Pathogenic", "Benign/Likely_benign"],
+        "clinvar_review_status": [None, "", "criteria provided, single submitter", "criteria provided, multiple submitters, no conflicts",
+                                  "reviewed by expert panel", "no assertion criteria provided", "criteria provided, "],
+        "conditions": [None, [], ["Disease X"], ["A", "B", "C"], [""]],
+    }
+    rows = [{c: rng.choice(choices[c]) for c in DESCRIBED_COLUMNS} for _ in range(3_000)]
+    schema = pa.schema([(c, pa.list_(pa.string()) if c == "conditions" else pa.string()) for c in DESCRIBED_COLUMNS])
+    table = pa.Table.from_pylist(rows, schema)
+    assert describe_batch(table) == [describe_variant(row) for row in rows]
+    assert describe_batch(table.drop_columns(["conditions", "gene_symbol"])) == [
+        describe_variant({**row, "conditions": None, "gene_symbol": None}) for row in rows
+    ]

@@ -394,6 +394,11 @@ class VariantStore:
             for name in self.table_names()
         }
 
+    def scan(self, name: str, columns: list[str], batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """Every row of a table, `batch_rows` at a time."""
+        table = self._table(name)
+        yield from table.search().select(columns).limit(None).to_batches(batch_rows) if table is not None else ()
+
     def read(self, name: str, columns: list[str] | None = None, where: str | None = None, limit: int | None = None) -> pa.Table:
         """Rows of a table (for checks and tests; prefer filters on large tables)."""
         table = self._table(name)
