@@ -83,7 +83,7 @@ class SharedRows:
         shared = [ids.filter(found_in(ids, held_elsewhere)) for ids in file_ids] if len(held_elsewhere) else []
         self._order = pa.concat_arrays([a.cast(pa.string()) for a in shared]) if shared else pa.array([], pa.string())
         self._window, self._rows = pa.array([], pa.string()), FILE_VARIANTS_SCHEMA.empty_table()
-        # a scan reads every row; an id-index query costs about 8 rows' scan an id
+        # a scan reads every row of the table; looking an id up by index costs about what scanning 8 rows does
         self._scan = len(self._order) > 0 and min(len(self._order), _WINDOW_IDS) * 8 >= store.count(FILE_VARIANTS)
 
     def held(self, ids: pa.Array) -> pa.Array:
