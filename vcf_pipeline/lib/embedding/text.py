@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _MAX_ALLELE_IN_TEXT = 12
+_MAX_SV_ALT_IN_TEXT = 40  # a structural ALT (`<DEL>`, a breakend) is written, up to this many characters
 _REVIEW_WORDS = {"reviewed by expert panel": "expert panel", "no assertion criteria provided": "no criteria"}
 # The columns `describe_variant` reads, in `_describe`'s order (the embedding step reads no others; a
 # row whose columns did not change keeps its text).
@@ -32,7 +33,7 @@ def _short_hgvs(value: str | None) -> str | None:
 
 def _alleles(ref: str, alt: str, variant_type: str) -> str:
     if variant_type in ("SV", "BND"):
-        return alt if len(alt) <= 40 else alt[:40] + "..."
+        return alt if len(alt) <= _MAX_SV_ALT_IN_TEXT else alt[:_MAX_SV_ALT_IN_TEXT] + "..."
     if len(ref) <= _MAX_ALLELE_IN_TEXT and len(alt) <= _MAX_ALLELE_IN_TEXT:
         return f"{ref}>{alt}"
     return f"{len(ref)} bp > {len(alt)} bp"
@@ -101,7 +102,8 @@ def _after_colon(values: pa.Array) -> pa.Array:  # `_short_hgvs`
 def _alleles_column(ref: pa.Array, alt: pa.Array, variant_type: pa.Array) -> pa.Array:  # `_alleles`
     ref, alt = _or_empty(ref), _or_empty(alt)
     ref_length, alt_length = pc.utf8_length(ref), pc.utf8_length(alt)
-    structural = pc.if_else(pc.less_equal(alt_length, 40), alt, _joined(pc.utf8_slice_codeunits(alt, 0, 40), "..."))
+    cut = _joined(pc.utf8_slice_codeunits(alt, 0, _MAX_SV_ALT_IN_TEXT), "...")
+    structural = pc.if_else(pc.less_equal(alt_length, _MAX_SV_ALT_IN_TEXT), alt, cut)
     short = pc.and_(pc.less_equal(ref_length, _MAX_ALLELE_IN_TEXT), pc.less_equal(alt_length, _MAX_ALLELE_IN_TEXT))
     lengths = _joined(ref_length.cast(pa.string()), " bp > ", alt_length.cast(pa.string()), " bp")
     small = pc.if_else(short, _joined(ref, ">", alt), lengths)
