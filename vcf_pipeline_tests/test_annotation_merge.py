@@ -207,3 +207,59 @@ def test_the_merge_of_many_variants_at_once_equals_the_merge_of_each():
     assert sorted(merged) == sorted(held)
     for variant_id, its_rows in held.items():
         assert merged[variant_id] == merge(its_rows), variant_id
+
+
+CALLS = HEADER + (
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
+    "chr1\t4000\t.\tG\tC\t50\tPASS\t.\tGT\t0/1\n"
+)
+
+
+def _stored_as_the_rule_merges_them(home: Path) -> None:
+    """Every stored variant shows what `merge`, the rule as written, makes of its files' rows."""
+    from vcf_pipeline.lib.vcf.annotation_merge import ANNOTATION
+    from vcf_pipeline.lib.vcf.cohort_counts import COHORT
+
+    store = VariantStore(home / "lancedb")
+    held: dict[str, list] = {}
+    for row in store.read("file_variants").to_pylist():
+        held.setdefault(row["variant_id"], []).append(row)
+    stored = {r["variant_id"]: r for r in store.read(VARIANTS, columns=["variant_id", *ANNOTATION, *COHORT]).to_pylist()}
+    assert sorted(stored) == sorted(held)
+    for variant_id, rows in held.items():
+        merged = merge(rows)
+        assert {c: stored[variant_id][c] for c in merged} == merged, variant_id
+
+
+def test_a_new_file_that_repeats_what_the_store_shows_reads_no_other_files_rows(files, tmp_path, monkeypatch):
+    from vcf_pipeline.lib.stores.stored_rows import SharedRows
+
+    vep, clinvar = files
+    home = tmp_path / "home"
+    _ingest(home, vep, clinvar)
+    before = {v: _row(home, v) for v in (SHARED, "GRCh38:chr1-2000-C-T")}
+    read = []
+    looked_up = SharedRows.rows
+    monkeypatch.setattr(SharedRows, "rows", lambda self, ids: read.extend(ids.to_pylist()) or looked_up(self, ids))
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    (copies / "vep.vcf").write_text(VEP)
+    (copies / "clinvar.vcf").write_text(CLINVAR)
+    _ingest(home, copies / "vep.vcf", copies / "clinvar.vcf")
+    # chr1-2000 is stored as the VEP file says it: its copy needs no merge. The shared variant is
+    # stored merged, unlike either file's own row: it is merged again, and comes out as it was.
+    assert read == [SHARED, SHARED]
+    assert {v: _row(home, v) for v in before} == before
+    _stored_as_the_rule_merges_them(home)
+
+    # A file with genotypes adds to the cohort counts: its copy is merged, though it repeats the row.
+    (copies / "calls.vcf").write_text(CALLS)
+    (copies / "calls_again.vcf").write_text(CALLS)
+    _ingest(home, copies / "calls.vcf")
+    read.clear()
+    _ingest(home, copies / "calls_again.vcf")
+    assert read == ["GRCh38:chr1-4000-G-C"]
+    _stored_as_the_rule_merges_them(home)
+    assert VariantStore(home / "lancedb").read(VARIANTS, ["cohort_an"], "variant_id = 'GRCh38:chr1-4000-G-C'")["cohort_an"].to_pylist() == [4]
+    StoredView(home).assert_consistent()

@@ -3,6 +3,9 @@
 import subprocess
 import sys
 
+import pytest
+
+from vcf_pipeline.lib.stores.graph_keys import StoredKeys
 from vcf_pipeline.lib.stores.graph_store import GraphStore
 from vcf_pipeline.lib.stores.warehouse import PartitionFiles, parse_into, stream_batches
 from vcf_pipeline_tests.conftest import SHARED_VCF
@@ -27,10 +30,11 @@ def snapshot(graph: GraphStore) -> dict[str, set]:
     return {name: set(graph.query(q).column("k").to_pylist()) for name, q in QUERIES.items()}
 
 
-def load(graph: GraphStore, tmp_path, key: str, path):
+def load(graph: GraphStore, tmp_path, key: str, path, keys_read: str = "by_id"):
     files = PartitionFiles(tmp_path / "warehouse", key)
     parse_into(path, files)
-    return graph.load_partition(key, str(path), "sha", stream_batches(files.variants), lambda: stream_batches(files.calls))
+    rows = files.variants.open().metadata.num_rows if keys_read == "by_scan" else 0
+    return graph.load_partition(key, str(path), "sha", stream_batches(files.variants), lambda: stream_batches(files.calls), variant_rows=rows)
 
 
 def test_retracting_a_partition_leaves_the_graph_as_if_it_never_came(tmp_path):
@@ -45,11 +49,12 @@ def test_retracting_a_partition_leaves_the_graph_as_if_it_never_came(tmp_path):
     assert graph.retract_partition("src/calls.vcf") == 0  # idempotent
 
 
-def test_a_second_file_with_known_variants_only_adds_its_edges_and_changed_annotations_replace_old_ones(tmp_path):
+@pytest.mark.parametrize("keys_read", ["by_id", "by_scan"])
+def test_a_second_file_with_known_variants_only_adds_its_edges_and_changed_annotations_replace_old_ones(tmp_path, keys_read):
     graph = GraphStore(tmp_path / "kuzu" / "graph.kuzu")
-    load(graph, tmp_path, "src/a.vcf.gz", CLINVAR)
+    load(graph, tmp_path, "src/a.vcf.gz", CLINVAR, keys_read)
     before = snapshot(graph)
-    stats = load(graph, tmp_path, "src/copy.vcf.gz", CLINVAR)
+    stats = load(graph, tmp_path, "src/copy.vcf.gz", CLINVAR, keys_read)
     assert (stats.variants_new, stats.variants_updated) == (0, 0)  # nothing rewritten
     after = snapshot(graph)
     assert after["in_gene"] == before["in_gene"] and after["associated"] == before["associated"]
@@ -61,9 +66,38 @@ def test_a_second_file_with_known_variants_only_adds_its_edges_and_changed_annot
 
     text = gzip.open(CLINVAR, "rt").read()
     edited.write_text(text.replace("CLNDN=", "CLNDN=Edited_condition|"))
-    stats = load(graph, tmp_path, "src/edited.vcf", edited)
+    stats = load(graph, tmp_path, "src/edited.vcf", edited, keys_read)
     assert stats.variants_updated > 0
     assert "Edited condition" in {k.split(">", 1)[1] for k in snapshot(graph)["associated"]}
+
+
+class CountingQueries:
+    """A Kuzu connection that records the queries it runs."""
+
+    def __init__(self, conn):
+        self.conn, self.queries = conn, []
+
+    def execute(self, query, parameters=None):
+        self.queries.append(query)
+        return self.conn.execute(query, parameters or {})
+
+
+def test_stored_keys_read_by_one_scan_are_the_keys_looked_up_by_id(tmp_path):
+    graph = GraphStore(tmp_path / "kuzu" / "graph.kuzu")
+    load(graph, tmp_path, "src/clinvar.vcf.gz", CLINVAR)
+    load(graph, tmp_path, "src/calls.vcf", CALLS)
+    ids = graph.query("MATCH (v:Variant) RETURN v.variant_id AS k").column("k").to_pylist()
+    asked = ids[::3] + ["GRCh38:chrZ-1-A-C"]  # and one the graph lacks
+    with graph._connect(read_only=True) as conn:
+        by_id, by_scan, small = CountingQueries(conn), CountingQueries(conn), CountingQueries(conn)
+        looked_up = StoredKeys(by_id).of(asked)
+        eighth = -(-len(ids) // 8)
+        scanned = StoredKeys(by_scan, variants=eighth).of(asked)  # an eighth of the graph: one scan
+        small_file = StoredKeys(small, variants=eighth - 1).of(asked)  # less: by id
+    assert scanned == looked_up == small_file
+    assert set(looked_up) == set(ids[::3]) and all(looked_up.values())
+    assert len(by_scan.queries) == 2 and all("UNWIND" not in q for q in by_scan.queries)  # the count and the scan
+    assert any("UNWIND" in q for q in by_id.queries) and any("UNWIND" in q for q in small.queries)
 
 
 def test_a_changed_partition_drops_what_only_its_old_content_held(tmp_path):

@@ -286,6 +286,7 @@ def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) ->
                 spare=overlay.additions,
                 refreshed=stream_batches(files.refreshed_rows, 50_000),
                 build=build_of(source),
+                variant_rows=files.stored_rows.open().metadata.num_rows,
             )
         home.write_journal().end(key)  # both stores hold the file now
         metadata = {

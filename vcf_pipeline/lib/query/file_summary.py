@@ -5,9 +5,9 @@ draws it; the LanceDB step puts the counts into its materialisation."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -48,8 +48,8 @@ def summarise_file(store, partition_key: str) -> FileSummary:
             summary.consequence_by_impact.setdefault(c, {})[i] = n
         significance = pa.table({"s": pc.fill_null(rows["clinical_significance"], "not in ClinVar")}).group_by("s").aggregate([("s", "count")])
         summary.significance = dict(sorted(zip(significance["s"].to_pylist(), significance["s_count"].to_pylist()), key=lambda kv: -kv[1]))
-        summary.qual_histogram = _qual_bins(rows["qual"].to_pylist())
-        summary.af_histogram = _af_bins(rows["allele_frequency"].to_pylist())
+        summary.qual_histogram = _qual_bins(rows["qual"])
+        summary.af_histogram = _af_bins(rows["allele_frequency"])
     if CALLS in store.table_names():
         calls = store.read(CALLS, ["sample", "zygosity"], owned)
         if calls.num_rows:
@@ -60,30 +60,32 @@ def summarise_file(store, partition_key: str) -> FileSummary:
     return summary
 
 
-def _qual_bins(values: list[float | None], bins: int = 10) -> list[tuple[str, int]]:
-    known = [v for v in values if v is not None and math.isfinite(v)]
-    missing = len(values) - len(known)
-    if not known:
+def _qual_bins(values: pa.ChunkedArray, bins: int = 10) -> list[tuple[str, int]]:
+    """`bins` equal-width bins from the lowest QUAL to the highest, then the missing and non-finite."""
+    v = _floats(values)
+    known = v[np.isfinite(v)]
+    missing = len(v) - len(known)
+    if not len(known):
         return [("no QUAL", missing)] if missing else []
-    low, high = min(known), max(known)
+    low, high = float(known.min()), float(known.max())
     width = (high - low) / bins or 1.0
-    counts = [0] * bins
-    for v in known:
-        counts[min(int((v - low) / width), bins - 1)] += 1
-    labelled = [(f"{low + i * width:.0f}-{low + (i + 1) * width:.0f}", n) for i, n in enumerate(counts)]
+    counts = np.bincount(np.minimum(((known - low) / width).astype(np.int64), bins - 1), minlength=bins)
+    labelled = [(f"{low + i * width:.0f}-{low + (i + 1) * width:.0f}", int(n)) for i, n in enumerate(counts)]
     return labelled + ([("no QUAL", missing)] if missing else [])
 
 
-def _af_bins(values: list[float | None]) -> list[tuple[str, int]]:
-    counts = [0] * (len(AF_EDGES) - 1)
-    missing = 0
-    for v in values:
-        if v is None or not math.isfinite(v):
-            missing += 1
-            continue
-        for i in range(len(counts)):
-            if v <= AF_EDGES[i + 1] or i == len(counts) - 1:
-                counts[i] += 1
-                break
-    labelled = [(f"<={AF_EDGES[i + 1]:g}", n) for i, n in enumerate(counts)]
+def _af_bins(values: pa.ChunkedArray) -> list[tuple[str, int]]:
+    """One bin per upper edge of AF_EDGES, a value in the first whose edge it does not pass (above
+    1, in the last), then the missing and non-finite."""
+    v = _floats(values)
+    known = v[np.isfinite(v)]
+    missing = len(v) - len(known)
+    upper = np.array(AF_EDGES[1:])
+    counts = np.bincount(np.minimum(np.searchsorted(upper, known, side="left"), len(upper) - 1), minlength=len(upper))
+    labelled = [(f"<={AF_EDGES[i + 1]:g}", int(n)) for i, n in enumerate(counts)]
     return labelled + ([("no AF", missing)] if missing else [])
+
+
+def _floats(values: pa.ChunkedArray) -> np.ndarray:
+    """A float column as float64, missing values as NaN."""
+    return pc.fill_null(values.cast(pa.float64()), float("nan")).to_numpy()

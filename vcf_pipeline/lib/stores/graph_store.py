@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vcf_pipeline.lib.stores.graph_copy import ParquetCopy, staged_copies
+from vcf_pipeline.lib.stores.graph_keys import StoredKeys
 from vcf_pipeline.lib.stores.identity_format import refuse_old_graph
 from vcf_pipeline.lib.vcf.calls import CARRIER_ZYGOSITIES
 from vcf_pipeline.lib.vcf.parsed import VARIANT_SCHEMA
@@ -152,19 +153,24 @@ class GraphStore:
         spare: set[str] = frozenset(),
         refreshed: Iterable[pa.RecordBatch] = (),
         build: tuple[str, str] = ("", ""),
+        variant_rows: int = 0,
     ) -> GraphLoadStats:
         """Replace the partition's file node and edges and upsert its variants, genes, conditions and
         samples, all in one transaction: a failure leaves the graph as it was. `calls` is read
         twice; variants in `spare` (curated additions) stay even when no file holds them;
         `refreshed` rows (variants other files hold whose annotation changed) update those nodes;
-        `build` is the file's genome build and its evidence."""
+        `build` is the file's genome build and its evidence; `variant_rows`, the number of
+        `variants` rows when known, lets a file that brings much of the graph read the stored
+        annotation keys in one scan (`graph_keys.StoredKeys`)."""
         stats = GraphLoadStats()
         with self._transaction() as (conn, staging), _committed_view(conn) as committed:
             old_ids = self._variant_ids_of(conn, partition_key)
             self._replace_file_node(conn, partition_key, source_path, sha256, build)
+            stored = StoredKeys(committed, variant_rows)
             for batch in variants:
                 if batch.num_rows:
-                    self._load_variants(conn, staging, partition_key, pa.Table.from_batches([batch]), stats, committed)
+                    self._load_variants(conn, staging, partition_key, pa.Table.from_batches([batch]), stats, stored)
+            del stored  # a scan's keys: not needed past the file's own variants
             samples = set()
             for batch in calls():
                 samples.update(batch.column("sample").to_pylist())
@@ -182,7 +188,7 @@ class GraphStore:
             stats.variants_removed = self._remove_orphans(conn, sorted(set(old_ids) - set(spare)))
             for batch in refreshed:  # variants other files hold: this transaction has not touched them
                 if batch.num_rows:
-                    self._load_variants(conn, staging, None, pa.Table.from_batches([batch]), stats, committed)
+                    self._load_variants(conn, staging, None, pa.Table.from_batches([batch]), stats, StoredKeys(committed))
         return stats
 
     def retract_partition(self, partition_key: str, spare: set[str] = frozenset(), refresh: Callable[[list[str]], pa.Table] | None = None) -> int:
@@ -199,7 +205,7 @@ class GraphStore:
                 left = conn.execute("UNWIND $ids AS id MATCH (v:Variant {variant_id: id}) RETURN v.variant_id", {"ids": old_ids})
                 rows = refresh(left.get_as_arrow().column(0).to_pylist())
                 if rows.num_rows:
-                    self._load_variants(conn, staging, None, rows, GraphLoadStats())
+                    self._load_variants(conn, staging, None, rows, GraphLoadStats(), StoredKeys(conn))
         return removed
 
     def upsert_variants(self, rows: list[dict]) -> None:
@@ -328,19 +334,16 @@ class GraphStore:
 
     @staticmethod
     def _load_variants(
-        conn, staging: ParquetCopy, partition_key: str | None, t: pa.Table, stats: GraphLoadStats, committed: kuzu.Connection | None = None
+        conn, staging: ParquetCopy, partition_key: str | None, t: pa.Table, stats: GraphLoadStats, stored_keys: StoredKeys
     ) -> None:
         """Create new variants, update changed ones with their edges; the file (`partition_key`)
         CONTAINS them all. With no file, only the annotation of existing variants is brought up to date.
-        `committed` (see `_committed_view`) looks up the stored variants when none of `t` was
-        written by this transaction."""
+        `stored_keys` reads the graph as it stands before `t` (`_committed_view` where none of `t`
+        was written by this transaction)."""
         t = t.select([c for c in VARIANT_SCHEMA.names if c in t.column_names])
         t = t.append_column("annotation_key", annotation_keys(t))
-        found = (committed or conn).execute(
-            "UNWIND $ids AS id MATCH (v:Variant {variant_id: id}) RETURN v.variant_id, v.annotation_key", {"ids": t["variant_id"].to_pylist()}
-        ).get_as_arrow()
-        stored = dict(zip(found.column(0).to_pylist(), found.column(1).to_pylist()))
         ids, keys = t["variant_id"].to_pylist(), t["annotation_key"].to_pylist()
+        stored = stored_keys.of(ids)
         is_new = pa.array([i not in stored and partition_key is not None for i in ids])
         is_changed = pa.array([i in stored and stored[i] != k for i, k in zip(ids, keys)])
         stats.variants_new += staging.copy_table("Variant", t.select(VARIANT_NODE_COLUMNS).filter(is_new))

@@ -21,7 +21,14 @@ from vcf_pipeline.lib.embedding.text import (
 )
 from vcf_pipeline.lib.stores.curation_log import Overlay
 from vcf_pipeline.lib.stores.id_sets import found_in
-from vcf_pipeline.lib.stores.variant_tables import FILE_VARIANTS, Vectors, in_list
+from vcf_pipeline.lib.stores.variant_tables import (
+    FILE_VARIANTS,
+    Vectors,
+    compared_with_stored,
+    in_list,
+    sql_string,
+    with_row_keys,
+)
 from vcf_pipeline.lib.stores.warehouse import (
     REFRESHED_ROWS,
     STORED_ROWS,
@@ -140,19 +147,29 @@ def settle(rows: list[dict], merged: dict[str, dict], overlay: Overlay, vectors:
 
 
 def settled_batches(
-    batches: Iterable[pa.RecordBatch], partition_key: str, rank: int, shared_rows: SharedRows, overlay: Overlay, vectors: Vectors
+    batches: Iterable[pa.RecordBatch], partition_key: str, rank: int, shared_rows: SharedRows, overlay: Overlay, vectors: Vectors,
+    stored: pa.Table | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """A partition's variant batches (with description and embedding) as they are to be stored:
     tombstoned rows left out; rows other files also hold merged with those files' annotation (a
     batch at a time, `merge_columns`), and described anew only where a described column changed
-    (their vector left for the upsert to get); curated rows with their curated values."""
+    (their vector left for the upsert to get); curated rows with their curated values. Given
+    `stored` (ids and row digests), rows the merge would leave as stored are not merged (`_as_stored`).
+    Each batch comes with its rows' digests (`with_row_keys`), computed once."""
     edited = pa.array(sorted(k for k in overlay.by_id if overlay.edited_fields(k) is not None), pa.string())
     for batch in overlay.without_tombstoned(batches):
+        if not batch.num_rows:
+            continue
+        dimension = batch.schema.field("embedding").type.list_size
         ids = batch.column("variant_id")
-        shared = shared_rows.held(ids)
         curated = pc.is_in(ids, value_set=edited)
-        if not batch.num_rows or not pc.any(pc.or_(shared, curated)).as_py():
-            yield batch
+        shared = shared_rows.held(ids)
+        keyed = None
+        if stored is not None and pc.any(shared).as_py():
+            keyed = with_row_keys(batch, dimension)
+            shared = pc.and_(shared, pc.invert(pc.and_(_as_stored(keyed, stored, batch.column("an")), pc.invert(curated))))
+        if not pc.any(pc.or_(shared, curated)).as_py():
+            yield _one_batch(keyed if keyed is not None else with_row_keys(batch, dimension))
             continue
         if pc.any(shared).as_py():
             batch = _with_merged(batch, shared, partition_key, rank, shared_rows)
@@ -160,7 +177,22 @@ def settled_batches(
             rows = settle(batch.filter(curated).to_pylist(), {}, overlay, vectors)
             kept = pa.Table.from_batches([batch.filter(pc.invert(curated))], batch.schema)
             batch = pa.concat_tables([kept, pa.Table.from_pylist(rows, batch.schema)]).combine_chunks().to_batches()[0]
-        yield batch
+        yield _one_batch(with_row_keys(batch, dimension))
+
+
+def _one_batch(table: pa.Table) -> pa.RecordBatch:
+    return table.combine_chunks().to_batches()[0]
+
+
+def _as_stored(keyed: pa.Table, stored: pa.Table, called_alleles: pa.Array) -> pa.Array:
+    """Rows (`with_row_keys`) a new file's merge would leave as they are stored: the file's own row
+    is the stored row (the same id and digest) and the file adds no `called_alleles` (its `an`) to
+    the cohort counts. The merge takes each annotation group from the first file that has it and
+    sums the counts, so adding a file that repeats the merged row and adds no genotypes changes
+    nothing. (A file replacing its own earlier rows could: the rows it drops may be where the merged
+    row came from.)"""
+    _, unchanged = compared_with_stored(keyed, stored)
+    return pc.and_(unchanged, pc.fill_null(pc.equal(called_alleles, 0), False))
 
 
 def _with_merged(batch: pa.RecordBatch, shared: pa.Array, partition_key: str, rank: int, shared_rows: SharedRows) -> pa.RecordBatch:
@@ -245,6 +277,9 @@ def store_partition(store, files: PartitionFiles, rank: int, overlay: Overlay, v
     ownership rows with its own annotation, its calls; then merge anew the variants it no longer
     holds that other files do. Writes `files.stored_rows` and `files.refreshed_rows` for the graph."""
     key = files.partition_key
+    stored_keys = store.stored_row_keys()
+    # A file new to the store adds rows; its variants that it repeats as stored need no merge.
+    new_file = not store.count(FILE_VARIANTS, f"partition_key = {sql_string(key)}")
     shared_rows = SharedRows(store, store.ids_held_elsewhere(key), (b.column(0) for b in stream_batches(files.variants, 200_000, columns=["variant_id"])))
     dimension = files.embeddings.schema().field("embedding").type.list_size
     done = PartitionWrite()
@@ -255,8 +290,8 @@ def store_partition(store, files: PartitionFiles, rank: int, overlay: Overlay, v
                 out.write_batch(pa.RecordBatch.from_arrays([batch.column(n) for n in VARIANT_SCHEMA.names], schema=VARIANT_SCHEMA))
                 yield batch
 
-        settled = settled_batches(variant_batches_with_embeddings(files), key, rank, shared_rows, overlay, vectors)
-        done.given, done.inserted, done.updated = store.upsert_variants(kept(settled), dimension, vectors)
+        settled = settled_batches(variant_batches_with_embeddings(files), key, rank, shared_rows, overlay, vectors, stored_keys if new_file else None)
+        done.given, done.inserted, done.updated = store.upsert_variants(kept(settled), dimension, vectors, stored_keys, keyed=True)
     done.calls, done.removed, dropped_shared = store.replace_partition(
         key, rank,
         lambda: overlay.without_tombstoned(stream_batches(files.variants, 50_000, columns=["variant_id", *OWN])),

@@ -31,12 +31,12 @@ from vcf_pipeline.lib.stores.variant_tables import (
     ROW_KEY,
     VARIANTS,
     Vectors,
-    _id_and_key,
+    compared_with_stored,
     in_list,
-    row_keys,
     sql_string,
     variants_schema,
     with_keywords,
+    with_row_keys,
     with_vectors,
 )
 from vcf_pipeline.lib.stores.vector_search import nearest
@@ -144,7 +144,21 @@ class VariantStore:
             found.update(zip(rows.column("text_hash").to_pylist(), vectors))
         return found
 
-    def upsert_variants(self, batches: Iterable[pa.RecordBatch], dimension: int, vectors: Vectors | None = None) -> tuple[int, int, int]:
+    def stored_row_keys(self) -> pa.Table:
+        """The id and row digest of every stored variant (two narrow columns; the digest null in a
+        table from before digests)."""
+        table = self._table(VARIANTS)
+        if table is None:
+            return pa.table({"variant_id": pa.array([], pa.string()), ROW_KEY: pa.array([], pa.string())})
+        if ROW_KEY not in table.schema.names:
+            ids = table.search().select(["variant_id"]).limit(None).to_arrow()
+            return ids.append_column(ROW_KEY, pa.nulls(ids.num_rows, pa.string()))
+        return table.search().select(["variant_id", ROW_KEY]).limit(None).to_arrow()
+
+    def upsert_variants(
+        self, batches: Iterable[pa.RecordBatch], dimension: int, vectors: Vectors | None = None, stored: pa.Table | None = None,
+        keyed: bool = False,
+    ) -> tuple[int, int, int]:
         """Insert new variants and update changed ones, by `variant_id`. Returns (rows given,
         inserted, updated): rows equal to the stored ones are not rewritten.
 
@@ -154,23 +168,20 @@ class VariantStore:
         single-writer pool: nothing else writes between the read and the writes.
 
         A row may come without its vector (a null `embedding`: the embedding step found its text
-        stored already); a row that is written gets it from `vectors(texts)`."""
+        stored already); a row that is written gets it from `vectors(texts)`. `stored`: the
+        `stored_row_keys` the caller read already; `keyed`: the batches come as `with_row_keys`
+        makes them, their digests true to their rows."""
         schema = variants_schema(dimension)
         table = self._ensure_table(VARIANTS, schema)
         if ROW_KEY not in table.schema.names:  # a table from before row digests
             table.add_columns({ROW_KEY: "CAST(NULL AS STRING)"})
-        stored = table.search().select(["variant_id", ROW_KEY]).limit(None).to_arrow()
+        stored = self.stored_row_keys() if stored is None else stored
         given = inserted = updated = 0
-        parsed = [n for n in schema.names if n not in (KEYWORDS, ROW_KEY)]
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            data = pa.Table.from_batches([batch]).select(parsed)
-            data = data.append_column(ROW_KEY, row_keys(data))
-            known = stored.filter(pc.is_in(stored["variant_id"], value_set=data["variant_id"]))
-            is_new = pc.invert(pc.is_in(data["variant_id"], value_set=known["variant_id"]))
-            # Unchanged: the same (id, digest) pair is stored. Rows stored without a digest never match.
-            is_unchanged = pc.is_in(_id_and_key(data), value_set=_id_and_key(known))
+            data = pa.Table.from_batches([batch]) if keyed else with_row_keys(batch, dimension)
+            is_new, is_unchanged = compared_with_stored(data, stored)
             new, changed = (
                 with_keywords(with_vectors(rows, vectors), schema)
                 for rows in (data.filter(is_new), data.filter(pc.and_(pc.invert(is_new), pc.invert(is_unchanged))))

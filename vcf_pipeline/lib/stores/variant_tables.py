@@ -38,6 +38,21 @@ def _id_and_key(data: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise(data["variant_id"], data[ROW_KEY], "\x1f").combine_chunks()
 
 
+def with_row_keys(batch: pa.RecordBatch, dimension: int) -> pa.Table:
+    """`batch` as the `variants` columns it fills (all but the keywords), with its rows' digests."""
+    data = pa.Table.from_batches([batch]).select([n for n in variants_schema(dimension).names if n not in (KEYWORDS, ROW_KEY)])
+    return data.append_column(ROW_KEY, row_keys(data))
+
+
+def compared_with_stored(data: pa.Table, stored: pa.Table) -> tuple[pa.Array, pa.Array]:
+    """For each row of `data` (`with_row_keys`), against `stored` (the stored rows' ids and
+    digests): is its id new, and is it stored as it is (the same id and digest; a row stored without
+    a digest never is)."""
+    known = stored.filter(pc.is_in(stored["variant_id"], value_set=data["variant_id"]))
+    is_new = pc.invert(pc.is_in(data["variant_id"], value_set=known["variant_id"]))
+    return is_new, pc.is_in(_id_and_key(data), value_set=_id_and_key(known))
+
+
 def row_keys(data: pa.Table) -> pa.Array:
     """A digest per row of every column but the id and the vector (the vector follows from
     `text_hash` and `embedding_model`, the keywords from the rest)."""
