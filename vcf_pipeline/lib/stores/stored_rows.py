@@ -176,7 +176,7 @@ def settled_batches(
         if pc.any(curated).as_py():
             rows = settle(batch.filter(curated).to_pylist(), {}, overlay, vectors)
             kept = pa.Table.from_batches([batch.filter(pc.invert(curated))], batch.schema)
-            batch = pa.concat_tables([kept, pa.Table.from_pylist(rows, batch.schema)]).combine_chunks().to_batches()[0]
+            batch = _one_batch(pa.concat_tables([kept, pa.Table.from_pylist(rows, batch.schema)]))
         yield _one_batch(with_row_keys(batch, dimension))
 
 
