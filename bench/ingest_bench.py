@@ -13,13 +13,15 @@ import sys
 import time
 from pathlib import Path
 
-# The command reports its own peak RSS (VmHWM) as it exits. getrusage would not do: Linux carries
-# the RSS a process had before exec into ru_maxrss, i.e. this benchmark's own (it holds models).
+# The command reports its own peak RSS as it exits: the kernel's mark (VmHWM), and the marks it had
+# before each step started it again to measure its own peak (`process_peak_mb`). getrusage would
+# not do: Linux carries the RSS a process had before exec into ru_maxrss, i.e. this benchmark's own
+# (it holds models).
 _REPORT_PEAK = (
     "import atexit, runpy, sys\n"
     "def _peak():\n"
-    "    hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
-    "    print('PEAK_RSS_KB', hwm.split()[1], file=sys.stderr)\n"
+    "    from vcf_pipeline.lib.system.memory import process_peak_mb\n"
+    "    print('PEAK_RSS_MB', process_peak_mb(), file=sys.stderr)\n"
     "atexit.register(_peak)\n"
     "sys.argv[0] = 'vcf-pipeline'\n"
     "runpy.run_module('vcf_pipeline.cli.main', run_name='__main__')\n"
@@ -28,7 +30,7 @@ COMMAND = [sys.executable, "-c", _REPORT_PEAK, "ingest"]
 
 
 def ingest(home: Path, path: Path, env: dict | None = None) -> dict:
-    """Run one ingest command; wall seconds and the peak RSS of its process."""
+    """Run one ingest command; wall seconds, the peak RSS of its process and of each step."""
     started = time.perf_counter()
     proc = subprocess.Popen([*COMMAND, "--home", str(home), str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, **(env or {})})
@@ -37,9 +39,11 @@ def ingest(home: Path, path: Path, env: dict | None = None) -> dict:
     seconds = time.perf_counter() - started
     if status != 0:
         raise RuntimeError(f"ingest of {path} failed:\n{output[-3000:]}")
-    peak = [int(line.split()[1]) for line in output.splitlines() if line.startswith("PEAK_RSS_KB")]
-    lines = [line for line in output.strip().splitlines() if not line.startswith("PEAK_RSS_KB")]
-    return {"seconds": seconds, "peak_rss_mb": peak[-1] / 1024, "output": lines[-2:]}
+    peak = [float(line.split()[1]) for line in output.splitlines() if line.startswith("PEAK_RSS_MB")]
+    lines = [line for line in output.strip().splitlines() if not line.startswith("PEAK_RSS_MB")]
+    steps = [word.removeprefix("peak_mb=") for line in lines for word in line.split() if word.startswith("peak_mb=")]
+    step_peaks = {step: float(mb) for step, mb in (part.split(":") for part in steps[-1].split(","))} if steps else {}
+    return {"seconds": seconds, "peak_rss_mb": peak[-1], "step_peak_rss_mb": step_peaks, "output": lines[-2:]}
 
 
 def fixed_cost(work: Path, header_only: Path, repeats: int = 3) -> dict:

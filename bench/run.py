@@ -198,6 +198,8 @@ def summary(r: dict, large_n: int) -> list[tuple[str, str, str, str]]:
         row(f"peak RSS, {large} fresh ingest (MB)", il["fresh"]["peak_rss_mb"], "< 1536, <= 1.25x 100k",
             il["fresh"]["peak_rss_mb"] < 1536 and il["fresh"]["peak_rss_mb"] <= 1.25 * r["ingest_100k"]["fresh"]["peak_rss_mb"]),
         row("peak RSS, 100k fresh ingest (MB)", r["ingest_100k"]["fresh"]["peak_rss_mb"], "(reference)", True),
+        *(row(f"peak RSS by step, {n} fresh ingest (MB)", " / ".join(f"{step} {mb:.0f}" for step, mb in f["step_peak_rss_mb"].items()), "(where)", True)
+          for n, f in ((large, il["fresh"]), ("100k", r["ingest_100k"]["fresh"])) if f.get("step_peak_rss_mb")),
         row(f"search p50 / p95 at {r['search']['rows']:,} rows (ms)", f"{search['p50_ms']:.1f} / {search['p95_ms']:.1f}", "p50 <= 15", search["p50_ms"] <= 15),
         row("search recall@10 (index vs exact)", search["recall_at_10"], ">= 0.95", search["recall_at_10"] >= 0.95, "{:.3f}"),
         row("exact search p50 (ms)", r["search"]["exact"]["p50_ms"], "(reference)", True, "{:.1f}"),

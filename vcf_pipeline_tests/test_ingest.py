@@ -8,6 +8,7 @@ from vcf_pipeline.lib.embedding.embedder import Embedder
 from vcf_pipeline.lib.stores.graph_store import GraphStore
 from vcf_pipeline.lib.stores.variant_store import VariantStore
 from vcf_pipeline.lib.stores.variant_tables import CALLS, VARIANTS
+from vcf_pipeline.lib.system.memory import process_peak_mb
 from vcf_pipeline.lib.vcf.identity import make_variant_id
 from vcf_pipeline_tests.conftest import (
     MALFORMED,
@@ -92,6 +93,8 @@ def test_reingesting_a_file_changes_no_count_and_embeds_nothing(samples_home, tm
     before = (lance.count(VARIANTS), lance.count(CALLS), graph.count("(v:Variant)"), graph.count("()-[r]->()"))
     [again] = ingest_paths(home, [SAMPLES / "family_trio.vcf"])
     assert again.ok and again.metadata["embedded_new"] == 0 and again.metadata["reused_cached"] > 0
+    assert set(again.peak_mb) == {"parse", "embed", "write", "graph"} and "peak_mb=parse:" in again.line()
+    assert all(0 < mb <= process_peak_mb() for mb in again.peak_mb.values())  # MB, each step's own
     assert (lance.count(VARIANTS), lance.count(CALLS), graph.count("(v:Variant)"), graph.count("()-[r]->()")) == before
 
 

@@ -47,3 +47,26 @@ def test_a_pipeline_process_keeps_its_heap_in_few_arenas():
 
 def test_an_arena_limit_in_the_environment_wins():
     assert HEAP_ARENAS < _arenas("pipeline", MALLOC_ARENA_MAX="4") <= 4
+
+
+# A block's peak is measured from its own start: 300 MB held and freed before it do not count, the
+# 200 MB it holds do, and the process's peak still shows the 300 MB. Sizes are known, not read back.
+_PEAKS = """
+from vcf_pipeline.lib.system.memory import peak_resident, process_peak_mb
+before = b"x" * (300 << 20)
+del before
+with peak_resident() as idle:
+    pass
+with peak_resident() as busy:
+    held = b"x" * (200 << 20)
+del held
+print(idle.mb, busy.mb, process_peak_mb())
+"""
+
+
+def test_a_block_s_peak_counts_from_its_own_start_and_the_process_peak_is_kept():
+    result = subprocess.run([sys.executable, "-c", _PEAKS], capture_output=True, text=True, check=True)
+    idle, busy, process = map(float, result.stdout.split())
+    assert busy - idle >= 190  # the 200 MB the block held
+    assert idle + 250 <= process  # the 300 MB before it count for the process, not the block
+    assert process >= busy

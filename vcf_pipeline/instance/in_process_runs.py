@@ -27,6 +27,7 @@ class FileSummary:
     error: str = ""
     run_id: str = ""
     metadata: dict = field(default_factory=dict)  # of parsed_variants and variant_embeddings
+    peak_mb: dict = field(default_factory=dict)  # step -> the most it held resident (MB)
 
     def line(self) -> str:
         f = self.metadata
@@ -36,6 +37,7 @@ class FileSummary:
             f"ok      {self.partition_key}: records={f.get('records', 0)} variants={f.get('variants', 0)} "
             f"samples={f.get('samples', 0)} calls={f.get('calls', 0)} ref_blocks_skipped={f.get('reference_blocks_skipped', 0)} "
             f"embedded_new={f.get('embedded_new', 0)} embeddings_cached={f.get('reused_cached', 0)}"
+            + (" peak_mb=" + ",".join(f"{step}:{mb:.0f}" for step, mb in self.peak_mb.items()) if self.peak_mb else "")
         )
 
 
@@ -44,6 +46,15 @@ def _metadata(result, asset: str) -> dict:
     for materialization in result.asset_materializations_for_node(asset):
         metadata.update({k: v.value for k, v in materialization.metadata.items()})
     return metadata
+
+
+_STEPS = {"parse": "parsed_variants", "embed": "variant_embeddings", "write": "lancedb_variants", "graph": "kuzu_graph"}
+
+
+def _step_peaks(result) -> dict[str, float]:
+    """The most each step of the run held resident, as it recorded (`peak_rss_mb`)."""
+    peaks = {step: _metadata(result, asset).get("peak_rss_mb") for step, asset in _STEPS.items()}
+    return {step: mb for step, mb in peaks.items() if mb is not None}
 
 
 def _failure(result) -> str:
@@ -92,7 +103,8 @@ def ingest_paths(
             )
             metadata = {**_metadata(result, "parsed_variants"), **_metadata(result, "variant_embeddings")}
             metadata["variants"] = metadata.get("dagster/row_count", 0)
-            summaries.append(FileSummary(key, path, result.success, "" if result.success else _failure(result), result.run_id, metadata))
+            summaries.append(FileSummary(key, path, result.success, "" if result.success else _failure(result), result.run_id, metadata,
+                                         _step_peaks(result)))
     return summaries
 
 

@@ -3,7 +3,7 @@ one file, or a group of small files the folder sensor (or a backfill) put into o
 own partition's materialisation and metadata."""
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,7 +43,7 @@ from vcf_pipeline.lib.stores.warehouse import (
     stream_batches,
 )
 from vcf_pipeline.lib.stores.write_journal import sweep_after_killed_writes
-from vcf_pipeline.lib.system.memory import release_free_memory
+from vcf_pipeline.lib.system.memory import Peak, peak_resident, release_free_memory
 from vcf_pipeline.lib.vcf.annotation_merge import transcript_rank
 from vcf_pipeline.lib.vcf.calls import SampleOptions
 from vcf_pipeline.lib.vcf.faults import VcfFormatError
@@ -55,12 +55,14 @@ PER_FILE = dict(partitions_def=vcf_files, group_name="ingest",
 
 
 @contextmanager
-def _step_memory():
+def _step_memory() -> Iterator[Peak]:
     """The steps of a run share one process: each hands back what it freed, and what the checks and
-    summaries after the last one freed, before its own work piles on it."""
+    summaries after the last one freed, before its own work piles on it; the `Peak` given holds the
+    most the step held resident (its `peak_rss_mb`)."""
     release_free_memory()
     try:
-        yield
+        with peak_resident() as peak:
+            yield peak
     finally:
         release_free_memory()
 
@@ -123,7 +125,7 @@ def _parse(home, sources, key: str) -> tuple[dict, CheckOutcome]:
     path = sources.path_for(key)
     files = home.partition_files(key)
     try:
-        with _step_memory(), sources.fetched(key) as (local, origin):
+        with _step_memory() as peak, sources.fetched(key) as (local, origin):
             result = parse_into(
                 local, files, home["parse.batch_records"], sources.bad_records_for(key),
                 home.identity_options(key, sources), source_hint=f"source {decode_key(key)[0]!r}",
@@ -157,6 +159,7 @@ def _parse(home, sources, key: str) -> tuple[dict, CheckOutcome]:
             **({"annotation_source": stats.annotation_source} if stats.annotation_source else {}),
             "reading": stats.reading,
             "parse_seconds": round(result.seconds, 3),
+            "peak_rss_mb": peak.mb,
             "records_per_second": round(stats.records / result.seconds, 1) if result.seconds else 0.0,
             **({"preview": preview(head, ["variant_id", "variant_type", "gene_symbol", "consequence", "clinical_significance"])} if head else {}),
         },
@@ -175,7 +178,7 @@ def variant_embeddings(context: dg.AssetExecutionContext, settings: PipelineSett
 
 def _embed(files, embedder, store) -> tuple[dict, CheckOutcome]:
     started = time.perf_counter()
-    with _step_memory():
+    with _step_memory() as peak:
         with files.output(EMBEDDINGS) as out:
             stats = embed_variant_file(files.variants, out, embedder, store.text_hashes(embedder.model_id))
     seconds = time.perf_counter() - started
@@ -193,6 +196,7 @@ def _embed(files, embedder, store) -> tuple[dict, CheckOutcome]:
             "encode_seconds": round(stats.seconds_encoding, 3),
             "texts_per_second": round(stats.embedded / stats.seconds_encoding, 1) if stats.seconds_encoding else 0.0,
             "step_seconds": round(seconds, 3),
+            "peak_rss_mb": peak.mb,
             **({"preview": preview(head, ["variant_id", "description"], width=120)} if head else {}),
         },
         consistency.embeddings_sane(files, embedder.dimension),
@@ -231,7 +235,7 @@ def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettin
         rank = transcript_rank(files.source_info()["stats"]["annotation_kinds"])
         started = time.perf_counter()
         journal.begin(key, context.run_id)  # ended by kuzu_graph: the file is then in both stores
-        with _step_memory():
+        with _step_memory() as peak:
             written = store_partition(store, files, rank, overlay, vectors)
         metadata = {
             "dagster/row_count": written.given,
@@ -245,6 +249,7 @@ def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettin
             "variants_swept_after_killed_writes": swept,
             "uri": store.uri,
             "write_seconds": round(time.perf_counter() - started, 3),
+            "peak_rss_mb": peak.mb,
         }
         if key == (context.partition_key if context.has_partition_key else context.partition_keys[-1]):
             metadata.update(_upkeep(context, store))  # once a run, after its last file
@@ -256,12 +261,12 @@ def lancedb_variants(context: dg.AssetExecutionContext, settings: PipelineSettin
 
 def _upkeep(context, store) -> dict:
     """Vector index and compaction, while the step holds the lancedb pool; never fails the write."""
-    with _step_memory():
+    with _step_memory() as peak:
         upkeep = store.maintain()
     if upkeep.error:
         context.log.warning(f"table upkeep failed (the variants are stored; the next write retries it): {upkeep.error}")
     return {"table_upkeep": "; ".join(upkeep.actions) or "none needed", "table_upkeep_error": upkeep.error or "none",
-            "upkeep_seconds": round(upkeep.seconds, 3)}
+            "upkeep_seconds": round(upkeep.seconds, 3), "upkeep_peak_rss_mb": peak.mb}
 
 
 @dg.asset(**PER_FILE, deps=[lancedb_variants], kinds={"kuzu"}, pool="kuzu", check_specs=[KUZU_COUNTS])
@@ -278,7 +283,7 @@ def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) ->
         files = home.partition_files(key)
         source = files.source_info()
         started = time.perf_counter()
-        with _step_memory():
+        with _step_memory() as peak:
             stats = graph.load_partition(
                 key, source.get("uri") or source["path"], source["sha256"],
                 as_stored_now(stream_batches(files.stored_rows, 50_000), store, overlay),
@@ -300,6 +305,7 @@ def kuzu_graph(context: dg.AssetExecutionContext, settings: PipelineSettings) ->
             "carries_edges": stats.carries,
             "database": dg.MetadataValue.path(str(graph.path)),
             "load_seconds": round(time.perf_counter() - started, 3),
+            "peak_rss_mb": peak.mb,
         }
         return metadata, consistency.graph_holds_partition(files, graph, overlay.tombstones)
 

@@ -1,4 +1,4 @@
-"""Hand memory that a step freed back to the operating system.
+"""Hand memory that a step freed back to the operating system, and measure the most each step held.
 
 Steps of one run share a process (the in-process executor). Kuzu, LanceDB and Arrow free their
 buffers into allocator arenas that the process keeps: after a 1M-variant graph load 1 GB stayed
@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 # glibc's mallopt parameters (malloc.h)
 _M_MMAP_THRESHOLD = -3
@@ -17,6 +20,10 @@ _M_ARENA_MAX = -8
 HEAP_ARENAS = 2
 MMAP_THRESHOLD_BYTES = 4 << 20
 _TUNED_BY_ENVIRONMENT = ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "GLIBC_TUNABLES")
+_STATUS = "/proc/self/status"
+_CLEAR_REFS = "/proc/self/clear_refs"
+_RESET_HIGH_WATER = "5"  # proc(5), /proc/pid/clear_refs: the peak resident size starts again from the current one
+_highest_before_resets_kb = 0  # the process's peak before `peak_resident` last started it again
 
 
 def _libc_function(name: str):
@@ -45,3 +52,46 @@ def release_free_memory() -> None:
     trim = _libc_function("malloc_trim")  # glibc only; elsewhere nothing to do
     if trim is not None:
         trim(0)
+
+
+@dataclass
+class Peak:
+    mb: float | None = None  # None: this system reports no peak (not Linux)
+
+
+def _high_water_kb() -> int | None:
+    try:
+        with open(_STATUS) as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), None)
+    except OSError:
+        return None
+
+
+@contextmanager
+def peak_resident() -> Iterator[Peak]:
+    """The most memory this process held resident while the block ran (MB, in the `Peak` given),
+    from the kernel's high-water mark started again at the block's start: a step's own peak, not
+    the peak of the steps before it in the process. Where the mark cannot be started again, the
+    process's peak so far. `process_peak_mb` still tells the process's own."""
+    global _highest_before_resets_kb
+    peak = Peak()
+    before = _high_water_kb()
+    if before is not None:
+        try:
+            with open(_CLEAR_REFS, "w") as clear_refs:
+                clear_refs.write(_RESET_HIGH_WATER)
+            _highest_before_resets_kb = max(_highest_before_resets_kb, before)
+        except OSError:
+            pass
+    try:
+        yield peak
+    finally:
+        after = _high_water_kb()
+        peak.mb = None if after is None else round(after / 1024, 1)
+
+
+def process_peak_mb() -> float | None:
+    """The most memory this process has held resident since it started, across `peak_resident`'s
+    restarts of the kernel's mark."""
+    now = _high_water_kb()
+    return None if now is None else max(now, _highest_before_resets_kb) / 1024
