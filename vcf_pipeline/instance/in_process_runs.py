@@ -48,12 +48,16 @@ def _metadata(result, asset: str) -> dict:
     return metadata
 
 
-_STEPS = {"parse": "parsed_variants", "embed": "variant_embeddings", "write": "lancedb_variants", "graph": "kuzu_graph"}
+# step -> the asset and metadata key of the most it held resident; `upkeep` (index, compaction) runs
+# in the LanceDB step, after its last file's write
+_PEAKS = {"parse": ("parsed_variants", "peak_rss_mb"), "embed": ("variant_embeddings", "peak_rss_mb"),
+          "write": ("lancedb_variants", "peak_rss_mb"), "upkeep": ("lancedb_variants", "upkeep_peak_rss_mb"),
+          "graph": ("kuzu_graph", "peak_rss_mb")}
 
 
 def _step_peaks(result) -> dict[str, float]:
-    """The most each step of the run held resident, as it recorded (`peak_rss_mb`)."""
-    peaks = {step: _metadata(result, asset).get("peak_rss_mb") for step, asset in _STEPS.items()}
+    """The most each step of the run held resident, as it recorded."""
+    peaks = {step: _metadata(result, asset).get(key) for step, (asset, key) in _PEAKS.items()}
     return {step: mb for step, mb in peaks.items() if mb is not None}
 
 
