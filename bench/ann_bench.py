@@ -20,6 +20,7 @@ from vcf_pipeline.lib.stores.table_upkeep import (
     partitions_for,
 )
 from vcf_pipeline.lib.stores.variant_tables import VARIANTS
+from vcf_pipeline.lib.system.memory import process_peak_mb
 
 # name -> (index config, its keyword arguments given rows; the query settings tried)
 DESIGNS = {
@@ -56,9 +57,8 @@ def build(home: Path, design: str, sample_rate: int = 256) -> dict:
     for name in old:
         if name != f"bench_{design}":
             table.drop_index(name)
-    hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
     return {"rows": rows, "config": {"kind": kind, "sample_rate": sample_rate, **arguments(rows)},  # the design's own rate wins
-            "build_seconds": seconds, "build_peak_rss_mb": int(hwm.split()[1]) / 1024}
+            "build_seconds": seconds, "build_peak_rss_mb": process_peak_mb()}
 
 
 def _built_in_child(home: Path, design: str, sample_rate: int) -> dict:
