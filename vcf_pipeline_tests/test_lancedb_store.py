@@ -168,6 +168,43 @@ def test_upkeep_builds_updates_and_retrains_the_vector_index(tmp_path):
     assert [i.name for i in store.db.open_table(VARIANTS).list_indices() if i.columns == ["embedding"]] == ["embedding_ivfrq_3000"]
 
 
+def test_rows_past_the_limit_are_folded_into_the_vector_index_alone(tmp_path):
+    """More than `max_unindexed_vectors` new rows, fewer than the fraction that has every index folded:
+    they go into the vector index only (searches stop scanning them), and the other indexes wait."""
+    from vcf_pipeline.lib.embedding.embedder import Embedder
+    from vcf_pipeline.lib.stores.table_upkeep import IndexPolicy
+    from vcf_pipeline.lib.vcf.synthetic import variant_universe
+
+    embedder = Embedder()
+    universe = variant_universe(740, seed=6)
+    store = VariantStore(tmp_path / "db", IndexPolicy(min_rows=600, min_distinct_vectors=100, max_unindexed_fraction=0.1, max_unindexed_vectors=20))
+    batch, dim = embedded_variants(universe[:700], embedder)
+    store.upsert_variants([batch], dim)
+    assert "built IVF_RQ index" in store.maintain().actions[0]
+    table = store.db.open_table(VARIANTS)
+    index = "embedding_ivfrq_700"
+
+    def indexed_nearest(row: int) -> str:  # the index alone answers (`fast_search`): rows outside it are not seen
+        query = table.search(np.asarray(new.column("embedding")[row].as_py(), np.float32), vector_column_name="embedding")
+        return query.distance_type("cosine").nprobes(32).refine_factor(20).fast_search().limit(1).to_arrow()["variant_id"][0].as_py()
+
+    new, _ = embedded_variants(universe[700:715], embedder)
+    store.upsert_variants([new], dim)
+    assert store.maintain().actions == []  # 15 rows outside: searched exactly, cheaply
+    new, _ = embedded_variants(universe[700:740], embedder)
+    store.upsert_variants([new], dim)
+    table.checkout_latest()
+    assert table.index_stats(index).num_unindexed_rows == 40
+    new_ids = new.column("variant_id").to_pylist()
+    assert indexed_nearest(39) != new_ids[39]
+    assert store.maintain().actions == [f"folded 40 new rows into {index}"]
+    table.checkout_latest()
+    stats = {i.name: table.index_stats(i.name) for i in table.list_indices()}
+    assert (stats[index].num_unindexed_rows, stats[index].num_indices) == (0, 1)  # merged into the index, not a delta beside it
+    assert stats["keywords_idx"].num_unindexed_rows == 40 and stats["variant_id_idx"].num_unindexed_rows == 40
+    assert [indexed_nearest(row) for row in (0, 20, 39)] == [new_ids[0], new_ids[20], new_ids[39]]
+
+
 def test_an_index_of_the_earlier_kind_is_replaced_at_the_next_upkeep(tmp_path):
     """Stores made before IVF_RQ hold an IVF_PQ index named `embedding_ivfpq_<rows>`: upkeep retrains
     it as IVF_RQ (searches use the old one until the new one is built), and leaves a person's own alone."""
