@@ -9,7 +9,8 @@ kept current: rows it has not seen are folded into it alone once more than `max_
 are outside it (searches scan those rows exactly), `optimize()` folds them with the other indexes
 and compacts small fragments once they pile up, and the index is retrained when the table has grown
 `retrain_growth` times since training (its centroids no longer fit the data), or when it is of an
-earlier kind (IVF_PQ, `embedding_ivfpq_*`). Old versions are pruned after `keep_versions`: backups hold their own copies.
+earlier kind (IVF_PQ, `embedding_ivfpq_*`). Old versions are pruned after `keep_versions`: backups
+hold their own copies.
 Searches probe `nprobes` partitions and re-rank `refine_factor` x limit candidates on the exact
 vectors. IVF_RQ replaced IVF_PQ (48 sub-vectors) on 2026-12-03 (bench/ann_bench.py, default model's
 vectors, this policy): at 100k rows built in 3 s against 69 s (PQ's codebook training is a fixed
