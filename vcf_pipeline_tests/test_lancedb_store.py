@@ -138,7 +138,7 @@ def test_upkeep_builds_updates_and_retrains_the_vector_index(tmp_path):
 
     embedder = Embedder()
     universe = variant_universe(3000, seed=3)
-    store = VariantStore(tmp_path / "db", IndexPolicy(min_rows=600, max_unindexed_fraction=0.05, min_distinct_vectors=100))
+    store = VariantStore(tmp_path / "db", IndexPolicy(min_rows=600, max_unindexed_rows=50, min_distinct_vectors=100))
     batch, dim = embedded_variants(universe[:500], embedder)
     store.upsert_variants([batch], dim)
     actions = store.maintain().actions  # below min_rows: exact search only; the search indexes from the start
@@ -153,7 +153,7 @@ def test_upkeep_builds_updates_and_retrains_the_vector_index(tmp_path):
 
     batch, _ = embedded_variants(universe[700:800], embedder)
     store.upsert_variants([batch], dim)
-    assert store.maintain().actions == ["indexed 100 new rows, compacted"]  # the search indexes were folded with it
+    assert store.maintain().actions == [f"folded 100 new rows into {index}", "folded 100 new rows into the search indexes (a delta each)"]
     assert table.index_stats(index).num_unindexed_rows == 0
 
     queries = embedder.encode(["BRCA1 frameshift_variant pathogenic", "CFTR synonymous benign", "TP53 stop_gained"])
@@ -168,16 +168,17 @@ def test_upkeep_builds_updates_and_retrains_the_vector_index(tmp_path):
     assert [i.name for i in store.db.open_table(VARIANTS).list_indices() if i.columns == ["embedding"]] == ["embedding_ivfrq_3000"]
 
 
-def test_rows_past_the_limit_are_folded_into_the_vector_index_alone(tmp_path):
-    """More than `max_unindexed_vectors` new rows, fewer than the fraction that has every index folded:
-    they go into the vector index only (searches stop scanning them), and the other indexes wait."""
+def test_rows_past_the_limit_are_folded_in_the_vector_index_merged_the_search_indexes_as_deltas(tmp_path):
+    """Past `max_unindexed_rows` new rows, upkeep folds them into the vector index (merged: searches
+    stop scanning them) and into each search index as a delta beside it, merging the deltas once an
+    index would have `max_search_index_segments`."""
     from vcf_pipeline.lib.embedding.embedder import Embedder
     from vcf_pipeline.lib.stores.table_upkeep import IndexPolicy
     from vcf_pipeline.lib.vcf.synthetic import variant_universe
 
     embedder = Embedder()
-    universe = variant_universe(740, seed=6)
-    store = VariantStore(tmp_path / "db", IndexPolicy(min_rows=600, min_distinct_vectors=100, max_unindexed_fraction=0.1, max_unindexed_vectors=20))
+    universe = variant_universe(765, seed=6)
+    store = VariantStore(tmp_path / "db", IndexPolicy(min_rows=600, min_distinct_vectors=100, max_unindexed_rows=20, max_search_index_segments=3))
     batch, dim = embedded_variants(universe[:700], embedder)
     store.upsert_variants([batch], dim)
     assert "built IVF_RQ index" in store.maintain().actions[0]
@@ -188,21 +189,31 @@ def test_rows_past_the_limit_are_folded_into_the_vector_index_alone(tmp_path):
         query = table.search(np.asarray(new.column("embedding")[row].as_py(), np.float32), vector_column_name="embedding")
         return query.distance_type("cosine").nprobes(32).refine_factor(20).fast_search().limit(1).to_arrow()["variant_id"][0].as_py()
 
+    def segments_and_unindexed() -> dict[str, tuple[int, int]]:
+        table.checkout_latest()
+        return {i.name: (table.index_stats(i.name).num_indices, table.index_stats(i.name).num_unindexed_rows) for i in table.list_indices()}
+
     new, _ = embedded_variants(universe[700:715], embedder)
     store.upsert_variants([new], dim)
-    assert store.maintain().actions == []  # 15 rows outside: searched exactly, cheaply
+    assert store.maintain().actions == []  # 15 rows outside: searched without the indexes, cheaply
     new, _ = embedded_variants(universe[700:740], embedder)
     store.upsert_variants([new], dim)
-    table.checkout_latest()
-    assert table.index_stats(index).num_unindexed_rows == 40
+    assert segments_and_unindexed()[index] == (1, 40)
     new_ids = new.column("variant_id").to_pylist()
     assert indexed_nearest(39) != new_ids[39]
-    assert store.maintain().actions == [f"folded 40 new rows into {index}"]
-    table.checkout_latest()
-    stats = {i.name: table.index_stats(i.name) for i in table.list_indices()}
-    assert (stats[index].num_unindexed_rows, stats[index].num_indices) == (0, 1)  # merged into the index, not a delta beside it
-    assert stats["keywords_idx"].num_unindexed_rows == 40 and stats["variant_id_idx"].num_unindexed_rows == 40
+    assert store.maintain().actions == [f"folded 40 new rows into {index}", "folded 40 new rows into the search indexes (a delta each)"]
+    folded = segments_and_unindexed()
+    assert folded[index] == (1, 0)  # merged into the index, not a delta beside it
+    assert folded["keywords_idx"] == folded["variant_id_idx"] == folded["gene_symbol_idx"] == (2, 0)
     assert [indexed_nearest(row) for row in (0, 20, 39)] == [new_ids[0], new_ids[20], new_ids[39]]
+    assert store.search(new.column("embedding")[20].as_py(), limit=1).column("variant_id")[0].as_py() == new_ids[20]
+
+    new, _ = embedded_variants(universe[740:765], embedder)
+    store.upsert_variants([new], dim)
+    assert store.maintain().actions == [f"folded 25 new rows into {index}", "folded 25 new rows into the search indexes, merged"]
+    merged = segments_and_unindexed()
+    assert merged["keywords_idx"] == merged["variant_id_idx"] == merged[index] == (1, 0)
+    assert store.read(VARIANTS, ["variant_id"], where=f"variant_id = '{new_ids[5]}'").num_rows == 1
 
 
 def test_an_index_of_the_earlier_kind_is_replaced_at_the_next_upkeep(tmp_path):

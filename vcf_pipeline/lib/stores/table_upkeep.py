@@ -5,9 +5,9 @@ the table holds few distinct texts (raw caller output without annotations reads 
 such variant): k-means cannot form more clusters than there are distinct vectors, and an index over
 a few dozen points gains nothing over exact search. Otherwise an IVF_RQ index (RaBitQ: about
 sqrt(rows) partitions, at most one per `vectors_per_partition` distinct vectors) is trained once and
-kept current: rows it has not seen are folded into it alone once more than `max_unindexed_vectors`
-are outside it (searches scan those rows exactly), `optimize()` folds them with the other indexes
-and compacts small fragments once they pile up, and the index is retrained when the table has grown
+kept current: rows it has not seen are folded into it (merged, not a delta beside it) once more than
+`max_unindexed_rows` are outside it (searches scan those rows exactly), the search indexes likewise
+(as deltas, `search_indexes.py`), small fragments are compacted once they pile up, and the index is retrained when the table has grown
 `retrain_growth` times since training (its centroids no longer fit the data), or when it is of an
 earlier kind (IVF_PQ, `embedding_ivfpq_*`). Old versions are pruned after `keep_versions`: backups
 hold their own copies.
@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from vcf_pipeline.lib.stores.index_folds import fold_new_rows
 from vcf_pipeline.lib.stores.search_indexes import keep_search_indexes
 
 VECTOR_COLUMN = "embedding"
@@ -37,9 +38,10 @@ class IndexPolicy:
     min_rows: int = 20_000  # exact search of 100k rows measured 53 ms p50 on 2 cores, an IVF index 6-9 ms
     retrain_growth: float = 4.0
     max_unindexed_fraction: float = 0.05
-    # Rows outside the vector index are searched exactly: at 1M rows 20,000 of them made a search's p50
-    # 40 ms, 12 ms once folded in 2.2 s (bench/README.md); about 1.5 ms per 1,000 rows.
-    max_unindexed_vectors: int = 2_000
+    # Rows outside an index are searched without it: at 1M rows 20,000 of them made a vector search's
+    # p50 40 ms, 12 ms once folded in 2.2 s, and a keyword search's 35.5 ms, 4.1 ms (bench/README.md).
+    max_unindexed_rows: int = 2_000
+    max_search_index_segments: int = 10  # an index and its deltas: keyword queries measured 4-11 ms at 10
     max_small_fragments: int = 32
     keep_versions: timedelta = timedelta(hours=1)
     min_distinct_vectors: int = 4096  # k-means wants many more distinct points than partitions
@@ -119,24 +121,12 @@ def maintain_variants(table, policy: IndexPolicy = IndexPolicy()) -> Upkeep:
         upkeep.actions.append(_train(table, upkeep.rows, retrain=bool(indexes), policy=policy))
     elif indexes:
         unindexed = table.index_stats(indexes[0].name).num_unindexed_rows
-        if unindexed > policy.max_unindexed_fraction * upkeep.rows:
-            table.optimize(cleanup_older_than=policy.keep_versions)
-            upkeep.actions.append(f"indexed {unindexed} new rows, compacted")
-        elif unindexed > policy.max_unindexed_vectors:
-            fold_into_vector_index(table, indexes[0].name)
+        if unindexed > policy.max_unindexed_rows:
+            fold_new_rows(table, [indexes[0].name], 1, policy.keep_versions)  # merged: a delta beside it doubles the re-ranking
             upkeep.actions.append(f"folded {unindexed} new rows into {indexes[0].name}")
-    upkeep.actions += keep_search_indexes(table, policy.max_unindexed_fraction, policy.keep_versions)
+    upkeep.actions += keep_search_indexes(table, policy.max_unindexed_rows, policy.max_search_index_segments, policy.keep_versions)
     upkeep.seconds = time.perf_counter() - started
     return upkeep
-
-
-def fold_into_vector_index(table, index_name: str) -> None:
-    """Fold the rows the vector index has not seen into it, and into no other index. lancedb's
-    `optimize()` folds every index at once, and the full-text index is rewritten whole: at 1M rows
-    33.5 s and 1.8 GB resident against 2.0 s and 0.4 GB for the vector index alone, through the
-    table's own Lance dataset (pylance, at the Lance version lancedb is built on)."""
-    table.to_lance().optimize.optimize_indices(index_names=[index_name], num_indices_to_merge=1)
-    table.checkout_latest()
 
 
 def _train(table, rows: int, retrain: bool, policy: IndexPolicy) -> str:
