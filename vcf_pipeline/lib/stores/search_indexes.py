@@ -1,7 +1,7 @@
 """The indexes that make exact questions fast on `variants`: the full-text index over `keywords`
 (identifiers and annotation words, see `lib/search/keywords.py`) and scalar indexes on the columns
-a region or a gene list selects by. Created once the table has rows, and kept current: past a limit of
-rows they have not seen (queries still see those rows, searched without the index), the rows are
+a region or a gene list selects by. Created once the table has rows, and kept current: past a limit
+of rows they have not seen (queries still see those rows, searched without the index), the rows are
 folded in as a delta beside each index, and the deltas merged once they pile up. At 1M rows, with
 20,000 outside: a keyword query 35.5 ms; after a 0.6 s delta fold of all seven indexes 4.1 ms, and
 4-11 ms with up to ten segments; lancedb's `optimize()`, which merges every index, took 33.5 s and
@@ -25,8 +25,8 @@ def _indexed_columns(table) -> dict[str, str]:
 
 def keep_search_indexes(table, max_unindexed_rows: int, max_segments: int, keep_versions: timedelta) -> list[str]:
     """Create the missing search indexes; fold new rows into them (and into the table's other
-    scalar indexes) once more than `max_unindexed_rows` are outside them, merging an index's deltas once it has `max_segments`. Returns what was done,
-    for the run's metadata."""
+    scalar indexes) once more than `max_unindexed_rows` are outside them, merging an index's deltas
+    once it would have `max_segments`. Returns what was done, for the run's metadata."""
     from lancedb.index import FTS
 
     actions = []

@@ -7,10 +7,10 @@ a few dozen points gains nothing over exact search. Otherwise an IVF_RQ index (R
 sqrt(rows) partitions, at most one per `vectors_per_partition` distinct vectors) is trained once and
 kept current: rows it has not seen are folded into it (merged, not a delta beside it) once more than
 `max_unindexed_rows` are outside it (searches scan those rows exactly), the search indexes likewise
-(as deltas, `search_indexes.py`), small fragments are compacted once they pile up, and the index is retrained when the table has grown
-`retrain_growth` times since training (its centroids no longer fit the data), or when it is of an
-earlier kind (IVF_PQ, `embedding_ivfpq_*`). Old versions are pruned after `keep_versions`: backups
-hold their own copies.
+(as deltas, `search_indexes.py`), small fragments are compacted once they pile up, and the index is
+retrained when the table has grown `retrain_growth` times since training (its centroids no longer
+fit the data), or when it is of an earlier kind (IVF_PQ, `embedding_ivfpq_*`). Old versions are
+pruned after `keep_versions`: backups hold their own copies.
 Searches probe `nprobes` partitions and re-rank `refine_factor` x limit candidates on the exact
 vectors. IVF_RQ replaced IVF_PQ (48 sub-vectors) on 2026-12-03 (bench/ann_bench.py, default model's
 vectors, this policy): at 100k rows built in 3 s against 69 s (PQ's codebook training is a fixed
@@ -37,7 +37,7 @@ EARLIER_PREFIXES = ("embedding_ivfpq_",)  # indexes upkeep built before: replace
 class IndexPolicy:
     min_rows: int = 20_000  # exact search of 100k rows measured 53 ms p50 on 2 cores, an IVF index 6-9 ms
     retrain_growth: float = 4.0
-    max_unindexed_fraction: float = 0.05
+    max_unindexed_fraction: float = 0.05  # `file_variants` and `calls` (`fold_into_indexes`)
     # Rows outside an index are searched without it: at 1M rows 20,000 of them made a vector search's
     # p50 40 ms, 12 ms once folded in 2.2 s, and a keyword search's 35.5 ms, 4.1 ms (bench/README.md).
     max_unindexed_rows: int = 2_000
