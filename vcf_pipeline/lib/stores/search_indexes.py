@@ -19,8 +19,8 @@ SCALAR_INDEXES = {"gene_symbol": "BTREE", "chrom": "BITMAP", "pos": "BTREE", "rs
 VECTOR_INDEX_KINDS = ("IVF", "HNSW")  # `index_type` as lancedb reports it, e.g. IvfRq
 
 
-def _indexed_columns(table) -> dict[str, str]:
-    return {index.columns[0]: index.name for index in table.list_indices() if len(index.columns) == 1}
+def _indexed_columns(indexes) -> dict[str, str]:
+    return {index.columns[0]: index.name for index in indexes if len(index.columns) == 1}
 
 
 def keep_search_indexes(table, max_unindexed_rows: int, max_segments: int, keep_versions: timedelta) -> list[str]:
@@ -33,7 +33,8 @@ def keep_search_indexes(table, max_unindexed_rows: int, max_segments: int, keep_
     rows = table.count_rows()
     if rows == 0 or KEYWORDS not in table.schema.names:
         return actions
-    indexed = _indexed_columns(table)
+    indexes = table.list_indices()
+    indexed = _indexed_columns(indexes)
     if KEYWORDS not in indexed:
         table.create_index(KEYWORDS, config=FTS(**FTS_SETTINGS), replace=True)
         actions.append(f"built full-text index on {KEYWORDS}")
@@ -43,7 +44,7 @@ def keep_search_indexes(table, max_unindexed_rows: int, max_segments: int, keep_
             actions.append(f"built {kind} index on {column}")
     if not actions:
         # every index but the vector ones (`table_upkeep` folds those): these, and the look-ups by id
-        names = [i.name for i in table.list_indices() if not i.index_type.upper().startswith(VECTOR_INDEX_KINDS)]
+        names = [i.name for i in indexes if not i.index_type.upper().startswith(VECTOR_INDEX_KINDS)]
         stats = [table.index_stats(name) for name in names]
         unindexed = max(s.num_unindexed_rows for s in stats)
         if unindexed > max_unindexed_rows:
