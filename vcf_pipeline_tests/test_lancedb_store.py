@@ -2,6 +2,7 @@
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from vcf_pipeline.lib.stores.variant_store import VariantStore
@@ -171,14 +172,14 @@ def test_upkeep_builds_updates_and_retrains_the_vector_index(tmp_path):
 def test_rows_past_the_limit_are_folded_in_the_vector_index_merged_the_search_indexes_as_deltas(tmp_path):
     """Past `max_unindexed_rows` new rows, upkeep folds them into the vector index (merged: searches
     stop scanning them) and into each search index as a delta beside it, merging the deltas once an
-    index would have `max_search_index_segments`."""
+    index would have `max_index_segments`."""
     from vcf_pipeline.lib.embedding.embedder import Embedder
     from vcf_pipeline.lib.stores.table_upkeep import IndexPolicy
     from vcf_pipeline.lib.vcf.synthetic import variant_universe
 
     embedder = Embedder()
     universe = variant_universe(765, seed=6)
-    store = VariantStore(tmp_path / "db", IndexPolicy(min_rows=600, min_distinct_vectors=100, max_unindexed_rows=20, max_search_index_segments=3))
+    store = VariantStore(tmp_path / "db", IndexPolicy(min_rows=600, min_distinct_vectors=100, max_unindexed_rows=20, max_index_segments=3))
     batch, dim = embedded_variants(universe[:700], embedder)
     store.upsert_variants([batch], dim)
     assert "built IVF_RQ index" in store.maintain().actions[0]
@@ -214,6 +215,35 @@ def test_rows_past_the_limit_are_folded_in_the_vector_index_merged_the_search_in
     merged = segments_and_unindexed()
     assert merged["keywords_idx"] == merged["variant_id_idx"] == merged[index] == (1, 0)
     assert store.read(VARIANTS, ["variant_id"], where=f"variant_id = '{new_ids[5]}'").num_rows == 1
+
+
+def test_new_ownership_rows_are_folded_into_their_indexes_as_deltas_merged_at_the_segment_limit(tmp_path):
+    """`file_variants` and `calls` take new rows into their look-up indexes once more than
+    `max_unindexed_fraction` of their rows are outside them: a delta beside each index, the deltas
+    merged once an index would have `max_index_segments`; look-ups answer the same throughout."""
+    from vcf_pipeline.lib.stores.table_upkeep import IndexPolicy
+
+    store = VariantStore(tmp_path, IndexPolicy(max_unindexed_fraction=0.2, max_index_segments=3))
+    table = store.db.open_table
+
+    def segments_and_unindexed(name: str) -> dict[str, tuple[int, int]]:
+        t = table(name)
+        return {i.name: (t.index_stats(i.name).num_indices, t.index_stats(i.name).num_unindexed_rows) for i in t.list_indices()}
+
+    ingest(store, "src/a.vcf", [f"a{i}" for i in range(100)], ["S1"])
+    assert segments_and_unindexed(FILE_VARIANTS) == {"partition_key_idx": (1, 0), "variant_id_idx": (1, 0)}  # built with the first rows
+    ingest(store, "src/b.vcf", [f"b{i}" for i in range(10)], ["S2"])
+    assert not [a for a in store.maintain().actions if a.startswith(FILE_VARIANTS)]  # 10 of 110 outside: under a fifth
+    ingest(store, "src/c.vcf", [f"c{i}" for i in range(50)], ["S3"])
+    actions = store.maintain().actions
+    assert f"{FILE_VARIANTS}: folded 60 new rows into its indexes (a delta each)" in actions
+    assert segments_and_unindexed(FILE_VARIANTS) == {"partition_key_idx": (2, 0), "variant_id_idx": (2, 0)}
+    ingest(store, "src/d.vcf", [f"d{i}" for i in range(100)], ["S4"])
+    assert f"{FILE_VARIANTS}: folded 100 new rows into its indexes (merged)" in store.maintain().actions
+    assert segments_and_unindexed(FILE_VARIANTS) == {"partition_key_idx": (1, 0), "variant_id_idx": (1, 0)}
+    for key, first in (("src/a.vcf", "a0"), ("src/c.vcf", "c0"), ("src/d.vcf", "d7")):
+        assert store.count(FILE_VARIANTS, f"partition_key = '{key}'") == (50 if key == "src/c.vcf" else 100)
+        assert store.read(FILE_VARIANTS, ["partition_key"], where=f"variant_id = '{first}'").column(0).to_pylist() == [key]
 
 
 def test_an_index_of_the_earlier_kind_is_replaced_at_the_next_upkeep(tmp_path):
@@ -358,6 +388,49 @@ def test_the_embedding_step_writes_vectors_only_for_texts_the_store_lacks(tmp_pa
     assert outcome.passed and outcome.metadata["vectors_written"] == sum(has_vector) < len(texts)
 
 
+def test_a_file_of_known_texts_is_joined_with_its_variants_without_reading_vectors(tmp_path, monkeypatch):
+    """Every text known (a re-ingest): the embeddings file holds no vector, and the write step's
+    batches are made without reading the vector column, the same batches as a full read. With some
+    vectors, the column is read."""
+    from vcf_pipeline.lib.embedding.embedder import Embedder, embed_variant_file
+    from vcf_pipeline.lib.embedding.text import describe_variant, text_hash
+    from vcf_pipeline.lib.stores import warehouse
+    from vcf_pipeline.lib.stores.warehouse import EMBEDDINGS, PartitionFiles, parse_into
+    from vcf_pipeline_tests.conftest import SHARED_VCF
+
+    embedder = Embedder()
+    files = PartitionFiles(tmp_path / "warehouse", "src/clinvar.vcf")
+    parse_into(SHARED_VCF / "ensembl-vep__clinvar-testset__input.vcf.gz", files)
+    texts = [describe_variant(r) for r in files.variants.open().read().to_pylist()]
+    embeddings_read = []  # the columns asked of the embeddings file (None: all)
+    stream = warehouse.stream_batches
+
+    def watched(file, rows=20_000, columns=None):
+        if file == files.embeddings:
+            embeddings_read.append(columns)
+        return stream(file, rows, columns)
+
+    monkeypatch.setattr(warehouse, "stream_batches", watched)
+
+    def joined(known: list[str]) -> pa.Table:
+        with files.output(EMBEDDINGS) as out:
+            embed_variant_file(files.variants, out, embedder, pa.array(sorted({text_hash(t) for t in known})))
+        embeddings_read.clear()
+        return pa.Table.from_batches(list(warehouse.variant_batches_with_embeddings(files, batch_rows=7)))
+
+    none_read = joined(texts)
+    assert embeddings_read == [["variant_id", "description", "text_hash", "embedding_model"]]
+    assert none_read["embedding"].null_count == none_read.num_rows == len(texts)
+    expected = files.variants.open().read()
+    expected = expected.append_column("embedding", pa.nulls(expected.num_rows, none_read.schema.field("embedding").type))
+    assert none_read.select(expected.column_names).equals(expected.cast(none_read.select(expected.column_names).schema))
+    assert none_read["description"].to_pylist() == texts
+
+    some_read = joined(texts[::2])
+    assert embeddings_read == [None]  # the embeddings file read whole
+    assert [v is not None for v in some_read["embedding"].to_pylist()] == [text_hash(t) not in {text_hash(k) for k in texts[::2]} for t in texts]
+
+
 def test_shared_rows_a_window_at_a_time_are_the_rows_looked_up_by_id(tmp_path, monkeypatch):
     """`SharedRows` (one scan of `file_variants` per window of a partition's shared ids) against
     `file_annotation_rows` (the id-index look-up), with windows of 12 ids: batches of 10 in file
@@ -370,12 +443,13 @@ def test_shared_rows_a_window_at_a_time_are_the_rows_looked_up_by_id(tmp_path, m
     ingest(store, "src/b.vcf", ids[20:50])
     ingest(store, "src/c.vcf", ids[::3])
     monkeypatch.setattr(stored_rows, "_WINDOW_IDS", 12)
+    monkeypatch.setattr(stored_rows, "_FEW_IDS", 1)  # every batch asks for enough ids to scan for
     scans = []
     scan = store.scan
     monkeypatch.setattr(store, "scan", lambda *a, **k: scans.append(a) or scan(*a, **k))
     in_file = ids[::-1]  # c.vcf anew, its rows in another order; v050-v059 are its alone
     batches = [pa.array(in_file[i : i + 10], pa.string()) for i in range(0, len(in_file), 10)]
-    shared_rows = stored_rows.SharedRows(store, store.ids_held_elsewhere("src/c.vcf"), batches)
+    shared_rows = stored_rows.SharedRows(store, "src/c.vcf", lambda: batches)
 
     def key(row):
         return row["partition_key"], row["variant_id"]
@@ -387,3 +461,28 @@ def test_shared_rows_a_window_at_a_time_are_the_rows_looked_up_by_id(tmp_path, m
         assert {r["variant_id"] for r in expected} == set(shared.to_pylist())  # a row for every shared id
         assert not set(shared.to_pylist()) & set(ids[50:])  # and c.vcf's own are not shared
     assert 4 <= len(scans) <= 6  # 50 shared ids in windows of 12 (+ the batch out of order)
+
+    monkeypatch.setattr(stored_rows, "_FEW_IDS", 5)  # a few ids at a time are looked up by id, no scan
+    scans.clear()
+    shared_rows = stored_rows.SharedRows(store, "src/c.vcf", lambda: batches)
+    few = [ids[3], ids[21], ids[45]]
+    assert sorted(shared_rows.rows(pa.array(few)).to_pylist(), key=key) == sorted(stored_rows.file_annotation_rows(store, few).to_pylist(), key=key)
+    assert scans == []
+
+
+def test_digests_taken_anew_for_the_merged_rows_are_those_of_the_whole_batch():
+    """A batch whose shared rows the merge changed keeps the other rows' digests and digests the
+    changed ones again: the same digests as the whole batch digested afresh."""
+    from vcf_pipeline.lib.stores import stored_rows
+    from vcf_pipeline.lib.stores.variant_tables import ROW_KEY, with_row_keys
+
+    before = variants([f"v{i}" for i in range(6)])
+    changed = pa.array([False, True, False, False, True, True])
+    columns = {name: before.column(name) for name in before.schema.names}
+    columns["gene_symbol"] = pc.if_else(changed, pa.scalar("BRCA2"), columns["gene_symbol"])
+    columns["description"] = pc.if_else(changed, pa.scalar("merged text"), columns["description"])
+    after = pa.RecordBatch.from_pydict(columns, schema=before.schema)
+    keyed = with_row_keys(before, DIM)
+    anew = stored_rows._keyed_anew(after, keyed, changed)
+    assert anew.equals(with_row_keys(after, DIM))
+    assert anew[ROW_KEY].to_pylist() != keyed[ROW_KEY].to_pylist()  # the merge did change digests

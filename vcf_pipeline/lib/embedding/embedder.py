@@ -29,8 +29,8 @@ from vcf_pipeline.lib.embedding.text import (
     describe_batch,
     text_hash,
 )
-from vcf_pipeline.lib.stores.id_sets import found_in
-from vcf_pipeline.lib.stores.warehouse import stream_batches
+from vcf_pipeline.lib.stores.id_sets import IdIndex
+from vcf_pipeline.lib.stores.warehouse import null_vectors, stream_batches
 from vcf_pipeline.lib.stores.warehouse_root import WarehouseFile
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -165,6 +165,7 @@ def embed_variant_file(variants: WarehouseFile, out: WarehouseFile, embedder: Em
     it from the store for the rows it writes, and a re-ingested file's rows are not written at all.
     Copying every stored vector through this file cost a re-ingest 1.5 s per 100k variants."""
     stats = EmbedStats()
+    stored_texts = IdIndex(stored)
     dimension = embedder.dimension
     schema = embeddings_schema(dimension)
     encoded: dict[str, np.ndarray] = {}  # texts encoded by this call: not in the store yet
@@ -178,7 +179,7 @@ def embed_variant_file(variants: WarehouseFile, out: WarehouseFile, embedder: Em
             hashes = [text_hash(t) for t in texts]
             unseen = {h: t for h, t in zip(hashes, texts) if h not in encoded}
             candidates = pa.array(list(unseen), pa.string())
-            known = set(candidates.filter(found_in(candidates, stored)).to_pylist()) if unseen else set()
+            known = set(candidates.filter(stored_texts.contains(candidates)).to_pylist()) if unseen else set()
             missing = {h: t for h, t in unseen.items() if h not in known}
             started = time.perf_counter()
             vectors = embedder.encode(list(missing.values()))
@@ -194,7 +195,7 @@ def embed_variant_file(variants: WarehouseFile, out: WarehouseFile, embedder: Em
                 matrix[has_vector] = np.stack([encoded[h] for h, v in zip(hashes, has_vector) if v])
                 embedding = pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1), pa.float32()), dimension, mask=pa.array(~has_vector))
             else:  # every text is in the store (a re-ingest): no vector, and no zeros to fill
-                embedding = pa.nulls(batch.num_rows, schema.field("embedding").type)
+                embedding = null_vectors(batch.num_rows, schema.field("embedding").type)
             writer.write_table(
                 pa.table(
                     {

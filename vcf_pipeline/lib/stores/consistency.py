@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 
 from vcf_pipeline.lib.backup.snapshots import SnapshotError, StoreManifest
 from vcf_pipeline.lib.stores.graph_store import GraphStore
-from vcf_pipeline.lib.stores.id_sets import found_in
+from vcf_pipeline.lib.stores.id_sets import IdIndex
 from vcf_pipeline.lib.stores.variant_store import VariantStore
 from vcf_pipeline.lib.stores.variant_tables import CALLS, VARIANTS, sql_string
 from vcf_pipeline.lib.stores.warehouse import PartitionFiles, stream_batches
@@ -77,10 +77,10 @@ def _parsed_counts(files: PartitionFiles, tombstones: set[str], carriers: bool =
 def lancedb_holds_partition(files: PartitionFiles, store: VariantStore, tombstones: set[str] = frozenset()) -> CheckOutcome:
     """Every parsed variant (not tombstoned) is in `variants`, and `calls` holds exactly the partition's calls."""
     stored = store.read(VARIANTS, ["variant_id"])
-    stored_ids = stored.column("variant_id").combine_chunks() if stored.num_rows else pa.array([], pa.string())
+    stored_ids = IdIndex(stored.column("variant_id") if stored.num_rows else pa.array([], pa.string()))
     present = 0
     for batch in stream_batches(files.variants, columns=["variant_id"]):
-        present += pc.sum(found_in(batch.column(0), stored_ids)).as_py() or 0
+        present += int((stored_ids.positions(batch.column(0)) >= 0).sum())
     parsed, parsed_calls = _parsed_counts(files, tombstones)
     stored_calls = store.count(CALLS, f"partition_key = {sql_string(files.partition_key)}")
     return CheckOutcome(

@@ -14,10 +14,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import kuzu
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vcf_pipeline.lib.stores.graph_copy import ParquetCopy, staged_copies
+from vcf_pipeline.lib.stores.graph_copy import GatheredRows, ParquetCopy, staged_copies
 from vcf_pipeline.lib.stores.graph_keys import StoredKeys
 from vcf_pipeline.lib.stores.identity_format import refuse_old_graph
 from vcf_pipeline.lib.vcf.calls import CARRIER_ZYGOSITIES
@@ -167,9 +168,10 @@ class GraphStore:
             old_ids = self._variant_ids_of(conn, partition_key)
             self._replace_file_node(conn, partition_key, source_path, sha256, build)
             stored = StoredKeys(committed, variant_rows)
-            for batch in variants:
-                if batch.num_rows:
-                    self._load_variants(conn, staging, partition_key, pa.Table.from_batches([batch]), stats, stored)
+            with staging.gathered("CONTAINS") as contains:
+                for batch in variants:
+                    if batch.num_rows:
+                        self._load_variants(conn, staging, pa.Table.from_batches([batch]), stats, stored, contains, partition_key)
             del stored  # a scan's keys: not needed past the file's own variants
             samples = set()
             for batch in calls():
@@ -188,7 +190,7 @@ class GraphStore:
             stats.variants_removed = self._remove_orphans(conn, sorted(set(old_ids) - set(spare)))
             for batch in refreshed:  # variants other files hold: this transaction has not touched them
                 if batch.num_rows:
-                    self._load_variants(conn, staging, None, pa.Table.from_batches([batch]), stats, StoredKeys(committed))
+                    self._load_variants(conn, staging, pa.Table.from_batches([batch]), stats, StoredKeys(committed))
         return stats
 
     def retract_partition(self, partition_key: str, spare: set[str] = frozenset(), refresh: Callable[[list[str]], pa.Table] | None = None) -> int:
@@ -205,7 +207,7 @@ class GraphStore:
                 left = conn.execute("UNWIND $ids AS id MATCH (v:Variant {variant_id: id}) RETURN v.variant_id", {"ids": old_ids})
                 rows = refresh(left.get_as_arrow().column(0).to_pylist())
                 if rows.num_rows:
-                    self._load_variants(conn, staging, None, rows, GraphLoadStats(), StoredKeys(conn))
+                    self._load_variants(conn, staging, rows, GraphLoadStats(), StoredKeys(conn))
         return removed
 
     def upsert_variants(self, rows: list[dict]) -> None:
@@ -334,21 +336,22 @@ class GraphStore:
 
     @staticmethod
     def _load_variants(
-        conn, staging: ParquetCopy, partition_key: str | None, t: pa.Table, stats: GraphLoadStats, stored_keys: StoredKeys
+        conn, staging: ParquetCopy, t: pa.Table, stats: GraphLoadStats, stored_keys: StoredKeys,
+        contains: GatheredRows | None = None, partition_key: str | None = None,
     ) -> None:
         """Create new variants, update changed ones with their edges; the file (`partition_key`)
-        CONTAINS them all. With no file, only the annotation of existing variants is brought up to date.
-        `stored_keys` reads the graph as it stands before `t` (`_committed_view` where none of `t`
-        was written by this transaction)."""
+        CONTAINS them all (edges gathered in `contains`). With no file, only the annotation of
+        existing variants is brought up to date. `stored_keys` reads the graph as it stands before
+        `t` (`_committed_view` where none of `t` was written by this transaction)."""
         t = t.select([c for c in VARIANT_SCHEMA.names if c in t.column_names])
         t = t.append_column("annotation_key", annotation_keys(t))
-        ids, keys = t["variant_id"].to_pylist(), t["annotation_key"].to_pylist()
-        stored = stored_keys.of(ids)
-        is_new = pa.array([i not in stored and partition_key is not None for i in ids])
-        is_changed = pa.array([i in stored and stored[i] != k for i, k in zip(ids, keys)])
+        held, stored = stored_keys.of(t["variant_id"].combine_chunks())
+        same = pc.fill_null(pc.equal(t["annotation_key"], stored), False)
+        is_new = pa.array(~held if partition_key is not None else np.zeros(len(held), bool))
+        is_changed = pc.and_(pa.array(held), pc.invert(same))
         stats.variants_new += staging.copy_table("Variant", t.select(VARIANT_NODE_COLUMNS).filter(is_new))
         if partition_key is not None:
-            staging.copy_rows("CONTAINS", {"from": [partition_key] * t.num_rows, "to": t["variant_id"]})
+            contains.add({"from": pa.array([partition_key] * t.num_rows, pa.string()), "to": t["variant_id"]})
         changed = t.filter(is_changed)
         if changed.num_rows:
             conn.execute(

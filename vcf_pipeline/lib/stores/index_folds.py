@@ -16,3 +16,12 @@ def fold_new_rows(table, index_names: list[str], merge: int, keep_versions: time
     dataset.optimize.optimize_indices(index_names=index_names, num_indices_to_merge=merge)
     dataset.cleanup_old_versions(older_than=keep_versions)
     table.checkout_latest()
+
+
+def fold_as_deltas(table, index_names: list[str], max_segments: int, keep_versions: timedelta) -> str:
+    """Fold new rows into each of `index_names` as a delta beside it, or merge the index's segments
+    with them once it would have `max_segments`. Says which it did."""
+    segments = max(table.index_stats(name).num_indices for name in index_names)
+    merge = segments if segments + 1 >= max_segments else 0  # 0: a new delta, the others kept
+    fold_new_rows(table, index_names, merge, keep_versions)
+    return "merged" if merge else "a delta each"

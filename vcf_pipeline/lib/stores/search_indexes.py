@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from vcf_pipeline.lib.search.keywords import FTS_SETTINGS, KEYWORDS
-from vcf_pipeline.lib.stores.index_folds import fold_new_rows
+from vcf_pipeline.lib.stores.index_folds import fold_as_deltas
 
 # Column -> index type. BITMAP for few distinct values; BTREE for ranges and many values.
 SCALAR_INDEXES = {"gene_symbol": "BTREE", "chrom": "BITMAP", "pos": "BTREE", "rsid": "BTREE"}
@@ -48,8 +48,6 @@ def keep_search_indexes(table, max_unindexed_rows: int, max_segments: int, keep_
         stats = [table.index_stats(name) for name in names]
         unindexed = max(s.num_unindexed_rows for s in stats)
         if unindexed > max_unindexed_rows:
-            segments = max(s.num_indices for s in stats)
-            merge = segments if segments + 1 >= max_segments else 0  # 0: a new delta, the others kept
-            fold_new_rows(table, names, merge, keep_versions)
-            actions.append(f"folded {unindexed} new rows into the search indexes" + (", merged" if merge else " (a delta each)"))
+            how = fold_as_deltas(table, names, max_segments, keep_versions)
+            actions.append(f"folded {unindexed} new rows into the search indexes" + (", merged" if how == "merged" else f" ({how})"))
     return actions

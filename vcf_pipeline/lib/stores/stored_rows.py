@@ -6,7 +6,7 @@ before reuse their stored vector."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,12 +20,14 @@ from vcf_pipeline.lib.embedding.text import (
     text_hash,
 )
 from vcf_pipeline.lib.stores.curation_log import Overlay
-from vcf_pipeline.lib.stores.id_sets import found_in
+from vcf_pipeline.lib.stores.id_sets import IdIndex, found_in
 from vcf_pipeline.lib.stores.variant_tables import (
     FILE_VARIANTS,
+    ROW_KEY,
+    StoredRowKeys,
     Vectors,
-    compared_with_stored,
     in_list,
+    row_keys,
     sql_string,
     with_row_keys,
 )
@@ -46,6 +48,10 @@ from vcf_pipeline.lib.vcf.parsed import VARIANT_SCHEMA
 
 _LOOKUP_IDS = 20_000  # ids a `file_variants` query looks up
 _WINDOW_IDS = 500_000  # shared ids one `file_variants` scan serves (`SharedRows`): ~135 MB of rows
+# Fewer ids than this outside the window are looked up by id, not scanned for: a file whose rows are
+# mostly stored as they are asks for a few here and there (a 1M re-ingest after a 20k cohort file:
+# 4k rows in 50 batches, for which two window scans of 2M rows took 7.4 s and 500 MB).
+_FEW_IDS = 2_000
 
 
 def file_annotation_rows(store, variant_ids: list[str]) -> pa.Table:
@@ -83,26 +89,38 @@ class SharedRows:
     """The `file_variants` rows of a partition's variants that other files hold too, for a partition
     read in file order: one scan of the table serves the next 500k of them, in place of an id-index
     query per 20k ids (a 100k re-ingest: five queries, 1.29 s, against one scan of 200k rows,
-    0.34 s). An id outside the window (rows out of order) is looked up by id."""
+    0.34 s). An id outside the window (rows out of order), or a few ids (`_FEW_IDS`), are looked
+    up by id.
 
-    def __init__(self, store, held_elsewhere: pa.Array, file_ids: Iterable[pa.Array]):
-        self._store, self._held = store, held_elsewhere
-        shared = [ids.filter(found_in(ids, held_elsewhere)) for ids in file_ids] if len(held_elsewhere) else []
-        self._order = pa.concat_arrays([a.cast(pa.string()) for a in shared]) if shared else pa.array([], pa.string())
-        self._window, self._rows = pa.array([], pa.string()), FILE_VARIANTS_SCHEMA.empty_table()
-        # a scan reads every row of the table; looking an id up by index costs about what scanning 8 rows does
-        self._scan = len(self._order) > 0 and min(len(self._order), _WINDOW_IDS) * 8 >= store.count(FILE_VARIANTS)
+    Which ids other files hold is read at the first question (`ids_held_elsewhere`, a scan of
+    `file_variants`: 1.5-2 s at 2M rows): a file whose rows are all stored as they are never asks."""
+
+    def __init__(self, store, partition_key: str, file_ids: Callable[[], Iterable[pa.Array]]):
+        self._store, self._partition_key, self._file_ids = store, partition_key, file_ids
+        self._held: IdIndex | None = None
+
+    def _held_elsewhere(self) -> IdIndex:
+        if self._held is None:
+            held = self._store.ids_held_elsewhere(self._partition_key)
+            self._held = IdIndex(held)
+            shared = [ids.filter(self._held.contains(ids)) for ids in self._file_ids()] if len(held) else []
+            self._order = pa.concat_arrays([a.cast(pa.string()) for a in shared]) if shared else pa.array([], pa.string())
+            self._window, self._rows = pa.array([], pa.string()), FILE_VARIANTS_SCHEMA.empty_table()
+            # a scan reads every row of the table; looking an id up by index costs about what scanning 8 rows does
+            self._scan = len(self._order) > 0 and min(len(self._order), _WINDOW_IDS) * 8 >= self._store.count(FILE_VARIANTS)
+        return self._held
 
     def held(self, ids: pa.Array) -> pa.Array:
         """Which of `ids` other files hold."""
-        return found_in(ids, self._held)
+        return self._held_elsewhere().contains(ids)
 
     def rows(self, ids: pa.Array) -> pa.Table:
         """Every file's `file_variants` row of each of `ids` (shared ids of the partition)."""
+        self._held_elsewhere()
         if not self._scan or not len(ids):
             return file_annotation_rows(self._store, ids.to_pylist())
         inside = found_in(ids, self._window)
-        if not pc.all(inside).as_py():
+        if not pc.all(inside).as_py() and len(ids) >= _FEW_IDS:
             self._scan_window(ids[0])
             inside = found_in(ids, self._window)
         rows = self._rows.filter(found_in(self._rows["variant_id"], ids))
@@ -148,7 +166,7 @@ def settle(rows: list[dict], merged: dict[str, dict], overlay: Overlay, vectors:
 
 def settled_batches(
     batches: Iterable[pa.RecordBatch], partition_key: str, rank: int, shared_rows: SharedRows, overlay: Overlay, vectors: Vectors,
-    stored: pa.Table | None = None,
+    stored: StoredRowKeys | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """A partition's variant batches (with description and embedding) as they are to be stored:
     tombstoned rows left out; rows other files also hold merged with those files' annotation (a
@@ -163,11 +181,13 @@ def settled_batches(
         dimension = batch.schema.field("embedding").type.list_size
         ids = batch.column("variant_id")
         curated = pc.is_in(ids, value_set=edited)
-        shared = shared_rows.held(ids)
         keyed = None
-        if stored is not None and pc.any(shared).as_py():
+        if stored is None:
+            shared = shared_rows.held(ids)
+        else:  # only rows the merge may change need to know whether other files hold them
             keyed = with_row_keys(batch, dimension)
-            shared = pc.and_(shared, pc.invert(pc.and_(_as_stored(keyed, stored, batch.column("an")), pc.invert(curated))))
+            may_change = pc.invert(pc.and_(_as_stored(keyed, stored, batch.column("an")), pc.invert(curated)))
+            shared = pc.and_(shared_rows.held(ids), may_change) if pc.any(may_change).as_py() else may_change
         if not pc.any(pc.or_(shared, curated)).as_py():
             yield _one_batch(keyed if keyed is not None else with_row_keys(batch, dimension))
             continue
@@ -177,21 +197,30 @@ def settled_batches(
             rows = settle(batch.filter(curated).to_pylist(), {}, overlay, vectors)
             kept = pa.Table.from_batches([batch.filter(pc.invert(curated))], batch.schema)
             batch = _one_batch(pa.concat_tables([kept, pa.Table.from_pylist(rows, batch.schema)]))
-        yield _one_batch(with_row_keys(batch, dimension))
+            keyed = None  # rows moved: every digest anew
+        yield _one_batch(with_row_keys(batch, dimension) if keyed is None else _keyed_anew(batch, keyed, shared))
+
+
+def _keyed_anew(batch: pa.RecordBatch, keyed: pa.Table, changed: pa.Array) -> pa.Table:
+    """`with_row_keys(batch)` for a batch whose rows `changed` differ from `keyed`'s (the same rows,
+    in the same order): only those rows are digested again."""
+    data = pa.Table.from_batches([batch]).select(keyed.column_names[:-1])
+    digests = row_keys(data.filter(changed))
+    return data.append_column(ROW_KEY, pc.replace_with_mask(keyed[ROW_KEY].combine_chunks(), changed, digests))
 
 
 def _one_batch(table: pa.Table) -> pa.RecordBatch:
     return table.combine_chunks().to_batches()[0]
 
 
-def _as_stored(keyed: pa.Table, stored: pa.Table, called_alleles: pa.Array) -> pa.Array:
+def _as_stored(keyed: pa.Table, stored: StoredRowKeys, called_alleles: pa.Array) -> pa.Array:
     """Rows (`with_row_keys`) a new file's merge would leave as they are stored: the file's own row
     is the stored row (the same id and digest) and the file adds no `called_alleles` (its `an`) to
     the cohort counts. The merge takes each annotation group from the first file that has it and
     sums the counts, so adding a file that repeats the merged row and adds no genotypes changes
     nothing. (A file replacing its own earlier rows could: the rows it drops may be where the merged
     row came from.)"""
-    _, unchanged = compared_with_stored(keyed, stored)
+    _, unchanged = stored.compared(keyed)
     return pc.and_(unchanged, pc.fill_null(pc.equal(called_alleles, 0), False))
 
 
@@ -280,7 +309,7 @@ def store_partition(store, files: PartitionFiles, rank: int, overlay: Overlay, v
     stored_keys = store.stored_row_keys()
     # A file new to the store adds rows; its variants that it repeats as stored need no merge.
     new_file = not store.count(FILE_VARIANTS, f"partition_key = {sql_string(key)}")
-    shared_rows = SharedRows(store, store.ids_held_elsewhere(key), (b.column(0) for b in stream_batches(files.variants, 200_000, columns=["variant_id"])))
+    shared_rows = SharedRows(store, key, lambda: (b.column(0) for b in stream_batches(files.variants, 200_000, columns=["variant_id"])))
     dimension = files.embeddings.schema().field("embedding").type.list_size
     done = PartitionWrite()
     with files.output(STORED_ROWS) as stored, stored.writer(VARIANT_SCHEMA) as out:

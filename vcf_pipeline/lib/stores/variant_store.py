@@ -30,8 +30,8 @@ from vcf_pipeline.lib.stores.variant_tables import (
     FILE_VARIANTS,
     ROW_KEY,
     VARIANTS,
+    StoredRowKeys,
     Vectors,
-    compared_with_stored,
     in_list,
     sql_string,
     variants_schema,
@@ -144,19 +144,19 @@ class VariantStore:
             found.update(zip(rows.column("text_hash").to_pylist(), vectors))
         return found
 
-    def stored_row_keys(self) -> pa.Table:
-        """The id and row digest of every stored variant (two narrow columns; the digest null in a
-        table from before digests)."""
+    def stored_row_keys(self) -> StoredRowKeys:
+        """The id and row digest of every stored variant, indexed by id (two narrow columns; the
+        digest null in a table from before digests)."""
         table = self._table(VARIANTS)
         if table is None:
-            return pa.table({"variant_id": pa.array([], pa.string()), ROW_KEY: pa.array([], pa.string())})
+            return StoredRowKeys(pa.table({"variant_id": pa.array([], pa.string()), ROW_KEY: pa.array([], pa.string())}))
         if ROW_KEY not in table.schema.names:
             ids = table.search().select(["variant_id"]).limit(None).to_arrow()
-            return ids.append_column(ROW_KEY, pa.nulls(ids.num_rows, pa.string()))
-        return table.search().select(["variant_id", ROW_KEY]).limit(None).to_arrow()
+            return StoredRowKeys(ids.append_column(ROW_KEY, pa.nulls(ids.num_rows, pa.string())))
+        return StoredRowKeys(table.search().select(["variant_id", ROW_KEY]).limit(None).to_arrow())
 
     def upsert_variants(
-        self, batches: Iterable[pa.RecordBatch], dimension: int, vectors: Vectors | None = None, stored: pa.Table | None = None,
+        self, batches: Iterable[pa.RecordBatch], dimension: int, vectors: Vectors | None = None, stored: StoredRowKeys | None = None,
         keyed: bool = False,
     ) -> tuple[int, int, int]:
         """Insert new variants and update changed ones, by `variant_id`. Returns (rows given,
@@ -181,7 +181,7 @@ class VariantStore:
             if batch.num_rows == 0:
                 continue
             data = pa.Table.from_batches([batch]) if keyed else with_row_keys(batch, dimension)
-            is_new, is_unchanged = compared_with_stored(data, stored)
+            is_new, is_unchanged = stored.compared(data)
             new, changed = (
                 with_keywords(with_vectors(rows, vectors), schema)
                 for rows in (data.filter(is_new), data.filter(pc.and_(pc.invert(is_new), pc.invert(is_unchanged))))
@@ -212,12 +212,14 @@ class VariantStore:
 
         Run after `upsert_variants`, under the single-writer pool: orphans are removed before the
         ownership rows change, so a run that dies half-way is finished by its re-run."""
-        new_ids: set[str] = set()
-        for batch in annotations():
-            new_ids.update(batch.column("variant_id").to_pylist())
         held = self.read(FILE_VARIANTS, ["variant_id"], f"partition_key = {sql_string(partition_key)}") if self._table(FILE_VARIANTS) else pa.table({})
-        dropped = set(held.column("variant_id").to_pylist()) - new_ids if held.num_rows else set()
-        removed = self._remove_orphans(partition_key, keep=new_ids)
+        dropped, removed = set(), 0
+        if held.num_rows:  # the file held variants before: those it no longer holds may go
+            new_ids: set[str] = set()
+            for batch in annotations():
+                new_ids.update(batch.column("variant_id").to_pylist())
+            dropped = set(held.column("variant_id").to_pylist()) - new_ids
+            removed = self._remove_orphans(partition_key, keep=new_ids)
 
         def ownership():
             for batch in annotations():

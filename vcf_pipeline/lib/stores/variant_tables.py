@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vcf_pipeline.lib.search.keywords import KEYWORDS
+from vcf_pipeline.lib.stores.id_sets import IdIndex
 from vcf_pipeline.lib.vcf.calls import CALL_SCHEMA
 from vcf_pipeline.lib.vcf.parsed import VARIANT_SCHEMA
 
@@ -34,23 +35,31 @@ def variants_schema(dimension: int) -> pa.Schema:
     )
 
 
-def _id_and_key(data: pa.Table) -> pa.Array:
-    return pc.binary_join_element_wise(data["variant_id"], data[ROW_KEY], "\x1f").combine_chunks()
-
-
 def with_row_keys(batch: pa.RecordBatch, dimension: int) -> pa.Table:
     """`batch` as the `variants` columns it fills (all but the keywords), with its rows' digests."""
     data = pa.Table.from_batches([batch]).select([n for n in variants_schema(dimension).names if n not in (KEYWORDS, ROW_KEY)])
     return data.append_column(ROW_KEY, row_keys(data))
 
 
-def compared_with_stored(data: pa.Table, stored: pa.Table) -> tuple[pa.Array, pa.Array]:
-    """For each row of `data` (`with_row_keys`), against `stored` (the stored rows' ids and
-    digests): is its id new, and is it stored as it is (the same id and digest; a row stored without
-    a digest never is)."""
-    known = stored.filter(pc.is_in(stored["variant_id"], value_set=data["variant_id"]))
-    is_new = pc.invert(pc.is_in(data["variant_id"], value_set=known["variant_id"]))
-    return is_new, pc.is_in(_id_and_key(data), value_set=_id_and_key(known))
+class StoredRowKeys:
+    """The id and row digest of every stored variant (`VariantStore.stored_row_keys`), indexed by
+    id once for the many batches a write compares with them."""
+
+    def __init__(self, stored: pa.Table):
+        self.ids = IdIndex(stored["variant_id"])
+        self.keys = stored[ROW_KEY].combine_chunks()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def compared(self, data: pa.Table) -> tuple[pa.Array, pa.Array]:
+        """For each row of `data` (`with_row_keys`): is its id new, and is it stored as it is (the
+        same id and digest; a row stored without a digest never is)."""
+        at = self.ids.positions(data["variant_id"])
+        is_new = at < 0
+        stored_keys = self.keys.take(pa.array(np.where(is_new, 0, at))) if len(self.keys) else pa.nulls(len(at), pa.string())
+        unchanged = pc.fill_null(pc.equal(data[ROW_KEY].combine_chunks(), stored_keys), False)
+        return pa.array(is_new), pc.and_(unchanged, pa.array(~is_new))
 
 
 def row_keys(data: pa.Table) -> pa.Array:
