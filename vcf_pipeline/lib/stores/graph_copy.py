@@ -45,8 +45,7 @@ class ParquetCopy:
         return data.num_rows
 
     def copy_rows(self, table: str, columns: dict) -> int:
-        data = pa.table({k: v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, pa.string()) for k, v in columns.items()})
-        return self.copy_table(table, data)
+        return self.copy_table(table, _as_table(columns))
 
     @contextmanager
     def gathered(self, table: str, rows: int = 500_000) -> Iterator["GatheredRows"]:
@@ -76,7 +75,7 @@ class GatheredRows:
         self._held = 0
 
     def add(self, columns: dict) -> None:
-        batch = pa.table({k: v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, pa.string()) for k, v in columns.items()})
+        batch = _as_table(columns)
         self._batches.append(batch)
         self._held += batch.num_rows
         if self._held >= self._rows:
@@ -86,3 +85,8 @@ class GatheredRows:
         if self._held:
             self._staging.copy_table(self._table, pa.concat_tables(self._batches))
         self._batches, self._held = [], 0
+
+
+def _as_table(columns: dict) -> pa.Table:
+    """Columns given as Arrow arrays or lists of strings, as a table."""
+    return pa.table({k: v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, pa.string()) for k, v in columns.items()})

@@ -18,8 +18,9 @@ from vcf_pipeline.lib.stores.id_sets import IdIndex
 # A scan pays when the file brings at least an eighth of the graph's variants, as for LanceDB's
 # shared rows (stored_rows.SharedRows).
 _SCAN_SHARE = 8
-# The scanned ids and keys take about 100 MB a million. Past this many stored variants, look-ups by
-# id cost less memory than the scan saves in time.
+# The scanned ids and keys are held in memory (a 1M re-ingest's graph step peaked as with the dict,
+# 1.25-1.29 GB). Past this many stored variants, look-ups by id cost less memory than the scan saves
+# in time.
 _MAX_SCANNED = 2_000_000
 
 

@@ -30,7 +30,7 @@ class IdIndex:
     Each string's 64-bit FNV-1a hash, computed with numpy over Arrow's buffers, is kept sorted; a
     batch is hashed the same way, found by binary search, and every hit is confirmed by comparing
     the strings themselves, so the answer is exact whatever the hashes collide on. At 1M ids of 25
-    characters the index takes 0.4 s and 16 MB; a batch of 20k, a few milliseconds."""
+    characters the index took 0.55 s and 16 MB; a batch of 20k, 5-10 ms (`pc.is_in`: 12-26 ms)."""
 
     def __init__(self, values: pa.Array | pa.ChunkedArray):
         self.values = _one_array(values)
