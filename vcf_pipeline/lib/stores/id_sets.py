@@ -38,9 +38,6 @@ class IdIndex:
         self._order = np.argsort(hashes, kind="stable")
         self._sorted = hashes[self._order]
 
-    def __len__(self) -> int:
-        return len(self.values)
-
     def positions(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         """Where each of `values` is in the index's values (int64), -1 where it is not (or null)."""
         values = _one_array(values)

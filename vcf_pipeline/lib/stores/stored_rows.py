@@ -204,7 +204,7 @@ def settled_batches(
 def _keyed_anew(batch: pa.RecordBatch, keyed: pa.Table, changed: pa.Array) -> pa.Table:
     """`with_row_keys(batch)` for a batch whose rows `changed` differ from `keyed`'s (the same rows,
     in the same order): only those rows are digested again."""
-    data = pa.Table.from_batches([batch]).select(keyed.column_names[:-1])
+    data = pa.Table.from_batches([batch]).select([name for name in keyed.column_names if name != ROW_KEY])
     digests = row_keys(data.filter(changed))
     return data.append_column(ROW_KEY, pc.replace_with_mask(keyed[ROW_KEY].combine_chunks(), changed, digests))
 

@@ -49,9 +49,6 @@ class StoredRowKeys:
         self.ids = IdIndex(stored["variant_id"])
         self.keys = stored[ROW_KEY].combine_chunks()
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
     def compared(self, data: pa.Table) -> tuple[pa.Array, pa.Array]:
         """For each row of `data` (`with_row_keys`): is its id new, and is it stored as it is (the
         same id and digest; a row stored without a digest never is)."""
