@@ -1,5 +1,6 @@
 """The Kuzu store on its own: a changed or retracted partition leaves no trace of what it held."""
 
+import gzip
 import subprocess
 import sys
 
@@ -63,8 +64,6 @@ def test_a_second_file_with_known_variants_only_adds_its_edges_and_changed_annot
 
     # The same variants annotated differently: the newest file's gene and conditions win.
     edited = tmp_path / "edited.vcf"
-    import gzip
-
     text = gzip.open(CLINVAR, "rt").read()
     edited.write_text(text.replace("CLNDN=", "CLNDN=Edited_condition|"))
     stats = load(graph, tmp_path, "src/edited.vcf", edited, keys_read)
@@ -135,3 +134,89 @@ def test_checkpoint_folds_the_log_a_killed_writer_left_and_otherwise_touches_not
     assert wal.exists()
     graph.checkpoint()
     assert not wal.exists() and graph.count("(g:Gene {symbol: 'KILLED1'})") == 1
+
+
+CONTAINS = "MATCH (f:VcfFile)-[:CONTAINS]->(v:Variant) RETURN f.partition_key + '>' + v.variant_id AS k"
+UNCONTAINED = "MATCH (v:Variant) WHERE NOT EXISTS { MATCH (:VcfFile)-[:CONTAINS]->(v) } RETURN v.variant_id AS k"
+
+
+def load_in_batches(graph: GraphStore, tmp_path, key: str, path, batch_rows: int, fail_after: int | None = None):
+    """`load`, its variants read `batch_rows` at a time; with `fail_after`, the read fails after that
+    many batches (a load cut off part way)."""
+    files = PartitionFiles(tmp_path / "warehouse" / key.replace("/", "_"), key)
+    parse_into(path, files)
+
+    def variants():
+        for n, batch in enumerate(stream_batches(files.variants, batch_rows)):
+            if n == fail_after:
+                raise OSError("the file's variants could not be read")
+            yield batch
+
+    return graph.load_partition(key, str(path), "sha", variants(), lambda: stream_batches(files.calls, batch_rows))
+
+
+def contains(graph: GraphStore) -> list[str]:
+    """The CONTAINS edges as a sorted list: an edge copied twice shows twice."""
+    return sorted(graph.query(CONTAINS).column("k").to_pylist())
+
+
+def ids_of(path, tmp_path) -> set[str]:
+    """The variant ids of a VCF, as the parse gives them."""
+    files = PartitionFiles(tmp_path / "ids", str(path))
+    parse_into(path, files)
+    return set(files.variants.open().read(columns=["variant_id"]).column(0).to_pylist())
+
+
+def test_a_file_loaded_in_parts_gives_the_graph_one_transaction_gives(tmp_path):
+    whole = GraphStore(tmp_path / "whole" / "graph.kuzu")
+    parts = GraphStore(tmp_path / "parts" / "graph.kuzu", part_rows=10)  # clinvar: 50 variants, 5 parts
+    for graph in (whole, parts):
+        load_in_batches(graph, tmp_path, "src/clinvar.vcf.gz", CLINVAR, batch_rows=7)
+        load_in_batches(graph, tmp_path, "src/calls.vcf", CALLS, batch_rows=7)
+    assert snapshot(parts) == snapshot(whole)
+    assert contains(parts) == contains(whole) and len(contains(parts)) == len(set(contains(parts)))
+    assert len(snapshot(parts)["carries"]) > 10  # the calls too came in more than one part
+
+
+def test_a_file_loaded_again_in_parts_keeps_one_edge_per_variant_and_drops_what_it_lost(tmp_path):
+    graph = GraphStore(tmp_path / "kuzu" / "graph.kuzu", part_rows=10)
+    load_in_batches(graph, tmp_path, "src/a.vcf", CLINVAR, batch_rows=7)
+    load_in_batches(graph, tmp_path, "src/a.vcf", CLINVAR, batch_rows=7)  # the same file again
+    assert contains(graph) == sorted(f"src/a.vcf>{i}" for i in ids_of(CLINVAR, tmp_path))
+    # A new version of the file with only its first half of records.
+    lines = gzip.open(CLINVAR, "rt").read().splitlines(keepends=True)
+    header = [line for line in lines if line.startswith("#")]
+    half = tmp_path / "half.vcf"
+    half.write_text("".join(header + [line for line in lines if not line.startswith("#")][:25]))
+    stats = load_in_batches(graph, tmp_path, "src/a.vcf", half, batch_rows=7)
+    assert stats.variants_removed == len(ids_of(CLINVAR, tmp_path) - ids_of(half, tmp_path)) > 0
+    fresh = GraphStore(tmp_path / "fresh" / "graph.kuzu")
+    load_in_batches(fresh, tmp_path, "src/a.vcf", half, batch_rows=7)
+    assert snapshot(graph) == snapshot(fresh) and contains(graph) == contains(fresh)
+
+
+def test_a_load_cut_off_between_parts_leaves_no_variant_without_a_file_and_the_next_settles_it(tmp_path):
+    graph = GraphStore(tmp_path / "kuzu" / "graph.kuzu", part_rows=10)
+    load_in_batches(graph, tmp_path, "src/calls.vcf", CALLS, batch_rows=7)
+    before = snapshot(graph)
+    load_in_batches(graph, tmp_path, "src/a.vcf", CALLS, batch_rows=7)  # the file's old content
+    with pytest.raises(OSError, match="could not be read"):
+        load_in_batches(graph, tmp_path, "src/a.vcf", CLINVAR, batch_rows=7, fail_after=4)
+    held = {k.split(">", 1)[1] for k in contains(graph) if k.startswith("src/a.vcf>")}
+    new = held & ids_of(CLINVAR, tmp_path)
+    assert 0 < len(new) < len(ids_of(CLINVAR, tmp_path))  # parts before the failure committed, the rest did not
+    assert held == ids_of(CALLS, tmp_path) | new  # the old content stays until the load completes
+    assert graph.query(UNCONTAINED).num_rows == 0
+    assert len(contains(graph)) == len(set(contains(graph)))
+
+    load_in_batches(graph, tmp_path, "src/a.vcf", CLINVAR, batch_rows=7)  # the next load completes it
+    fresh = GraphStore(tmp_path / "fresh" / "graph.kuzu")
+    load_in_batches(fresh, tmp_path, "src/calls.vcf", CALLS, batch_rows=7)
+    load_in_batches(fresh, tmp_path, "src/a.vcf", CLINVAR, batch_rows=7)
+    assert snapshot(graph) == snapshot(fresh) and contains(graph) == contains(fresh)
+
+    with pytest.raises(OSError):
+        load_in_batches(graph, tmp_path, "src/b.vcf", SV, batch_rows=7, fail_after=3)
+    graph.retract_partition("src/a.vcf")
+    graph.retract_partition("src/b.vcf")  # a cut-off load is retracted like any other
+    assert snapshot(graph) == before

@@ -246,6 +246,31 @@ def test_new_ownership_rows_are_folded_into_their_indexes_as_deltas_merged_at_th
         assert store.read(FILE_VARIANTS, ["partition_key"], where=f"variant_id = '{first}'").column(0).to_pylist() == [key]
 
 
+def test_small_fragments_are_compacted_with_their_rows_and_index_coverage_unchanged(tmp_path):
+    """Past `max_small_fragments`, upkeep merges a table's fragments (pages copied where it can):
+    the rows read the same, the indexes still cover every row they covered, look-ups by index
+    answer the same."""
+    from vcf_pipeline.lib.stores.table_upkeep import IndexPolicy
+
+    store = VariantStore(tmp_path, IndexPolicy(max_small_fragments=3, max_unindexed_fraction=1.0))
+    for n in range(6):
+        ingest(store, f"src/{n}.vcf", [f"v{n}-{i}" for i in range(40)], [f"S{n}"])
+    table = store.db.open_table(FILE_VARIANTS)
+    before = table.to_arrow().sort_by([("partition_key", "ascending"), ("variant_id", "ascending")])
+    fragments = table.stats()["fragment_stats"]["num_fragments"]
+    covered = {i.name: table.index_stats(i.name).num_indexed_rows for i in table.list_indices()}
+    assert fragments > 3
+
+    actions = store.maintain().actions
+    assert any(a.startswith(f"{FILE_VARIANTS}: compacted") for a in actions), actions
+    table = store.db.open_table(FILE_VARIANTS)
+    assert table.stats()["fragment_stats"]["num_fragments"] < fragments
+    assert table.to_arrow().sort_by([("partition_key", "ascending"), ("variant_id", "ascending")]).equals(before)
+    assert {i.name: table.index_stats(i.name).num_indexed_rows for i in table.list_indices()} == covered
+    assert store.read(FILE_VARIANTS, ["partition_key"], where="variant_id = 'v4-7'").column(0).to_pylist() == ["src/4.vcf"]
+    assert store.count(FILE_VARIANTS, "partition_key = 'src/2.vcf'") == 40
+
+
 def test_an_index_of_the_earlier_kind_is_replaced_at_the_next_upkeep(tmp_path):
     """Stores made before IVF_RQ hold an IVF_PQ index named `embedding_ivfpq_<rows>`: upkeep retrains
     it as IVF_RQ (searches use the old one until the new one is built), and leaves a person's own alone."""

@@ -45,15 +45,7 @@ class ParquetCopy:
         return data.num_rows
 
     def copy_rows(self, table: str, columns: dict) -> int:
-        return self.copy_table(table, _as_table(columns))
-
-    @contextmanager
-    def gathered(self, table: str, rows: int = 500_000) -> Iterator["GatheredRows"]:
-        """Rows for `table` added a batch at a time and copied `rows` at a time (the rest as the
-        block ends): one COPY of 1M CONTAINS edges took 1.2 s, twenty of 50k 2.1 s."""
-        gathered = GatheredRows(self, table, rows)
-        yield gathered
-        gathered.flush()
+        return self.copy_table(table, as_table(columns))
 
     def copy_new_nodes(self, table: str, key: str, values: list[str]) -> int:
         """COPY the nodes among `values` that the table does not hold yet."""
@@ -66,27 +58,6 @@ class ParquetCopy:
         return self.copy_table(table, pa.table({key: pa.array(new, pa.string())}), partial=True)
 
 
-class GatheredRows:
-    """Batches of rows for one table, copied together (`ParquetCopy.gathered`)."""
-
-    def __init__(self, staging: ParquetCopy, table: str, rows: int):
-        self._staging, self._table, self._rows = staging, table, rows
-        self._batches: list[pa.Table] = []
-        self._held = 0
-
-    def add(self, columns: dict) -> None:
-        batch = _as_table(columns)
-        self._batches.append(batch)
-        self._held += batch.num_rows
-        if self._held >= self._rows:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._held:
-            self._staging.copy_table(self._table, pa.concat_tables(self._batches))
-        self._batches, self._held = [], 0
-
-
-def _as_table(columns: dict) -> pa.Table:
+def as_table(columns: dict) -> pa.Table:
     """Columns given as Arrow arrays or lists of strings, as a table."""
     return pa.table({k: v if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, pa.string()) for k, v in columns.items()})

@@ -37,6 +37,12 @@ class StoredKeys:
                 keys = conn.execute("MATCH (v:Variant) RETURN v.variant_id, v.annotation_key").get_as_arrow()
                 self._scanned = IdIndex(keys.column(0)), keys.column(1).combine_chunks()
 
+    def reading(self, conn: kuzu.Connection) -> "StoredKeys":
+        """The same keys, looked up (where not scanned) through `conn`: a load in parts opens the
+        database again for each part."""
+        self._conn = conn
+        return self
+
     def of(self, ids: pa.Array) -> tuple[np.ndarray, pa.Array]:
         """For each of `ids`: does the graph hold it, and its stored key (null where the graph lacks
         it, and where a graph from before the keys left it unset)."""

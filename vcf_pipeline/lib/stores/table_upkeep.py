@@ -27,6 +27,7 @@ from datetime import timedelta
 
 from vcf_pipeline.lib.stores.index_folds import fold_as_deltas, fold_new_rows
 from vcf_pipeline.lib.stores.search_indexes import keep_search_indexes
+from vcf_pipeline.lib.system.memory import release_free_memory
 
 VECTOR_COLUMN = "embedding"
 INDEX_PREFIX = "embedding_ivfrq_"
@@ -110,15 +111,19 @@ def build_index(table, rows: int, partitions: int, sample_rate: int = IndexPolic
 def maintain_variants(table, policy: IndexPolicy = IndexPolicy()) -> Upkeep:
     """Compact the table, then create, update or retrain the vector index, as the policy says.
     Compaction comes first: a large file lands as many fragments, and the index is then built over
-    few (searching 50 uncompacted fragments of 1M rows measured 4x slower)."""
+    few (searching 50 uncompacted fragments of 1M rows measured 4x slower). What each action freed
+    is handed back before the next: LanceDB leaves its buffers in the allocator, and after a 1M
+    row table's compaction (+640 MB) the index builds piled on top (1,125 MB against 870)."""
     started = time.perf_counter()
     upkeep = Upkeep(rows=table.count_rows())
     upkeep.actions += compact(table, policy)
+    release_free_memory()
     indexes = _vector_indexes(table)
     if (not indexes and upkeep.rows >= policy.min_rows) or (
         indexes and (upkeep.rows >= policy.retrain_growth * trained_rows(indexes[0].name) or not indexes[0].name.startswith(INDEX_PREFIX))
     ):
         upkeep.actions.append(_train(table, upkeep.rows, retrain=bool(indexes), policy=policy))
+        release_free_memory()
     elif indexes:
         unindexed = table.index_stats(indexes[0].name).num_unindexed_rows
         if unindexed > policy.max_unindexed_rows:
@@ -141,11 +146,18 @@ def _train(table, rows: int, retrain: bool, policy: IndexPolicy) -> str:
 
 
 def compact(table, policy: IndexPolicy = IndexPolicy()) -> list[str]:
-    """Merge small fragments (one or more per commit) once they pile up; prune old versions."""
+    """Merge small fragments (one or more per commit) once they pile up, copying their encoded pages
+    where the fragments allow it (pylance's `try_binary_copy`, else re-encoded); prune old versions.
+    A fresh 1M-row table's 50 fragments: 6.5 s and +200 MB; lancedb's `optimize()`, which decodes
+    and encodes every row and merges every index, 16.6 s and +640 MB. Indexes are remapped to the
+    new fragments; rows they had not seen stay for the folds below."""
     small = table.stats()["fragment_stats"]["num_small_fragments"]
     if small <= policy.max_small_fragments:
         return []
-    table.optimize(cleanup_older_than=policy.keep_versions)
+    dataset = table.to_lance()
+    dataset.optimize.compact_files(compaction_mode="try_binary_copy")
+    dataset.cleanup_old_versions(older_than=policy.keep_versions)
+    table.checkout_latest()
     return [f"{table.name}: compacted {small} small fragments"]
 
 
