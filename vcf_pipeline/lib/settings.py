@@ -59,7 +59,7 @@ SETTINGS = (
     Setting("explorer.port", "VCF_PIPELINE_EXPLORER_PORT", int, 3001, "port of the variant explorer (vcf-pipeline serve), on 127.0.0.1"),
     Setting("kuzu.buffer_mb", "VCF_PIPELINE_KUZU_BUFFER_MB", int, 512, "Kuzu page cache per open database"),
     Setting("kuzu.load_part_rows", "VCF_PIPELINE_KUZU_LOAD_PART_ROWS", int, 100_000,
-            "a file's graph load commits, and opens the database again, after this many variants and calls (memory flat with file size)"),
+            "a file's graph load commits, and opens the database again, after this many new variants and calls (memory flat with file size)"),
     Setting("watch.sensor_interval_s", "VCF_PIPELINE_SENSOR_INTERVAL", int, 15, "seconds between looks at the folders"),
     Setting("watch.settle_s", "VCF_PIPELINE_SETTLE_SECONDS", float, 10.0, "seconds a file must be still before it counts"),
     Setting("watch.max_files_per_tick", "VCF_PIPELINE_MAX_FILES_PER_TICK", int, 500, "files one look takes on"),

@@ -59,7 +59,7 @@ _ORPHAN_SWEEPS = [
 # Kuzu's page cache per open database. Its default, 80% of the machine's memory, let a 1M-variant
 # load keep 1.2 GB resident after the database closed; 512 MB loads 1M variants in one transaction.
 DEFAULT_BUFFER_MB = 512
-# A load commits and opens the database again after this many variants and calls (`_LoadParts`).
+# A load commits and opens the database again after this many new variants and calls (`_LoadParts`).
 DEFAULT_PART_ROWS = 100_000
 
 
@@ -168,8 +168,8 @@ class GraphStore:
         of `variants` rows when known, lets a file that brings much of the graph read the stored
         annotation keys in one scan (`graph_keys.StoredKeys`).
 
-        A file of up to `part_rows` variants and calls loads in one transaction: a failure leaves
-        the graph as it was. A larger one commits a part at a time (`_LoadParts`). Until its last
+        A file that brings up to `part_rows` new variants and calls loads in one transaction: a
+        failure leaves the graph as it was. A larger one commits a part at a time (`_LoadParts`). Until its last
         part commits, the graph holds the file's variants as before plus some of its new ones, each
         with its CONTAINS edge, so no variant is left that no file contains: the write journal marks
         the write unfinished, and the next load of the file, or its retraction, settles it."""
@@ -183,12 +183,16 @@ class GraphStore:
             for batch in variants:
                 if not batch.num_rows:
                     continue
+                created = stats.variants_new
                 self._load_variants(part.conn, part.staging, pa.Table.from_batches([batch]), stats, stored.reading(part.committed), create=True)
                 ids = batch.column("variant_id")
                 at = held.positions(ids)
                 kept[at[at >= 0]] = True
                 part.gather("CONTAINS", {"from": pa.array([partition_key] * int((at < 0).sum()), pa.string()), "to": ids.filter(pa.array(at < 0))})
-                part.wrote(batch.num_rows)
+                # Parts count new variants: known ones only add their file's edges, and every part's
+                # commit rewrites the file's CONTAINS edges so far (a 1M re-ingest in parts of 100k:
+                # 11.1 s against 5.3-6.5 in one).
+                part.wrote(stats.variants_new - created)
             del stored  # a scan's keys: not needed past the file's own variants
             samples = set()
             for batch in calls():
