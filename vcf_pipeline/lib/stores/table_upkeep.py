@@ -149,7 +149,7 @@ def compact(table, policy: IndexPolicy = IndexPolicy()) -> list[str]:
     """Merge small fragments (one or more per commit) once they pile up, copying their encoded pages
     where the fragments allow it (pylance's `try_binary_copy`, else re-encoded); prune old versions.
     A fresh 1M-row table's 50 fragments: 6.5 s and +200 MB; lancedb's `optimize()`, which decodes
-    and encodes every row and merges every index, 16.6 s and +640 MB. Indexes are remapped to the
+    and encodes every row and merges every index, 16.6 s and +640-690 MB. Indexes are remapped to the
     new fragments; rows they had not seen stay for the folds below."""
     small = table.stats()["fragment_stats"]["num_small_fragments"]
     if small <= policy.max_small_fragments:
