@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,8 +19,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vcf_pipeline.lib.stores.graph_copy import ParquetCopy, as_table, staged_copies
+from vcf_pipeline.lib.stores.graph_copy import ParquetCopy, staged_copies
 from vcf_pipeline.lib.stores.graph_keys import StoredKeys
+from vcf_pipeline.lib.stores.graph_parts import LoadParts
 from vcf_pipeline.lib.stores.id_sets import IdIndex
 from vcf_pipeline.lib.stores.identity_format import refuse_old_graph
 from vcf_pipeline.lib.vcf.calls import CARRIER_ZYGOSITIES
@@ -59,7 +60,7 @@ _ORPHAN_SWEEPS = [
 # Kuzu's page cache per open database. Its default, 80% of the machine's memory, let a 1M-variant
 # load keep 1.2 GB resident after the database closed; 512 MB loads 1M variants in one transaction.
 DEFAULT_BUFFER_MB = 512
-# A load commits and opens the database again after this many new variants and calls (`_LoadParts`).
+# A load commits and opens the database again after this many new variants and calls (`graph_parts.LoadParts`).
 DEFAULT_PART_ROWS = 100_000
 
 
@@ -169,13 +170,13 @@ class GraphStore:
         annotation keys in one scan (`graph_keys.StoredKeys`).
 
         A file that brings up to `part_rows` new variants and calls loads in one transaction: a
-        failure leaves the graph as it was. A larger one commits a part at a time (`_LoadParts`).
+        failure leaves the graph as it was. A larger one commits a part at a time (`graph_parts.LoadParts`).
         Until its last part commits, the graph holds the file's variants as before plus some of its
         new ones, each with its CONTAINS edge, so no variant is left that no file contains: the
         write journal marks the write unfinished, and the next load of the file, or its retraction,
         settles it."""
         stats = GraphLoadStats()
-        with _LoadParts(self, self.part_rows) as part:
+        with LoadParts(self._transaction, self.part_rows) as part:
             held = IdIndex(self._variant_ids_of(part.committed, partition_key))
             self._set_file_node(part.conn, partition_key, source_path, sha256, build)
             self._drop_call_edges(part.conn, partition_key)
@@ -376,8 +377,8 @@ class GraphStore:
     def _load_variants(conn, staging: ParquetCopy, t: pa.Table, stats: GraphLoadStats, stored_keys: StoredKeys, create: bool = False) -> None:
         """Update changed variants with their edges, and with `create` (a file's variants) create
         the new ones; without it only the annotation of existing variants is brought up to date.
-        `stored_keys` reads the graph as it stands before `t` (`_committed_view` where none of `t`
-        was written by this transaction)."""
+        `stored_keys` reads the graph as it stands before `t` (`graph_parts.committed_view` where
+        none of `t` was written by this transaction)."""
         t = t.select([c for c in VARIANT_SCHEMA.names if c in t.column_names])
         t = t.append_column("annotation_key", annotation_keys(t))
         held, stored = stored_keys.of(t["variant_id"].combine_chunks())
@@ -416,67 +417,6 @@ class GraphStore:
             "ASSOCIATED_WITH",
             {"from": [p[0] for p in pairs], "to": [p[1] for p in pairs], "significance": pa.array([p[2] for p in pairs], pa.string())},
         )
-
-
-class _LoadParts:
-    """A file's load as a run of transactions, each on its own opening of the database: `wrote`
-    commits the part and opens the next once it holds `part_rows` rows. Kuzu keeps what a write
-    transaction wrote, and more, until the database closes: 1M new variants loaded in one
-    transaction peaked at 1,000 MB from an 86 MB process, in parts of 100k at 724 MB (the pipeline's
-    graph step: 1,414 and 1,109-1,163 MB). A file smaller than a part loads in one transaction. `conn` and `staging` write the current part,
-    `committed` reads the graph as last committed; rows given to `gather` are copied as the part
-    ends (one COPY of 1M CONTAINS edges took 1.2 s, twenty of 50k 2.1 s)."""
-
-    def __init__(self, store: "GraphStore", part_rows: int):
-        self._store, self._part_rows = store, part_rows
-        self._rows = 0
-        self._gathered: dict[str, list[pa.Table]] = {}
-
-    def __enter__(self) -> "_LoadParts":
-        self._open()
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
-            try:
-                self._copy_gathered()
-            except BaseException as error:
-                self._part.__exit__(type(error), error, error.__traceback__)  # rolls the part back
-                raise
-        return self._part.__exit__(exc_type, exc, tb)
-
-    def gather(self, table: str, columns: dict) -> None:
-        self._gathered.setdefault(table, []).append(as_table(columns))
-
-    def wrote(self, rows: int) -> None:
-        self._rows += rows
-        if self._rows >= self._part_rows:
-            self._copy_gathered()
-            self._part.close()  # commits
-            self._rows = 0
-            self._open()
-
-    def _open(self) -> None:
-        self._part = ExitStack()
-        self.conn, self.staging = self._part.enter_context(self._store._transaction())
-        self.committed = self._part.enter_context(_committed_view(self.conn))
-
-    def _copy_gathered(self) -> None:
-        for table, parts in self._gathered.items():
-            self.staging.copy_table(table, pa.concat_tables(parts))
-        self._gathered = {}
-
-
-@contextmanager
-def _committed_view(conn: kuzu.Connection) -> Iterator[kuzu.Connection]:
-    """A second connection to `conn`'s database, reading the graph as last committed. Kuzu holds
-    what a look-up inside a write transaction touched until it commits: a 1M-variant file's
-    look-ups of its own ids took 340 MB more inside the load's transaction than from here."""
-    view = kuzu.Connection(conn.database)
-    try:
-        yield view
-    finally:
-        view.close()
 
 
 def carriers_only(calls: pa.Table) -> pa.Table:
