@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vcf_pipeline.lib.embedding.embedder import Embedder, model_folder
+from vcf_pipeline.lib.embedding.embedder import DEFAULT_BATCH_SIZE, GPU_BATCH_SIZE, Embedder, model_folder
 from vcf_pipeline.lib.embedding.onnx_backend import cached_build, exported_model
 from vcf_pipeline.lib.embedding.text import describe_variant
+from vcf_pipeline.lib.settings import Settings
 from vcf_pipeline.lib.vcf.reader import VcfReader
 from vcf_pipeline_tests.conftest import SHARED_VCF
+from vcf_pipeline_tests.files import write_settings
 
 ANNOTATED = ["ensembl-vep__clinvar-testset__input.vcf.gz", "snpeff__vcf__long.vcf.gz", "bcftools__test__split-vep.vcf"]
 
@@ -80,6 +82,20 @@ def test_backend_and_device_are_checked():
         Embedder(backend="tensorflow").encode(["x"])
     with pytest.raises(ValueError, match="use backend 'torch'"):
         Embedder(backend="onnx-int8", device="cuda").encode(["x"])
+
+
+def test_batch_size_follows_the_device_unless_set(tmp_path, monkeypatch):
+    """16 texts a call suit 2 CPU cores; a GPU gets a third of its throughput from them."""
+    for name in ("VCF_PIPELINE_DEVICE", "VCF_PIPELINE_BATCH_SIZE", "VCF_PIPELINE_EMBED_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
+    assert Embedder().batch_size == DEFAULT_BATCH_SIZE
+    assert Embedder(backend="torch", device="cuda").batch_size == GPU_BATCH_SIZE > DEFAULT_BATCH_SIZE
+    assert Embedder(backend="torch", device="cuda", batch_size=64).batch_size == 64
+    assert Settings.load(tmp_path).embedder().batch_size == DEFAULT_BATCH_SIZE
+    write_settings(tmp_path, {"embedding": {"backend": "torch", "device": "cuda:1"}})
+    assert Settings.load(tmp_path).embedder().batch_size == GPU_BATCH_SIZE
+    write_settings(tmp_path, {"embedding": {"backend": "torch", "device": "cuda", "batch_size": 128}})
+    assert Settings.load(tmp_path).embedder().batch_size == 128
 
 
 def test_texts_described_column_by_column_are_those_described_row_by_row():

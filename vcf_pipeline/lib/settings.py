@@ -43,7 +43,7 @@ SETTINGS = (
     Setting("embedding.model", "VCF_PIPELINE_MODEL", str, "all-MiniLM-L6-v2", "sentence-transformers model name or path"),
     Setting("embedding.backend", "VCF_PIPELINE_EMBED_BACKEND", str, "onnx-int8", "onnx-int8, onnx, torch or static"),
     Setting("embedding.device", "VCF_PIPELINE_DEVICE", str, "cpu", "cpu, or cuda with backend torch"),
-    Setting("embedding.batch_size", "VCF_PIPELINE_BATCH_SIZE", int, 16, "texts per model call"),
+    Setting("embedding.batch_size", "VCF_PIPELINE_BATCH_SIZE", int, 0, "texts per model call (0: 16 on the CPU, 512 on a GPU)"),
     Setting("embedding.threads", "VCF_PIPELINE_EMBED_THREADS", int, 0, "ONNX Runtime threads (0: its default)"),
     Setting("embedding.model_cache", "VCF_PIPELINE_MODEL_CACHE", str, "~/.cache/vcf_pipeline/models", "where ONNX exports are kept"),
     Setting("parse.batch_records", "VCF_PIPELINE_BATCH_RECORDS", int, 50_000, "VCF records per Arrow batch"),

@@ -38,6 +38,9 @@ BACKENDS = ("onnx-int8", "onnx", "torch", "static")
 DEFAULT_BACKEND = "onnx-int8"
 # Texts are sorted by length, so small batches pad little; 16 measured fastest for ONNX on 2 cores.
 DEFAULT_BATCH_SIZE = 16
+# On a GPU (H200, torch backend) 16 gave 2,692 texts/s and 512 9,140; more gained nothing
+# (bench/gpu_embed_bench.py).
+GPU_BATCH_SIZE = 512
 _MAX_KNOWN_TEXTS = 100_000
 # The stored model name of vectors that are not exactly the model's: a switch of backend re-embeds.
 _NAME_SUFFIX = {"onnx-int8": "+int8", "static": "+static"}
@@ -109,10 +112,14 @@ class Embedder:
     model: str = DEFAULT_MODEL
     backend: str = DEFAULT_BACKEND
     device: str = "cpu"
-    batch_size: int = DEFAULT_BATCH_SIZE
+    batch_size: int = 0  # texts per model call; 0: by device, DEFAULT_BATCH_SIZE on the CPU, GPU_BATCH_SIZE elsewhere
     threads: int | None = None  # ONNX Runtime threads (None: one per core)
     model_cache: Path | None = None  # where ONNX exports are kept (None: ~/.cache/vcf_pipeline/models)
     _encoder: object = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.batch_size:
+            self.batch_size = DEFAULT_BATCH_SIZE if self.device == "cpu" else GPU_BATCH_SIZE
 
     @property
     def model_id(self) -> str:
