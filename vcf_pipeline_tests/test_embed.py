@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vcf_pipeline.lib.embedding.embedder import DEFAULT_BATCH_SIZE, GPU_BATCH_SIZE, Embedder, model_folder
+from vcf_pipeline.lib.embedding.embedder import (
+    DEFAULT_BATCH_SIZE,
+    GPU_BATCH_SIZE,
+    Embedder,
+    model_folder,
+)
 from vcf_pipeline.lib.embedding.onnx_backend import cached_build, exported_model
 from vcf_pipeline.lib.embedding.text import describe_variant
 from vcf_pipeline.lib.settings import Settings
