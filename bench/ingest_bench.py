@@ -73,7 +73,7 @@ def fresh_and_again(work: Path, name: str, vcf: Path, variants: int, fixed_s: fl
     fresh["texts_per_s"] = bare["texts"] / fresh["marginal_seconds"]
     fresh["vs_bare_int8_encode"] = fresh["texts_per_s"] / bare["texts_per_s"]
     # The same encoder inside the run (its step's own timer): tells a slower pipeline from a
-    # reference that ran fast (5,000 texts measured 308-431 texts/s across runs on this machine).
+    # reference that ran fast (5,000 texts measured 303-431 texts/s across runs on this machine).
     fresh["encode_in_run"] = encode_in_run(home)
     fresh["encode_in_run"]["vs_bare_int8_encode"] = fresh["encode_in_run"]["texts_per_s"] / bare["texts_per_s"]
     copy = work / f"again_{vcf.name}"
