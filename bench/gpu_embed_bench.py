@@ -1,6 +1,7 @@
 """Embedding on a GPU: the `torch` backend's encode call (sentence-transformers `encode`, normalised,
 as `lib/embedding/embedder.py` makes it) on CUDA, in float32 and float16, over batch sizes, against
-the same model on the same machine's CPU in the same run. The pipeline never needs a GPU; this
+the same model on the same machine's CPU in the same run, and `encode`'s host and GPU halves
+timed apart at batch 512. The pipeline never needs a GPU; this
 says what `embedding.backend: torch` with `embedding.device: cuda` gives where one is.
 
 Runs outside the project's environment (a GPU machine's own Python with torch and
