@@ -12,6 +12,7 @@ from __future__ import annotations
 import kuzu
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vcf_pipeline.lib.stores.id_sets import IdIndex
 
@@ -22,6 +23,9 @@ _SCAN_SHARE = 8
 # 1.25-1.29 GB). Past this many stored variants, look-ups by id cost less memory than the scan saves
 # in time.
 _MAX_SCANNED = 2_000_000
+
+# The columns the graph holds of a variant beyond its id: when none changed, a reload leaves it alone.
+_ANNOTATION_COLUMNS = ["variant_type", "clinical_significance", "gene_symbol", "consequence", "impact"]
 
 
 class StoredKeys:
@@ -56,3 +60,11 @@ class StoredKeys:
         at = index.positions(ids)
         held = at >= 0
         return held, keys.take(pa.array(at, mask=~held))
+
+
+def annotation_keys(t: pa.Table) -> pa.Array:
+    """One string per variant joining what the graph holds of it (type, significance, gene edge,
+    condition edges): equal keys mean an unchanged variant."""
+    conditions = pc.binary_join(pc.fill_null(t["conditions"], pa.scalar([], pa.list_(pa.string()))), "|")
+    parts = [pc.fill_null(t[c].cast(pa.string()), "") for c in _ANNOTATION_COLUMNS]
+    return pc.binary_join_element_wise(*parts, pc.fill_null(conditions, ""), "\x1f").combine_chunks()

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vcf_pipeline.lib.stores.graph_copy import ParquetCopy, staged_copies
-from vcf_pipeline.lib.stores.graph_keys import StoredKeys
+from vcf_pipeline.lib.stores.graph_keys import StoredKeys, annotation_keys
 from vcf_pipeline.lib.stores.graph_parts import LoadParts
 from vcf_pipeline.lib.stores.id_sets import IdIndex
 from vcf_pipeline.lib.stores.identity_format import refuse_old_graph
@@ -45,8 +45,6 @@ SCHEMA = [
     "CREATE REL TABLE IF NOT EXISTS PARENT_OF(FROM Sample TO Sample)",
 ]
 VARIANT_NODE_COLUMNS = ["variant_id", "assembly", "chrom", "pos", "ref", "alt", "variant_type", "clinical_significance", "annotation_key"]
-# The columns the graph holds of a variant beyond its id: when none changed, a reload leaves it alone.
-_ANNOTATION_COLUMNS = ["variant_type", "clinical_significance", "gene_symbol", "consequence", "impact"]
 _READ_ONLY_WAIT_S = 30.0
 # Nodes that only exist through edges: once nothing points at them they go, as if never ingested.
 _ORPHAN_SWEEPS = [
@@ -423,11 +421,3 @@ def carriers_only(calls: pa.Table) -> pa.Table:
     """The calls of samples carrying their variant: the graph's CARRIES edges (the hom-ref and
     no-call rows a family's file keeps stay in LanceDB)."""
     return calls.filter(pc.is_in(calls["zygosity"], value_set=pa.array(CARRIER_ZYGOSITIES)))
-
-
-def annotation_keys(t: pa.Table) -> pa.Array:
-    """One string per variant joining what the graph holds of it (type, significance, gene edge,
-    condition edges): equal keys mean an unchanged variant."""
-    conditions = pc.binary_join(pc.fill_null(t["conditions"], pa.scalar([], pa.list_(pa.string()))), "|")
-    parts = [pc.fill_null(t[c].cast(pa.string()), "") for c in _ANNOTATION_COLUMNS]
-    return pc.binary_join_element_wise(*parts, pc.fill_null(conditions, ""), "\x1f").combine_chunks()
